@@ -1,0 +1,91 @@
+"""Settings of the example site: a shop that uses llmrec_django for its recommendations.
+
+Environment:
+- ``DATABASE_URL``: a PostgreSQL server with pgvector; unset, an embedded one is started
+  under ``LLMREC_HOME``.
+- ``CELERY_BROKER_URL``: ``redis://...``, ``amqp://...`` or ``filesystem://``; unset, tasks
+  run eagerly in the web process.
+- ``LLMREC_HOME``: where the embedded database, models and caches live.
+- ``DJANGO_DEBUG``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` as usual.
+"""
+
+import os
+from pathlib import Path
+
+from llmrec_django.database import database_config, llmrec_home
+from llmrec_django.queues import celery_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LLMREC_HOME = llmrec_home()
+
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-site-insecure-key-for-development-only")
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "llmrec_django",
+    "example_site.shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_site.urls"
+WSGI_APPLICATION = "example_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_config()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = LLMREC_HOME / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"llmrec_django": {"handlers": ["console"], "level": os.environ.get("LLMREC_LOG_LEVEL", "INFO")}},
+}
+
+globals().update(
+    celery_settings(
+        os.environ.get("CELERY_BROKER_URL"),
+        LLMREC_HOME,
+        result_backend=os.environ.get("CELERY_RESULT_BACKEND"),
+    )
+)
+
+LLMREC = {
+    "HOME": str(LLMREC_HOME),
+}

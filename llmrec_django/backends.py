@@ -1,0 +1,66 @@
+"""Loads the pluggable backends named in ``LLMREC`` (dotted paths), once per process.
+
+``get_encoder()`` returns the configured text encoder. A backend whose path does not import
+raises ``ImproperlyConfigured`` naming the setting, so a typo is caught at start-up by the
+system checks rather than at the first request.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from llmrec_django.conf import llmrec_settings
+
+_lock = threading.Lock()
+_instances: dict[str, Any] = {}
+
+
+def load_backend_class(setting: str) -> type:
+    config = getattr(llmrec_settings, setting)
+    path = config.get("BACKEND") if isinstance(config, dict) else None
+    if not path:
+        raise ImproperlyConfigured(f'LLMREC["{setting}"] must be a dict with a "BACKEND" dotted path.')
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f'LLMREC["{setting}"]["BACKEND"] = {path!r} does not import: {exc}') from exc
+
+
+def backend_options(setting: str) -> dict[str, Any]:
+    return dict(getattr(llmrec_settings, setting).get("OPTIONS") or {})
+
+
+def get_backend(setting: str) -> Any:
+    """The backend instance for ``setting``, built on first use and then shared."""
+    instance = _instances.get(setting)
+    if instance is None:
+        with _lock:
+            instance = _instances.get(setting)
+            if instance is None:
+                cls = load_backend_class(setting)
+                instance = cls(**backend_options(setting))
+                _instances[setting] = instance
+    return instance
+
+
+def get_encoder(path: str | None = None) -> Any:
+    """The configured encoder; with ``path``, the same backend class loaded from that model path."""
+    if path is None:
+        return get_backend("ENCODER")
+    key = f"ENCODER@{path}"
+    instance = _instances.get(key)
+    if instance is None:
+        with _lock:
+            cls = load_backend_class("ENCODER")
+            instance = _instances[key] = cls(**{**backend_options("ENCODER"), "path": path})
+    return instance
+
+
+def reset() -> None:
+    """Forget loaded backends (settings changed, or a new model was promoted)."""
+    with _lock:
+        _instances.clear()

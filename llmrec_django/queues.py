@@ -1,0 +1,95 @@
+"""Celery wiring for sites: queue routing for the app's tasks and broker settings.
+
+A site's Celery app routes llmrec tasks to the queues named in ``LLMREC["QUEUES"]`` with::
+
+    CELERY_TASK_ROUTES = ("llmrec_django.queues.route_task",)
+
+``celery_settings()`` turns one broker URL into the settings the app expects:
+
+- no URL: tasks run eagerly in the calling process (work still completes, no worker needed);
+- ``filesystem://``: a broker in folders under ``LLMREC_HOME`` (the demo's worker uses it; no
+  server to install);
+- anything else (``redis://``, ``amqp://``): that broker; results in Redis when the broker is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# Task name prefix -> LLMREC["QUEUES"] key.
+_QUEUE_BY_TASK_PREFIX = {
+    "llmrec_django.tasks.embed_": "embed",
+    "llmrec_django.tasks.build_": "embed",
+    "llmrec_django.tasks.train_": "train",
+}
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict | None:
+    if not name.startswith("llmrec_django."):
+        return None
+    from llmrec_django.conf import llmrec_settings
+
+    queues = llmrec_settings.QUEUES
+    for prefix, key in _QUEUE_BY_TASK_PREFIX.items():
+        if name.startswith(prefix):
+            return {"queue": queues[key]}
+    return {"queue": queues["default"]}
+
+
+def all_queues() -> list[str]:
+    from llmrec_django.conf import llmrec_settings
+
+    return list(dict.fromkeys(llmrec_settings.QUEUES.values()))
+
+
+def celery_settings(broker_url: str | None, home: Path, result_backend: str | None = None) -> dict[str, Any]:
+    """Celery settings (upper-case, ``CELERY_`` prefixed) for ``broker_url``."""
+    common: dict[str, Any] = {
+        "CELERY_TASK_ROUTES": ("llmrec_django.queues.route_task",),
+        "CELERY_TASK_DEFAULT_QUEUE": "llmrec",
+        # Idempotent tasks: acknowledge after the work, so a crashed worker's task is redelivered.
+        "CELERY_TASK_ACKS_LATE": True,
+        "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
+        "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
+        # Bound the memory of worker children (KiB); a child over it is replaced after its task.
+        "CELERY_WORKER_MAX_MEMORY_PER_CHILD": 2_000_000,
+        "CELERY_TASK_SERIALIZER": "json",
+        "CELERY_RESULT_SERIALIZER": "json",
+        "CELERY_ACCEPT_CONTENT": ["json"],
+        "CELERY_RESULT_EXPIRES": 3600,
+    }
+    if not broker_url:
+        return {
+            **common,
+            "CELERY_TASK_ALWAYS_EAGER": True,
+            "CELERY_TASK_EAGER_PROPAGATES": True,
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": "cache+memory://",
+        }
+    if broker_url.startswith("filesystem://"):
+        folder = home / "broker"
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (home / "results").mkdir(parents=True, exist_ok=True)
+        return {
+            **common,
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {
+                "data_folder_in": str(folder / "queue"),
+                "data_folder_out": str(folder / "queue"),
+                "processed_folder": str(folder / "processed"),
+                "store_processed": False,
+            },
+            "CELERY_RESULT_BACKEND": result_backend or f"file://{home / 'results'}",
+        }
+    if result_backend is None and broker_url.startswith(("redis://", "rediss://")):
+        result_backend = broker_url
+    return {
+        **common,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_RESULT_BACKEND": result_backend,
+        # Redis redelivers an unacknowledged task after this; it must outlast the longest task
+        # (a training run), or the task runs twice.
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {"visibility_timeout": 6 * 3600},
+    }

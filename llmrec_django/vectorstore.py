@@ -1,0 +1,331 @@
+"""Versioned vectors in pgvector: writing them, indexing them, searching them, switching versions.
+
+All item vectors of all versions share one ``vector`` column (no fixed dimension). Each
+``EmbeddingVersion`` gets a partial HNSW index over ``embedding::vector(dim)`` restricted to its
+own rows, so versions of different models and dimensions live side by side (blue/green): a new
+version is written and indexed while the active one serves, then switched on in one
+transaction. A search names its version and casts to that version's dimension, which is what
+lets the planner use that version's index.
+
+Versions belong to a tenant, so a version's index holds only that tenant's items and a search
+can never return another tenant's item.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.models import EmbeddingVersion, ItemVector, Tenant, UserVector
+
+logger = logging.getLogger(__name__)
+
+# Rows per INSERT when writing vectors: large enough to amortise round trips, small enough to
+# keep one statement's parameters well under PostgreSQL's 65535 limit (3 params per row).
+WRITE_BATCH_ROWS = 2000
+
+
+class VersionStateError(RuntimeError):
+    """An operation was asked of a version in the wrong state (e.g. activating a failed build)."""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    item_id: int
+    score: float  # cosine similarity, 1 = same direction
+
+
+def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
+    """pgvector's text form, refusing NaN/inf (they would poison the index)."""
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or not np.all(np.isfinite(array)):
+        raise ValueError("A vector must be one-dimensional and finite.")
+    return "[" + ",".join(repr(float(x)) for x in array) + "]"
+
+
+def _check_dimension(version: EmbeddingVersion, vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != version.dimension:
+        raise ValueError(f"Version {version.pk} holds {version.dimension}-d vectors, got shape {vectors.shape}.")
+    if not np.all(np.isfinite(vectors)):
+        raise ValueError("Vectors must be finite (no NaN or infinity).")
+    return vectors
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions
+
+
+def create_version(tenant: Tenant, *, model_name: str, model_path: str, dimension: int) -> EmbeddingVersion:
+    return EmbeddingVersion.objects.create(
+        tenant=tenant, model_name=model_name, model_path=model_path, dimension=dimension
+    )
+
+
+def active_version(tenant: Tenant | int) -> EmbeddingVersion | None:
+    tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
+    return EmbeddingVersion.objects.filter(tenant_id=tenant_id, status=EmbeddingVersion.Status.ACTIVE).first()
+
+
+def activate_version(version: EmbeddingVersion) -> EmbeddingVersion:
+    """Make ``version`` the tenant's active one, atomically; the previous one stays READY."""
+    with transaction.atomic():
+        # Lock the tenant's versions so two switches cannot interleave.
+        versions = list(EmbeddingVersion.objects.select_for_update().filter(tenant_id=version.tenant_id))
+        current = next((v for v in versions if v.pk == version.pk), None)
+        if current is None:
+            raise VersionStateError(f"Version {version.pk} does not exist.")
+        if current.status == EmbeddingVersion.Status.ACTIVE:
+            return current
+        if current.status != EmbeddingVersion.Status.READY:
+            raise VersionStateError(f"Version {version.pk} is {current.status}; only a ready version can be activated.")
+        EmbeddingVersion.objects.filter(tenant_id=version.tenant_id, status=EmbeddingVersion.Status.ACTIVE).update(
+            status=EmbeddingVersion.Status.READY
+        )
+        current.status = EmbeddingVersion.Status.ACTIVE
+        current.activated_at = timezone.now()
+        current.save(update_fields=["status", "activated_at"])
+    version.refresh_from_db()
+    return version
+
+
+def rollback(tenant: Tenant) -> EmbeddingVersion:
+    """Re-activate the version that was active before the current one."""
+    current = active_version(tenant)
+    previous = (
+        EmbeddingVersion.objects.for_tenant(tenant)
+        .filter(status=EmbeddingVersion.Status.READY, activated_at__isnull=False)
+        .exclude(pk=getattr(current, "pk", None))
+        .order_by("-activated_at")
+        .first()
+    )
+    if previous is None:
+        raise VersionStateError("There is no earlier version to roll back to.")
+    return activate_version(previous)
+
+
+def retire_version(version: EmbeddingVersion) -> None:
+    """Drop a version's index and vectors (it can no longer be rolled back to)."""
+    version.refresh_from_db()
+    if version.status == EmbeddingVersion.Status.ACTIVE:
+        raise VersionStateError("The active version cannot be retired; activate another one first.")
+    drop_index(version)
+    ItemVector.objects.filter(version=version).delete()
+    UserVector.objects.filter(version=version).delete()
+    version.status = EmbeddingVersion.Status.RETIRED
+    version.retired_at = timezone.now()
+    version.save(update_fields=["status", "retired_at"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing vectors
+
+
+def write_item_vectors(
+    version: EmbeddingVersion, item_ids: Sequence[int], vectors: np.ndarray, content_hashes: Sequence[str]
+) -> int:
+    """Insert or replace the vectors of ``item_ids`` in ``version``; running it twice is harmless."""
+    vectors = _check_dimension(version, vectors)
+    if not (len(item_ids) == len(vectors) == len(content_hashes)):
+        raise ValueError("item_ids, vectors and content_hashes must have the same length.")
+    sql_head = (
+        "INSERT INTO llmrec_django_itemvector (tenant_id, version_id, item_id, embedding, content_hash, updated_at) "
+        "VALUES "
+    )
+    sql_tail = (
+        " ON CONFLICT (version_id, item_id) DO UPDATE SET embedding = EXCLUDED.embedding, "
+        "content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at"
+    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(item_ids), WRITE_BATCH_ROWS):
+            stop = start + WRITE_BATCH_ROWS
+            rows = list(zip(item_ids[start:stop], vectors[start:stop], content_hashes[start:stop], strict=True))
+            placeholders = ",".join(["(%s, %s, %s, %s::vector, %s, %s)"] * len(rows))
+            params: list = []
+            for item_id, vector, content_hash in rows:
+                params += [version.tenant_id, version.pk, int(item_id), vector_literal(vector), content_hash, now]
+            cursor.execute(sql_head + placeholders + sql_tail, params)
+    return len(item_ids)
+
+
+def write_user_vectors(
+    version: EmbeddingVersion, user_ids: Sequence[int], vectors: np.ndarray, events_used: Sequence[int]
+) -> int:
+    """Insert or replace user interest vectors in ``version``."""
+    vectors = _check_dimension(version, vectors)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(user_ids), WRITE_BATCH_ROWS):
+            stop = start + WRITE_BATCH_ROWS
+            rows = list(zip(user_ids[start:stop], vectors[start:stop], events_used[start:stop], strict=True))
+            placeholders = ",".join(["(%s, %s, %s, %s::vector, %s, %s)"] * len(rows))
+            params: list = []
+            for user_id, vector, used in rows:
+                params += [version.tenant_id, version.pk, int(user_id), vector_literal(vector), int(used), now]
+            cursor.execute(
+                "INSERT INTO llmrec_django_uservector (tenant_id, version_id, user_id, embedding, events_used, "
+                "updated_at) VALUES " + placeholders + " ON CONFLICT (version_id, user_id) DO UPDATE SET "
+                "embedding = EXCLUDED.embedding, events_used = EXCLUDED.events_used, updated_at = EXCLUDED.updated_at",
+                params,
+            )
+    return len(user_ids)
+
+
+def item_vectors(version: EmbeddingVersion, item_ids: Iterable[int]) -> dict[int, np.ndarray]:
+    rows = ItemVector.objects.filter(version=version, item_id__in=list(item_ids)).values_list("item_id", "embedding")
+    return {item_id: np.asarray(embedding, dtype=np.float32) for item_id, embedding in rows}
+
+
+def user_vector(version: EmbeddingVersion, user_id: int) -> np.ndarray | None:
+    row = UserVector.objects.filter(version=version, user_id=user_id).values_list("embedding", flat=True).first()
+    return None if row is None else np.asarray(row, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-version HNSW index
+
+
+def build_index(version: EmbeddingVersion, *, concurrently: bool = True) -> None:
+    """Create the version's HNSW cosine index (idempotent).
+
+    ``CONCURRENTLY`` keeps writes to the vector table flowing during the build; it cannot run
+    inside a transaction, so callers that hold one (tests) pass ``concurrently=False``.
+    """
+    dim = int(version.dimension)
+    sql = (
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {version.index_name} "
+        f"ON llmrec_django_itemvector USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+        f"WITH (m = {int(llmrec_settings.HNSW_M)}, ef_construction = {int(llmrec_settings.HNSW_EF_CONSTRUCTION)}) "
+        f"WHERE version_id = {int(version.pk)}"
+    )
+    with connection.cursor() as cursor:
+        if concurrently and connection.in_atomic_block:
+            raise RuntimeError("build_index(concurrently=True) cannot run inside a transaction.")
+        # An earlier interrupted CONCURRENTLY build leaves an INVALID index that IF NOT EXISTS
+        # would keep; drop it so the build starts clean.
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s",
+            [version.index_name],
+        )
+        row = cursor.fetchone()
+        if row is not None and not row[0]:
+            cursor.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {version.index_name}")
+        if connection.in_atomic_block:
+            # Django's foreign keys are deferred; pending checks would block CREATE INDEX.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute(sql)
+        cursor.execute("RESET maintenance_work_mem")
+
+
+def drop_index(version: EmbeddingVersion) -> None:
+    with connection.cursor() as cursor:
+        concurrently = "" if connection.in_atomic_block else "CONCURRENTLY "
+        cursor.execute(f"DROP INDEX {concurrently}IF EXISTS {version.index_name}")
+
+
+def index_exists(version: EmbeddingVersion) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s",
+            [version.index_name],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+def _search_sql(version: EmbeddingVersion, k: int, exclude: bool, active_only: bool) -> str:
+    dim = int(version.dimension)
+    where = ["v.version_id = %s"]
+    if exclude:
+        where.append("NOT (v.item_id = ANY(%s))")
+    join = ""
+    if active_only:
+        join = " JOIN llmrec_django_item i ON i.id = v.item_id"
+        where.append("i.is_active")
+    # relaxed_order (pgvector 0.8 iterative scans) may return rows slightly out of order, so the
+    # outer query sorts the materialised candidates again.
+    return (
+        "WITH candidates AS MATERIALIZED ("
+        f"  SELECT v.item_id, v.embedding::vector({dim}) <=> %s::vector({dim}) AS distance"
+        f"  FROM llmrec_django_itemvector v{join}"
+        f"  WHERE {' AND '.join(where)}"
+        f"  ORDER BY v.embedding::vector({dim}) <=> %s::vector({dim})"
+        f"  LIMIT {int(k)}"
+        ") SELECT item_id, distance FROM candidates ORDER BY distance, item_id"
+    )
+
+
+def nearest_items(
+    version: EmbeddingVersion,
+    vector: Sequence[float] | np.ndarray,
+    k: int,
+    *,
+    exclude_item_ids: Sequence[int] = (),
+    active_only: bool = True,
+    exact: bool = False,
+    ef_search: int | None = None,
+) -> list[Neighbour]:
+    """The ``k`` items of ``version`` closest (cosine) to ``vector``.
+
+    Uses the version's HNSW index with iterative scans, so excluded or inactive items never
+    leave the list short; ``exact=True`` scans without the index (the reference for recall).
+    """
+    if k <= 0:
+        return []
+    literal = vector_literal(vector)
+    if len(literal.split(",")) != version.dimension:
+        raise ValueError(f"Query vector must have {version.dimension} dimensions.")
+    exclude = bool(exclude_item_ids)
+    sql = _search_sql(version, k, exclude, active_only)
+    params: list = [literal, version.pk]
+    if exclude:
+        params.append(list(map(int, exclude_item_ids)))
+    params.append(literal)
+    ef = max(int(ef_search or llmrec_settings.HNSW_EF_SEARCH), k)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if exact:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {ef}")
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [Neighbour(item_id=item_id, score=1.0 - float(distance)) for item_id, distance in rows]
+
+
+def explain_nearest(version: EmbeddingVersion, vector: Sequence[float] | np.ndarray, k: int) -> str:
+    """The query plan of ``nearest_items`` (to show, and test, that the HNSW index is used)."""
+    literal = vector_literal(vector)
+    sql = _search_sql(version, k, exclude=False, active_only=False)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("EXPLAIN " + sql, [literal, version.pk, literal])
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def recall_against_exact(
+    version: EmbeddingVersion, queries: np.ndarray, k: int = 10
+) -> float:
+    """Mean recall@k of the index against exact search for ``queries`` (rows are vectors)."""
+    if len(queries) == 0:
+        return math.nan
+    recalls = []
+    for query in queries:
+        approximate = {n.item_id for n in nearest_items(version, query, k, active_only=False)}
+        exact = {n.item_id for n in nearest_items(version, query, k, active_only=False, exact=True)}
+        if exact:
+            recalls.append(len(approximate & exact) / len(exact))
+    return float(np.mean(recalls)) if recalls else math.nan

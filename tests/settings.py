@@ -1,0 +1,13 @@
+"""Settings for the test suite: the example site with a fast password hasher and eager Celery.
+
+The database is the embedded PostgreSQL (under LLMREC_HOME) unless DATABASE_URL is set.
+"""
+
+import os
+
+os.environ.pop("CELERY_BROKER_URL", None)  # tests that need a real broker start their own worker
+
+from example_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False

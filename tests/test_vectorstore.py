@@ -1,0 +1,157 @@
+"""Versioned vectors in pgvector: writes, the per-version HNSW index, search, switch, rollback."""
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from llmrec_django import vectorstore
+from llmrec_django.models import EmbeddingVersion, Item, ItemVector
+from llmrec_django.vectorstore import VersionStateError
+
+pytestmark = pytest.mark.django_db
+
+DIM = 8
+
+
+def unit(rows):
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def make_items(tenant, n, prefix="i"):
+    items = [Item(tenant=tenant, external_id=f"{prefix}{k}", title=f"Item {k}") for k in range(n)]
+    for item in items:
+        item.content_hash = item.compute_content_hash()
+    return Item.objects.bulk_create(items)
+
+
+def ready_version(tenant, items, vectors, dim=DIM):
+    version = vectorstore.create_version(tenant, model_name="test", model_path="/test", dimension=dim)
+    vectorstore.write_item_vectors(version, [i.pk for i in items], vectors, [i.content_hash for i in items])
+    vectorstore.build_index(version, concurrently=False)
+    version.status = EmbeddingVersion.Status.READY
+    version.save()
+    return version
+
+
+def test_nearest_items_ranks_by_cosine(tenant):
+    items = make_items(tenant, 4)
+    vectors = unit([[1, 0, 0, 0, 0, 0, 0, 0], [0.9, 0.1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [-1, 0, 0, 0, 0, 0, 0, 0]])
+    version = ready_version(tenant, items, vectors)
+    found = vectorstore.nearest_items(version, vectors[0], 3)
+    assert [n.item_id for n in found] == [items[0].pk, items[1].pk, items[2].pk]
+    assert found[0].score == pytest.approx(1.0, abs=1e-6)
+    assert found[2].score == pytest.approx(0.0, abs=1e-6)
+
+
+def test_writing_the_same_chunk_twice_leaves_one_row_per_item(tenant):
+    items = make_items(tenant, 3)
+    vectors = unit(np.random.default_rng(0).normal(size=(3, DIM)))
+    version = ready_version(tenant, items, vectors)
+    vectorstore.write_item_vectors(version, [i.pk for i in items], vectors, [i.content_hash for i in items])
+    assert ItemVector.objects.filter(version=version).count() == 3
+
+
+def test_wrong_dimension_and_nan_vectors_are_refused(tenant):
+    items = make_items(tenant, 1)
+    version = vectorstore.create_version(tenant, model_name="t", model_path="/t", dimension=DIM)
+    with pytest.raises(ValueError, match="8-d"):
+        vectorstore.write_item_vectors(version, [items[0].pk], np.ones((1, 4)), ["h"])
+    bad = np.ones((1, DIM), dtype=np.float32)
+    bad[0, 3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        vectorstore.write_item_vectors(version, [items[0].pk], bad, ["h"])
+    with pytest.raises(ValueError):
+        vectorstore.nearest_items(version, [1.0] * 4, 5)
+
+
+def test_search_uses_the_versions_hnsw_index(tenant):
+    rng = np.random.default_rng(1)
+    items = make_items(tenant, 5000)
+    version = ready_version(tenant, items, unit(rng.normal(size=(5000, DIM))))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE llmrec_django_itemvector")
+    plan = vectorstore.explain_nearest(version, unit(rng.normal(size=(1, DIM)))[0], 10)
+    assert version.index_name in plan, plan
+
+
+def test_filters_never_underfill_the_list(tenant):
+    """Iterative index scans keep going past excluded and inactive items."""
+    rng = np.random.default_rng(2)
+    items = make_items(tenant, 400)
+    vectors = unit(rng.normal(size=(400, DIM)))
+    version = ready_version(tenant, items, vectors)
+    query = vectors[0]
+    closest = [n.item_id for n in vectorstore.nearest_items(version, query, 60, exact=True)]
+    Item.objects.filter(pk__in=closest[:30]).update(is_active=False)
+    found = vectorstore.nearest_items(version, query, 20, exclude_item_ids=closest[30:50], ef_search=20)
+    assert len(found) == 20
+    assert not set(n.item_id for n in found) & set(closest[:50])
+
+
+def test_one_tenants_items_never_appear_in_anothers_search(tenant, other_tenant):
+    rng = np.random.default_rng(3)
+    ours = make_items(tenant, 50, "ours")
+    theirs = make_items(other_tenant, 50, "theirs")
+    shared = unit(rng.normal(size=(50, DIM)))  # identical vectors in both catalogues
+    ready_version(tenant, ours, shared)
+    their_version = ready_version(other_tenant, theirs, shared)
+    for query in shared[:10]:
+        found = vectorstore.nearest_items(their_version, query, 50)
+        assert {n.item_id for n in found} <= {i.pk for i in theirs}
+
+
+def test_index_recall_against_exact_search(tenant):
+    rng = np.random.default_rng(4)
+    items = make_items(tenant, 500)
+    version = ready_version(tenant, items, unit(rng.normal(size=(500, DIM))))
+    recall = vectorstore.recall_against_exact(version, unit(rng.normal(size=(20, DIM))), k=10)
+    assert recall >= 0.9
+
+
+def test_switch_and_rollback(tenant):
+    items = make_items(tenant, 5)
+    rng = np.random.default_rng(5)
+    old = ready_version(tenant, items, unit(rng.normal(size=(5, DIM))))
+    new = ready_version(tenant, items, unit(rng.normal(size=(5, 16))), dim=16)  # another model, another size
+
+    vectorstore.activate_version(old)
+    assert vectorstore.active_version(tenant) == old
+    vectorstore.activate_version(new)
+    assert vectorstore.active_version(tenant) == new
+    old.refresh_from_db()
+    assert old.status == "ready", "the replaced version stays for rollback"
+    assert len(vectorstore.nearest_items(new, np.ones(16), 3)) == 3
+    assert len(vectorstore.nearest_items(old, np.ones(DIM), 3)) == 3, "both versions stay queryable"
+
+    assert vectorstore.rollback(tenant) == old
+    assert vectorstore.active_version(tenant) == old
+    assert EmbeddingVersion.objects.get(pk=new.pk).status == "ready"
+
+
+def test_only_a_ready_version_can_be_activated(tenant):
+    building = vectorstore.create_version(tenant, model_name="t", model_path="/t", dimension=DIM)
+    with pytest.raises(VersionStateError, match="building"):
+        vectorstore.activate_version(building)
+    assert vectorstore.active_version(tenant) is None
+
+
+def test_rollback_without_history_is_a_clear_error(tenant):
+    with pytest.raises(VersionStateError, match="earlier version"):
+        vectorstore.rollback(tenant)
+
+
+def test_retire_drops_vectors_and_index_but_not_the_active_version(tenant):
+    items = make_items(tenant, 5)
+    rng = np.random.default_rng(6)
+    old = ready_version(tenant, items, unit(rng.normal(size=(5, DIM))))
+    new = ready_version(tenant, items, unit(rng.normal(size=(5, DIM))))
+    vectorstore.activate_version(new)
+    with pytest.raises(VersionStateError):
+        vectorstore.retire_version(new)
+    vectorstore.retire_version(old)
+    old.refresh_from_db()
+    assert old.status == "retired"
+    assert not ItemVector.objects.filter(version=old).exists()
+    assert not vectorstore.index_exists(old)
+    assert vectorstore.index_exists(new)
