@@ -8,4 +8,5 @@ class LLMRecConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from llmrec_django import checks  # noqa: F401  (registers the system checks)
+        # Only connects signals and registers checks: no model loading, no database access.
+        from llmrec_django import checks, signals  # noqa: F401  (register checks and signal receivers)

@@ -9,6 +9,7 @@ IDs:
 - llmrec.E006  a backend's dotted path does not import
 - llmrec.E010  LLMREC has a key the app does not know (a typo)
 - llmrec.W001  the active embedding version was made with another dimension (database check)
+- llmrec.W002  pgvector is available but not created yet (migrate creates it)
 
 Database checks run with ``manage.py check --database default`` and before ``migrate``.
 """
@@ -92,6 +93,7 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
     if not url or url.startswith(("memory://", "filesystem://", "cache+")):
         return []
     from celery import current_app
+    from kombu.utils.url import maybe_sanitize_url
 
     try:
         with current_app.connection_for_write() as conn:
@@ -99,7 +101,7 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
     except Exception as exc:  # any transport error means: unreachable
         return [
             Error(
-                f"The Celery broker at {conn.as_uri() if 'conn' in locals() else url} cannot be reached: {exc}",
+                f"The Celery broker at {maybe_sanitize_url(url)} cannot be reached: {exc}",
                 hint="Start the broker, fix CELERY_BROKER_URL, or unset it to run tasks eagerly.",
                 id="llmrec.E004",
             )
@@ -125,20 +127,26 @@ def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any
             installed = cursor.fetchone()
             if installed is None:
                 cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
-                available = cursor.fetchone() is not None
-                errors.append(
-                    Error(
-                        f"The pgvector extension is not installed in database {alias!r}.",
-                        hint=(
-                            "Run `python manage.py migrate` (it creates the extension)."
-                            if available
-                            else "Install pgvector on the PostgreSQL server (https://github.com/pgvector/pgvector), "
-                            "use a server image with it (pgvector/pgvector), or unset DATABASE_URL to use the "
-                            "embedded server."
-                        ),
-                        id="llmrec.E001",
+                if cursor.fetchone() is not None:
+                    # The server has pgvector; the first migration creates the extension. An
+                    # error here would stop that very `migrate`, so this is only a warning.
+                    errors.append(
+                        Warning(
+                            f"The pgvector extension is not yet created in database {alias!r}.",
+                            hint="Run `python manage.py migrate` (it creates the extension).",
+                            id="llmrec.W002",
+                        )
                     )
-                )
+                else:
+                    errors.append(
+                        Error(
+                            f"The PostgreSQL server of database {alias!r} has no pgvector extension.",
+                            hint="Install pgvector on the server (https://github.com/pgvector/pgvector), use a "
+                            "server image with it (pgvector/pgvector), or unset DATABASE_URL to use the "
+                            "embedded server.",
+                            id="llmrec.E001",
+                        )
+                    )
                 continue
             errors.extend(_check_active_dimensions(cursor))
     return errors

@@ -75,6 +75,14 @@ DEFAULTS: dict[str, Any] = {
     },
     # Recency decay of event weights for user interest, in days.
     "RECENCY_HALF_LIFE_DAYS": 60.0,
+    # Weight of the profile text (and recent queries) against behaviour in the interest vector.
+    "PROFILE_WEIGHT": 0.5,
+    # Most recent events per user that shape the interest vector.
+    "USER_HISTORY_LIMIT": 200,
+    # Recent search queries kept per user (they feed the interest vector).
+    "RECENT_QUERIES_KEPT": 5,
+    # Queries sampled from the catalogue to check a new index's recall against exact search.
+    "RECALL_CHECK_QUERIES": 50,
     # Rows per batch when importing files (COPY into a staging table per batch).
     "IMPORT_BATCH_SIZE": 50_000,
 }

@@ -110,6 +110,7 @@ class UserProfile(models.Model):
     )
     profile_text = models.TextField(blank=True, help_text="Free-text interests and preferences.")
     preferences = models.JSONField(default=dict, blank=True)
+    recent_queries = models.JSONField(default=list, blank=True, help_text="Latest search queries, newest last.")
     personalisation_enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

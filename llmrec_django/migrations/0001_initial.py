@@ -92,6 +92,7 @@ class Migration(migrations.Migration):
                 ('external_id', models.CharField(max_length=255)),
                 ('profile_text', models.TextField(blank=True, help_text='Free-text interests and preferences.')),
                 ('preferences', models.JSONField(blank=True, default=dict)),
+                ('recent_queries', models.JSONField(blank=True, default=list, help_text='Latest search queries, newest last.')),
                 ('personalisation_enabled', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -1,0 +1,355 @@
+"""Building embedding versions and keeping them fresh.
+
+A full build (``start_build``) makes a new ``EmbeddingVersion`` and runs, on Celery:
+
+1. ``embed_item_chunk`` for each range of item ids (a group, so several workers share it);
+2. ``finish_build`` once every chunk is done (the chord's callback): user vectors, the HNSW
+   index (built concurrently, writes keep flowing), a recall check of the index against exact
+   search, then the version becomes READY and (by default) is switched on atomically.
+
+Every step is idempotent: a chunk run twice skips the items whose vector already matches the
+text's hash, so a retried or redelivered task redoes nothing, and the progress counter is
+recomputed from the rows, not incremented. Any failure marks the version FAILED and leaves the
+active version alone.
+
+Incremental updates: ``refresh_items`` re-embeds the given items whose text changed into the
+active (and any building) version; ``refresh_users`` recomputes users' interest vectors. Item
+saves, imports and new interactions call them through tasks after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+from django.utils import timezone
+
+from llmrec_django import vectorstore
+from llmrec_django.backends import get_encoder
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.interest import event_weights, interest_vector
+from llmrec_django.core.text import build_item_text, build_user_text, text_hash
+from llmrec_django.models import EmbeddingVersion, Interaction, Item, ItemVector, Relation, Tenant, UserProfile
+
+logger = logging.getLogger(__name__)
+
+# Users whose interest vectors are computed per batch: bounds memory (their events and the
+# vectors of the items they touched) whatever the number of users.
+USER_BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class ItemText:
+    item_id: int
+    text: str
+    hash: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Texts
+
+
+def item_neighbours(item_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """(relation, name) of each item's outgoing KG edges: entities by name, items by title."""
+    neighbours: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = Relation.objects.filter(head_item_id__in=item_ids).values_list(
+        "head_item_id", "relation", "tail_entity__name", "tail_item__title"
+    )
+    for item_id, relation, entity_name, item_title in rows:
+        name = entity_name or item_title
+        if name:
+            neighbours[item_id].append((relation, name))
+    return neighbours
+
+
+def item_texts(items: Iterable[Item]) -> list[ItemText]:
+    """The encoder's input for each item (see ``llmrec_django.core.text``)."""
+    items = list(items)
+    neighbours = item_neighbours([i.pk for i in items])
+    texts = []
+    for item in items:
+        text = build_item_text(item.title, item.description, item.category, item.attributes, neighbours[item.pk])
+        texts.append(ItemText(item.pk, text, text_hash(text)))
+    return texts
+
+
+def item_text(item: Item) -> str:
+    return item_texts([item])[0].text
+
+
+# ---------------------------------------------------------------------------------------------
+# Items
+
+
+def encoder_for(version: EmbeddingVersion):
+    default = get_encoder()
+    if version.model_path in ("", default.model_path):
+        return default
+    return get_encoder(version.model_path)
+
+
+def embed_items(version: EmbeddingVersion, items: Iterable[Item], *, force: bool = False) -> int:
+    """Embed ``items`` into ``version``; items whose vector already matches their text are
+    skipped unless ``force``. Returns how many were (re-)embedded."""
+    texts = item_texts(items)
+    if not texts:
+        return 0
+    if not force:
+        current = dict(
+            ItemVector.objects.filter(version=version, item_id__in=[t.item_id for t in texts]).values_list(
+                "item_id", "content_hash"
+            )
+        )
+        texts = [t for t in texts if current.get(t.item_id) != t.hash]
+    if not texts:
+        return 0
+    vectors = encoder_for(version).encode([t.text for t in texts])
+    vectorstore.write_item_vectors(version, [t.item_id for t in texts], vectors, [t.hash for t in texts])
+    return len(texts)
+
+
+def item_id_ranges(tenant: Tenant, chunk_size: int) -> list[tuple[int, int]]:
+    """Consecutive [first_id, last_id] ranges of about ``chunk_size`` items each."""
+    ids = list(Item.objects.for_tenant(tenant).order_by("pk").values_list("pk", flat=True))
+    return [(ids[i], ids[min(i + chunk_size, len(ids)) - 1]) for i in range(0, len(ids), chunk_size)]
+
+
+def embed_item_range(version_id: int, first_id: int, last_id: int) -> int:
+    """One chunk of a build: embed the tenant's items with ids in [first_id, last_id]."""
+    version = EmbeddingVersion.objects.filter(pk=version_id).first()
+    if version is None or version.status != EmbeddingVersion.Status.BUILDING:
+        logger.info("Version %s is gone or no longer building; chunk %s-%s skipped.", version_id, first_id, last_id)
+        return 0
+    items = Item.objects.for_tenant(version.tenant_id).filter(pk__gte=first_id, pk__lte=last_id).order_by("pk")
+    done = embed_items(version, items)
+    update_progress(version)
+    return done
+
+
+def update_progress(version: EmbeddingVersion) -> None:
+    # Recounted from the rows (not incremented) so a chunk that runs twice does not overcount.
+    EmbeddingVersion.objects.filter(pk=version.pk).update(
+        items_done=ItemVector.objects.filter(version_id=version.pk).count()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Users
+
+
+def _user_rows(tenant_id: int, user_ids: Sequence[int]) -> dict[int, list[tuple]]:
+    """The most recent events (limit per user) of ``user_ids`` as (item, type, value, time)."""
+    limit = int(llmrec_settings.USER_HISTORY_LIMIT)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT user_id, item_id, event_type, value, timestamp FROM (
+                SELECT user_id, item_id, event_type, value, timestamp,
+                       row_number() OVER (PARTITION BY user_id ORDER BY timestamp DESC, id DESC) AS recency
+                FROM llmrec_django_interaction
+                WHERE tenant_id = %s AND user_id = ANY(%s)
+            ) recent WHERE recency <= %s
+            """,
+            [tenant_id, list(user_ids), limit],
+        )
+        events: dict[int, list[tuple]] = defaultdict(list)
+        for user_id, *event in cursor.fetchall():
+            events[user_id].append(tuple(event))
+    return events
+
+
+def compute_user_vectors(version: EmbeddingVersion, user_ids: Sequence[int] | None = None) -> int:
+    """Compute and store interest vectors of ``user_ids`` (all the tenant's users if None)."""
+    users = UserProfile.objects.for_tenant(version.tenant_id).order_by("pk")
+    if user_ids is not None:
+        users = users.filter(pk__in=list(user_ids))
+    all_ids = list(users.values_list("pk", flat=True))
+    written = 0
+    for start in range(0, len(all_ids), USER_BATCH_SIZE):
+        written += _compute_user_batch(version, all_ids[start : start + USER_BATCH_SIZE])
+    return written
+
+
+def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> int:
+    events = _user_rows(version.tenant_id, user_ids)
+    item_ids = {event[0] for rows in events.values() for event in rows}
+    vectors_by_item = vectorstore.item_vectors(version, item_ids)
+    profiles = {
+        pk: build_user_text(profile, queries)
+        for pk, profile, queries in UserProfile.objects.filter(pk__in=user_ids).values_list(
+            "pk", "profile_text", "recent_queries"
+        )
+    }
+    with_text = [pk for pk in user_ids if profiles.get(pk)]
+    profile_vectors = dict(
+        zip(with_text, encoder_for(version).encode([profiles[pk] for pk in with_text]), strict=True)
+    ) if with_text else {}
+
+    now = timezone.now()
+    weights_by_type = llmrec_settings.EVENT_WEIGHTS
+    half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)
+    out_ids, out_vectors, out_counts = [], [], []
+    for user_id in user_ids:
+        usable = [e for e in events.get(user_id, ()) if e[0] in vectors_by_item]
+        if usable:
+            ages = np.array([(now - e[3]).total_seconds() for e in usable])
+            weights = event_weights([e[1] for e in usable], [e[2] for e in usable], ages, weights_by_type, half_life)
+            matrix = np.stack([vectors_by_item[e[0]] for e in usable])
+        else:
+            weights, matrix = np.zeros(0), np.zeros((0, version.dimension))
+        vector = interest_vector(
+            matrix, weights, profile_vectors.get(user_id), float(llmrec_settings.PROFILE_WEIGHT)
+        )
+        if vector is not None:
+            out_ids.append(user_id)
+            out_vectors.append(vector)
+            out_counts.append(len(usable))
+    if out_ids:
+        vectorstore.write_user_vectors(version, out_ids, np.stack(out_vectors), out_counts)
+    return len(out_ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole builds
+
+
+def create_build(tenant: Tenant, model_path: str | None = None) -> EmbeddingVersion:
+    """A new BUILDING version for ``tenant`` with the configured (or given) encoder."""
+    encoder = get_encoder(model_path) if model_path else get_encoder()
+    version = vectorstore.create_version(
+        tenant, model_name=encoder.model_name, model_path=encoder.model_path, dimension=encoder.dimension
+    )
+    version.items_total = Item.objects.for_tenant(tenant).count()
+    version.save(update_fields=["items_total"])
+    return version
+
+
+def finish_build(version_id: int, *, activate: bool = True, concurrently: bool = True) -> EmbeddingVersion | None:
+    """After all chunks: user vectors, index, recall check, READY, then the switch."""
+    version = EmbeddingVersion.objects.filter(pk=version_id).first()
+    if version is None or version.status != EmbeddingVersion.Status.BUILDING:
+        logger.info("Version %s is gone or not building; nothing to finish.", version_id)
+        return version
+    update_progress(version)
+    version.refresh_from_db()
+    missing = Item.objects.for_tenant(version.tenant_id).exclude(vectors__version=version).count()
+    if missing:
+        raise RuntimeError(f"Version {version.pk} is missing vectors for {missing} items; not finishing it.")
+
+    started = time.perf_counter()
+    users = compute_user_vectors(version)
+    users_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    vectorstore.build_index(version, concurrently=concurrently)
+    index_seconds = time.perf_counter() - started
+
+    recall = recall_check(version)
+    version.metrics = {
+        **version.metrics,
+        "items": version.items_done,
+        "users": users,
+        "user_vectors_seconds": round(users_seconds, 3),
+        "index_seconds": round(index_seconds, 3),
+        "recall_at_10": recall,
+    }
+    version.status = EmbeddingVersion.Status.READY
+    version.built_at = timezone.now()
+    version.save(update_fields=["metrics", "status", "built_at"])
+    if activate:
+        version = vectorstore.activate_version(version)
+    return version
+
+
+def recall_check(version: EmbeddingVersion, k: int = 10) -> float | None:
+    """Recall@k of the new index against exact search, with sampled item vectors as queries."""
+    n = int(llmrec_settings.RECALL_CHECK_QUERIES)
+    sample = list(
+        ItemVector.objects.filter(version=version).order_by("?").values_list("embedding", flat=True)[:n]
+    )
+    if not sample:
+        return None
+    return round(vectorstore.recall_against_exact(version, np.asarray(sample, dtype=np.float32), k=k), 4)
+
+
+def mark_failed(version_id: int, error: str) -> None:
+    EmbeddingVersion.objects.filter(pk=version_id, status=EmbeddingVersion.Status.BUILDING).update(
+        status=EmbeddingVersion.Status.FAILED, error=error[:10_000]
+    )
+
+
+def build_version_in_process(
+    tenant: Tenant,
+    model_path: str | None = None,
+    *,
+    activate: bool = True,
+    progress: Callable[[int], None] | None = None,
+    concurrently: bool = True,
+) -> EmbeddingVersion:
+    """The whole build in this process (``llmrec_embed --sync``, tests, the demo set-up)."""
+    version = create_build(tenant, model_path)
+    try:
+        for first_id, last_id in item_id_ranges(tenant, int(llmrec_settings.EMBED_CHUNK_SIZE)):
+            embed_item_range(version.pk, first_id, last_id)
+            if progress:
+                version.refresh_from_db(fields=["items_done"])
+                progress(version.items_done)
+        return finish_build(version.pk, activate=activate, concurrently=concurrently)
+    except Exception as exc:
+        mark_failed(version.pk, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental updates
+
+
+def versions_to_maintain(tenant_id: int) -> list[EmbeddingVersion]:
+    """Versions that must follow catalogue changes: the active one and any being built."""
+    return list(
+        EmbeddingVersion.objects.filter(
+            tenant_id=tenant_id, status__in=[EmbeddingVersion.Status.ACTIVE, EmbeddingVersion.Status.BUILDING]
+        )
+    )
+
+
+def refresh_items(tenant_id: int, item_ids: Sequence[int]) -> int:
+    """Re-embed those of ``item_ids`` whose text changed, in every maintained version."""
+    done = 0
+    for version in versions_to_maintain(tenant_id):
+        items = Item.objects.for_tenant(tenant_id).filter(pk__in=list(item_ids))
+        done += embed_items(version, items)
+        if version.status == EmbeddingVersion.Status.BUILDING:
+            update_progress(version)
+    return done
+
+
+def refresh_users(tenant_id: int, user_ids: Sequence[int]) -> int:
+    done = 0
+    for version in versions_to_maintain(tenant_id):
+        if version.status == EmbeddingVersion.Status.ACTIVE:
+            done += compute_user_vectors(version, user_ids)
+    return done
+
+
+def version_summary(tenant: Tenant) -> list[dict]:
+    """Versions with their vector counts, newest first (for the command line and the admin)."""
+    rows = EmbeddingVersion.objects.for_tenant(tenant).order_by("-created_at")
+    return [
+        {
+            "id": v.pk,
+            "status": v.status,
+            "model": v.model_name,
+            "dimension": v.dimension,
+            "items": f"{v.items_done}/{v.items_total}",
+            "recall_at_10": v.metrics.get("recall_at_10"),
+            "created": v.created_at.isoformat(timespec="seconds"),
+            "activated": v.activated_at.isoformat(timespec="seconds") if v.activated_at else "",
+        }
+        for v in rows
+    ]

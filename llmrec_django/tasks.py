@@ -1,0 +1,72 @@
+"""Celery tasks: thin wrappers that take ids and call the services.
+
+Routing: ``llmrec_django.queues.route_task`` sends ``embed_*``/``build_*`` tasks to the
+embedding queue and ``train_*`` to the training (GPU) queue. All tasks are idempotent, so they
+are acknowledged late and may be redelivered after a worker crash.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import chord, shared_task
+
+from llmrec_django import embedding
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.models import EmbeddingVersion, Tenant
+
+logger = logging.getLogger(__name__)
+
+# A chunk fails on transient trouble (database restart, OOM-killed child) more often than for
+# good; retry a few times with backoff, then give up and fail the build.
+CHUNK_MAX_RETRIES = 3
+
+
+@shared_task(bind=True, acks_late=True, max_retries=CHUNK_MAX_RETRIES, retry_backoff=True)
+def embed_item_range(self, version_id: int, first_id: int, last_id: int) -> int:
+    try:
+        return embedding.embed_item_range(version_id, first_id, last_id)
+    except Exception as exc:
+        if self.request.retries >= CHUNK_MAX_RETRIES:
+            embedding.mark_failed(version_id, f"chunk {first_id}-{last_id}: {type(exc).__name__}: {exc}")
+            raise
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(acks_late=True)
+def build_finish(results: list | None, version_id: int, activate: bool = True) -> int | None:
+    try:
+        version = embedding.finish_build(version_id, activate=activate)
+    except Exception as exc:
+        embedding.mark_failed(version_id, f"finishing: {type(exc).__name__}: {exc}")
+        raise
+    return version.pk if version else None
+
+
+@shared_task
+def build_failed(request, exc, traceback, version_id: int) -> None:
+    """Error callback of a build's chord: the version is marked failed, the active one untouched."""
+    embedding.mark_failed(version_id, f"{type(exc).__name__}: {exc}")
+
+
+def start_build(tenant: Tenant, model_path: str | None = None, *, activate: bool = True) -> EmbeddingVersion:
+    """Create a version and fan its chunks out to the workers; returns at once."""
+    version = embedding.create_build(tenant, model_path)
+    ranges = embedding.item_id_ranges(tenant, int(llmrec_settings.EMBED_CHUNK_SIZE))
+    chunks = [embed_item_range.si(version.pk, first, last) for first, last in ranges]
+    finish = build_finish.s(version.pk, activate=activate).on_error(build_failed.s(version_id=version.pk))
+    if chunks:
+        chord(chunks)(finish)
+    else:
+        build_finish.apply_async(args=([], version.pk), kwargs={"activate": activate})
+    return version
+
+
+@shared_task(acks_late=True)
+def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
+    return embedding.refresh_items(tenant_id, item_ids)
+
+
+@shared_task(acks_late=True)
+def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
+    return embedding.refresh_users(tenant_id, user_ids)

@@ -1,0 +1,171 @@
+"""Building embedding versions with a real (tiny) transformer, keeping them fresh, switching."""
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from llmrec_django import embedding, tasks, vectorstore
+from llmrec_django.models import EmbeddingVersion, Entity, Interaction, Item, ItemVector, Relation, UserProfile, UserVector
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def catalogue(tenant, tiny_encoder):
+    titles = [
+        ("m1", "Starlight Voyage", "A cosy science fiction film about a lighthouse on Mars.", "films"),
+        ("m2", "Orbit of Tea", "Gentle space adventure with robots who brew tea.", "films"),
+        ("m3", "Mud and Glory", "Trail running shoe with deep lugs for muddy hills.", "running shoes"),
+        ("m4", "星际归途", "一部温暖的科幻电影，讲述宇航员回家的故事。", "films"),
+        ("m5", "Cast Iron Skillet", "Heavy pan that sears steak and bakes cornbread.", "cookware"),
+    ]
+    items = [
+        Item.objects.create(tenant=tenant, external_id=x, title=t, description=d, category=c) for x, t, d, c in titles
+    ]
+    scifi = Entity.objects.create(tenant=tenant, entity_type="genre", name="science fiction")
+    Relation.objects.create(tenant=tenant, head_item=items[0], relation="has_genre", tail_entity=scifi)
+    return items
+
+
+def build(tenant, **kwargs):
+    return embedding.build_version_in_process(tenant, concurrently=False, **kwargs)
+
+
+def test_item_text_is_what_the_model_sees(catalogue):
+    text = embedding.item_text(catalogue[0])
+    assert text == (
+        "Starlight Voyage. Category: films. A cosy science fiction film about a lighthouse on Mars. "
+        "Related: genre: science fiction."
+    )
+
+
+def test_a_build_embeds_every_item_indexes_and_activates(tenant, catalogue):
+    alice = UserProfile.objects.create(tenant=tenant, external_id="alice", profile_text="loves space films")
+    Interaction.objects.create(tenant=tenant, event_id="e1", user=alice, item=catalogue[0], event_type="purchase")
+    version = build(tenant)
+    assert version.status == EmbeddingVersion.Status.ACTIVE
+    assert version.items_done == version.items_total == 5
+    assert ItemVector.objects.filter(version=version).count() == 5
+    assert UserVector.objects.filter(version=version, user=alice).exists()
+    assert vectorstore.index_exists(version)
+    assert version.metrics["recall_at_10"] == 1.0
+
+    vectors = vectorstore.item_vectors(version, [i.pk for i in catalogue])
+    for item in catalogue:
+        nearest = vectorstore.nearest_items(version, vectors[item.pk], 1)
+        assert nearest[0].item_id == item.pk, "an item is its own nearest neighbour"
+
+
+def test_the_chinese_item_gets_its_own_vector(tenant, catalogue):
+    version = build(tenant)
+    vectors = vectorstore.item_vectors(version, [i.pk for i in catalogue])
+    chinese = vectors[catalogue[3].pk]
+    assert np.all(np.isfinite(chinese))
+    assert min(np.linalg.norm(chinese - vectors[i.pk]) for i in catalogue[:3]) > 1e-3
+
+
+def test_running_a_chunk_twice_changes_nothing(tenant, catalogue):
+    version = embedding.create_build(tenant)
+    first, last = embedding.item_id_ranges(tenant, 100)[0]
+    assert embedding.embed_item_range(version.pk, first, last) == 5
+    before = dict(ItemVector.objects.filter(version=version).values_list("item_id", "updated_at"))
+    assert embedding.embed_item_range(version.pk, first, last) == 0
+    after = dict(ItemVector.objects.filter(version=version).values_list("item_id", "updated_at"))
+    assert before == after
+    version.refresh_from_db()
+    assert version.items_done == 5
+
+
+def test_celery_build_fans_out_chunks_and_switches(tenant, catalogue, settings):
+    settings.LLMREC = {**settings.LLMREC, "EMBED_CHUNK_SIZE": 2}
+    version = tasks.start_build(tenant)  # eager Celery in tests: the chord runs in-process
+    version.refresh_from_db()
+    assert version.status == "active"
+    assert version.items_done == 5
+
+
+def test_a_failed_build_never_touches_the_active_version(tenant, catalogue, monkeypatch):
+    good = build(tenant)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("GPU fell over")
+
+    monkeypatch.setattr(vectorstore, "build_index", broken)
+    with pytest.raises(RuntimeError, match="GPU fell over"):
+        build(tenant)
+    assert vectorstore.active_version(tenant) == good
+    failed = EmbeddingVersion.objects.exclude(pk=good.pk).get()
+    assert failed.status == "failed" and "GPU fell over" in failed.error
+
+
+def test_saving_an_item_reembeds_only_when_its_text_changed(tenant, catalogue):
+    version = build(tenant)
+    item = catalogue[2]
+    before = ItemVector.objects.get(version=version, item=item)
+
+    item.is_active = False
+    item.save()  # not part of the text: nothing to do
+    assert ItemVector.objects.get(version=version, item=item).updated_at == before.updated_at
+
+    item.description = "Road racing flat, featherweight and fast."
+    item.save()
+    after = ItemVector.objects.get(version=version, item=item)
+    assert after.content_hash != before.content_hash
+    assert not np.allclose(after.embedding, before.embedding)
+    others = ItemVector.objects.filter(version=version).exclude(item=item)
+    assert all(v.updated_at <= before.updated_at for v in others)
+
+
+def test_a_new_kg_edge_reembeds_its_item(tenant, catalogue):
+    version = build(tenant)
+    before = ItemVector.objects.get(version=version, item=catalogue[1]).content_hash
+    scifi = Entity.objects.get(name="science fiction")
+    Relation.objects.create(tenant=tenant, head_item=catalogue[1], relation="has_genre", tail_entity=scifi)
+    assert ItemVector.objects.get(version=version, item=catalogue[1]).content_hash != before
+
+
+def test_new_interactions_refresh_the_users_vector(tenant, catalogue):
+    bob = UserProfile.objects.create(tenant=tenant, external_id="bob")
+    version = build(tenant)
+    assert not UserVector.objects.filter(user=bob).exists(), "no events, no profile: no vector"
+    Interaction.objects.create(tenant=tenant, event_id="b1", user=bob, item=catalogue[2], event_type="click")
+    vector = vectorstore.user_vector(version, bob.pk)
+    item_vector = vectorstore.item_vectors(version, [catalogue[2].pk])[catalogue[2].pk]
+    assert vector is not None
+    assert float(vector @ item_vector) == pytest.approx(1.0, abs=1e-5), "one click: the user is that item"
+
+
+def test_a_new_user_with_only_a_profile_gets_a_vector(tenant, catalogue):
+    carol = UserProfile.objects.create(tenant=tenant, external_id="carol", profile_text="我喜欢科幻电影")
+    version = build(tenant)
+    vector = vectorstore.user_vector(version, carol.pk)
+    assert vector is not None and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_dislikes_push_the_user_away(tenant, catalogue):
+    dan = UserProfile.objects.create(tenant=tenant, external_id="dan")
+    now = timezone.now()
+    Interaction.objects.create(tenant=tenant, event_id="d1", user=dan, item=catalogue[0], event_type="like", timestamp=now)
+    Interaction.objects.create(tenant=tenant, event_id="d2", user=dan, item=catalogue[4], event_type="dislike", timestamp=now)
+    version = build(tenant)
+    vectors = vectorstore.item_vectors(version, [catalogue[0].pk, catalogue[4].pk])
+    user = vectorstore.user_vector(version, dan.pk)
+    liked, disliked = vectors[catalogue[0].pk], vectors[catalogue[4].pk]
+    # compared with liking alone, the dislike moves the vector away from the disliked item
+    assert float(user @ disliked) < float(liked @ disliked)
+
+
+def test_embed_command_switch_and_rollback(tenant, catalogue, capsys):
+    call_command("llmrec_embed", "--sync", verbosity=0)
+    first = vectorstore.active_version(tenant)
+    call_command("llmrec_embed", "--sync", verbosity=0)
+    second = vectorstore.active_version(tenant)
+    assert second != first
+    call_command("llmrec_version", "rollback")
+    assert vectorstore.active_version(tenant) == first
+    call_command("llmrec_version", "list")
+    out = capsys.readouterr().out
+    assert f"{first.pk}  active" in out.replace("   ", "  ")
+    call_command("llmrec_version", "retire", str(second.pk))
+    assert EmbeddingVersion.objects.get(pk=second.pk).status == "retired"
