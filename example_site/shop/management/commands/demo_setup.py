@@ -1,0 +1,49 @@
+"""Prepare the demo: the sample catalogue, an admin account, and a first embedding version.
+
+    python manage.py demo_setup            # does only what is missing; safe to run again
+    python manage.py demo_setup --reload   # re-import the sample catalogue (idempotent)
+
+The catalogue is written by ``example_site.shop.sample_catalogue`` into LLMREC_HOME/sample and
+loaded through the same importer a site would use.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from example_site.shop.sample_catalogue import write_sample_catalogue
+from llmrec_django import vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.models import Item
+from llmrec_django.tenancy import get_default_tenant
+
+DEMO_ADMIN = ("admin", "admin")
+
+
+class Command(BaseCommand):
+    help = "Load the sample catalogue, create the demo admin and embed the catalogue (what is missing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reload", action="store_true", help="Import the sample files even if items exist.")
+
+    def handle(self, *args, **options):
+        tenant = get_default_tenant()
+        if options["reload"] or not Item.objects.for_tenant(tenant).exists():
+            files = write_sample_catalogue(llmrec_settings.home / "sample")
+            self.stdout.write(f"Importing the sample catalogue from {files['items'].parent} ...")
+            call_command(
+                "llmrec_import",
+                items=str(files["items"]),
+                users=str(files["users"]),
+                relations=str(files["relations"]),
+                events=str(files["events"]),
+                verbosity=options["verbosity"],
+            )
+        User = get_user_model()
+        if not User.objects.filter(username=DEMO_ADMIN[0]).exists():
+            User.objects.create_superuser(DEMO_ADMIN[0], "admin@example.com", DEMO_ADMIN[1])
+            self.stdout.write(f"Created the demo admin ({DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}).")
+        if vectorstore.active_version(tenant) is None:
+            self.stdout.write("Embedding the catalogue with the default model ...")
+            call_command("llmrec_embed", sync=True, verbosity=options["verbosity"])
+        self.stdout.write(self.style.SUCCESS("Demo ready."))
