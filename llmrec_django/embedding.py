@@ -34,7 +34,7 @@ from llmrec_django.backends import get_encoder
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.interest import event_weights, interest_vector
 from llmrec_django.core.text import build_item_text, build_user_text, text_hash
-from llmrec_django.models import EmbeddingVersion, Interaction, Item, ItemVector, Relation, Tenant, UserProfile
+from llmrec_django.models import EmbeddingVersion, Item, ItemVector, Relation, Tenant, UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +186,11 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
         )
     }
     with_text = [pk for pk in user_ids if profiles.get(pk)]
-    profile_vectors = dict(
-        zip(with_text, encoder_for(version).encode([profiles[pk] for pk in with_text]), strict=True)
-    ) if with_text else {}
+    profile_vectors = (
+        dict(zip(with_text, encoder_for(version).encode([profiles[pk] for pk in with_text]), strict=True))
+        if with_text
+        else {}
+    )
 
     now = timezone.now()
     weights_by_type = llmrec_settings.EVENT_WEIGHTS
@@ -202,9 +204,7 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
             matrix = np.stack([vectors_by_item[e[0]] for e in usable])
         else:
             weights, matrix = np.zeros(0), np.zeros((0, version.dimension))
-        vector = interest_vector(
-            matrix, weights, profile_vectors.get(user_id), float(llmrec_settings.PROFILE_WEIGHT)
-        )
+        vector = interest_vector(matrix, weights, profile_vectors.get(user_id), float(llmrec_settings.PROFILE_WEIGHT))
         if vector is not None:
             out_ids.append(user_id)
             out_vectors.append(vector)
@@ -269,9 +269,7 @@ def finish_build(version_id: int, *, activate: bool = True, concurrently: bool =
 def recall_check(version: EmbeddingVersion, k: int = 10) -> float | None:
     """Recall@k of the new index against exact search, with sampled item vectors as queries."""
     n = int(llmrec_settings.RECALL_CHECK_QUERIES)
-    sample = list(
-        ItemVector.objects.filter(version=version).order_by("?").values_list("embedding", flat=True)[:n]
-    )
+    sample = list(ItemVector.objects.filter(version=version).order_by("?").values_list("embedding", flat=True)[:n])
     if not sample:
         return None
     return round(vectorstore.recall_against_exact(version, np.asarray(sample, dtype=np.float32), k=k), 4)

@@ -316,9 +316,7 @@ def explain_nearest(version: EmbeddingVersion, vector: Sequence[float] | np.ndar
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def recall_against_exact(
-    version: EmbeddingVersion, queries: np.ndarray, k: int = 10
-) -> float:
+def recall_against_exact(version: EmbeddingVersion, queries: np.ndarray, k: int = 10) -> float:
     """Mean recall@k of the index against exact search for ``queries`` (rows are vectors)."""
     if len(queries) == 0:
         return math.nan

@@ -28,7 +28,7 @@ def test_override_settings_is_seen(settings):
 
 def test_unknown_key_is_an_attribute_error():
     with pytest.raises(AttributeError, match="Invalid LLMREC setting"):
-        llmrec_settings.NOT_A_SETTING
+        getattr(llmrec_settings, "NOT_A_SETTING")  # noqa: B009
 
 
 def test_llmrec_home_environment_wins(monkeypatch, tmp_path):

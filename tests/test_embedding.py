@@ -6,7 +6,16 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from llmrec_django import embedding, tasks, vectorstore
-from llmrec_django.models import EmbeddingVersion, Entity, Interaction, Item, ItemVector, Relation, UserProfile, UserVector
+from llmrec_django.models import (
+    EmbeddingVersion,
+    Entity,
+    Interaction,
+    Item,
+    ItemVector,
+    Relation,
+    UserProfile,
+    UserVector,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,8 +155,12 @@ def test_a_new_user_with_only_a_profile_gets_a_vector(tenant, catalogue):
 def test_dislikes_push_the_user_away(tenant, catalogue):
     dan = UserProfile.objects.create(tenant=tenant, external_id="dan")
     now = timezone.now()
-    Interaction.objects.create(tenant=tenant, event_id="d1", user=dan, item=catalogue[0], event_type="like", timestamp=now)
-    Interaction.objects.create(tenant=tenant, event_id="d2", user=dan, item=catalogue[4], event_type="dislike", timestamp=now)
+    Interaction.objects.create(
+        tenant=tenant, event_id="d1", user=dan, item=catalogue[0], event_type="like", timestamp=now
+    )
+    Interaction.objects.create(
+        tenant=tenant, event_id="d2", user=dan, item=catalogue[4], event_type="dislike", timestamp=now
+    )
     version = build(tenant)
     vectors = vectorstore.item_vectors(version, [catalogue[0].pk, catalogue[4].pk])
     user = vectorstore.user_vector(version, dan.pk)

@@ -36,7 +36,9 @@ def ready_version(tenant, items, vectors, dim=DIM):
 
 def test_nearest_items_ranks_by_cosine(tenant):
     items = make_items(tenant, 4)
-    vectors = unit([[1, 0, 0, 0, 0, 0, 0, 0], [0.9, 0.1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [-1, 0, 0, 0, 0, 0, 0, 0]])
+    vectors = unit(
+        [[1, 0, 0, 0, 0, 0, 0, 0], [0.9, 0.1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [-1, 0, 0, 0, 0, 0, 0, 0]]
+    )
     version = ready_version(tenant, items, vectors)
     found = vectorstore.nearest_items(version, vectors[0], 3)
     assert [n.item_id for n in found] == [items[0].pk, items[1].pk, items[2].pk]

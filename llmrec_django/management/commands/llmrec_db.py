@@ -1,7 +1,7 @@
 """The embedded PostgreSQL server (used when DATABASE_URL is not set).
 
-    python manage.py llmrec_db status
-    python manage.py llmrec_db stop
+python manage.py llmrec_db status
+python manage.py llmrec_db stop
 """
 
 import os

@@ -1,8 +1,8 @@
 """Build a new embedding version of the catalogue (items, users, index) and switch it on.
 
-    python manage.py llmrec_embed                 # fan out to Celery workers, show progress
-    python manage.py llmrec_embed --sync          # everything in this process
-    python manage.py llmrec_embed --model /models/my-encoder --no-activate
+python manage.py llmrec_embed                 # fan out to Celery workers, show progress
+python manage.py llmrec_embed --sync          # everything in this process
+python manage.py llmrec_embed --model /models/my-encoder --no-activate
 """
 
 import time

@@ -1,9 +1,9 @@
 """Inspect and switch embedding versions.
 
-    python manage.py llmrec_version list
-    python manage.py llmrec_version activate 12
-    python manage.py llmrec_version rollback      # back to the previously active version
-    python manage.py llmrec_version retire 9      # drop its vectors and index
+python manage.py llmrec_version list
+python manage.py llmrec_version activate 12
+python manage.py llmrec_version rollback      # back to the previously active version
+python manage.py llmrec_version retire 9      # drop its vectors and index
 """
 
 from django.core.management.base import BaseCommand, CommandError

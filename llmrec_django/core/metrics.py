@@ -1,0 +1,170 @@
+"""Offline metrics for top-k recommendation lists.
+
+Per-list metrics take one ranked list and the set of items the user actually interacted with in
+the held-out data (binary relevance); ``evaluate_lists`` averages them over users::
+
+    from llmrec_django.core.metrics import evaluate_lists, ndcg_at_k
+
+    ndcg_at_k([7, 3, 9], {7, 9}, k=3)            # hits at ranks 1 and 3 of 2 relevant -> 0.92
+    evaluate_lists({"ann": [7, 3, 9]}, {"ann": {7, 9}}, k=3, n_items=100)
+    # {'precision@3': 0.667, 'recall@3': 1.0, ..., 'coverage@3': 0.03, 'users': 1}
+
+Conventions, the usual ones of the literature (so figures compare with published baselines):
+
+- only the first ``k`` recommended items count; a list shorter than ``k`` is not padded, but
+  precision still divides by ``k`` (an empty slot is a miss);
+- a user with no relevant item has no defined recall or NDCG: the per-list functions return 0.0
+  for them, and ``evaluate_lists`` leaves them out of every average;
+- NDCG uses binary gains and a log2 discount, ``DCG = sum(1 / log2(rank + 1))`` over hit ranks
+  (1-based), normalised by the DCG of a perfect list of ``min(k, |relevant|)`` hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+def _hits(recommended: Sequence, relevant: Collection, k: int) -> np.ndarray:
+    """1.0 where the item at that rank (within the first k) is relevant, else 0.0."""
+    return np.array([1.0 if item in relevant else 0.0 for item in list(recommended)[:k]])
+
+
+def precision_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """Share of the k slots filled with a relevant item."""
+    return float(_hits(recommended, relevant, k).sum() / k) if k > 0 else 0.0
+
+
+def recall_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """Share of the relevant items found in the first k; 0.0 when nothing is relevant."""
+    if not relevant:
+        return 0.0
+    return float(_hits(recommended, relevant, k).sum() / len(relevant))
+
+
+def f1_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """Harmonic mean of precision@k and recall@k (0.0 when both are 0)."""
+    precision = precision_at_k(recommended, relevant, k)
+    recall = recall_at_k(recommended, relevant, k)
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def ndcg_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """Binary-gain NDCG with a log2 discount; the ideal list has min(k, |relevant|) hits."""
+    hits = _hits(recommended, relevant, k)
+    n_ideal = min(k, len(relevant))
+    if n_ideal == 0:
+        return 0.0
+    dcg = float((hits / np.log2(np.arange(2, len(hits) + 2))).sum())
+    idcg = float((1.0 / np.log2(np.arange(2, n_ideal + 2))).sum())
+    return dcg / idcg
+
+
+def hit_rate_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """1.0 when at least one of the first k items is relevant."""
+    return float(_hits(recommended, relevant, k).any())
+
+
+def mrr_at_k(recommended: Sequence, relevant: Collection, k: int) -> float:
+    """Reciprocal (1-based) rank of the first relevant item within k; 0.0 when there is none."""
+    hits = np.flatnonzero(_hits(recommended, relevant, k))
+    return 1.0 / (hits[0] + 1) if len(hits) else 0.0
+
+
+def catalogue_coverage(lists: Iterable[Sequence], n_items: int) -> float:
+    """Distinct items recommended across all lists, as a share of the catalogue."""
+    if n_items <= 0:
+        return 0.0
+    distinct = set()
+    for items in lists:
+        distinct.update(items)
+    return len(distinct) / n_items
+
+
+def intra_list_diversity(list_vectors: np.ndarray) -> float:
+    """Mean pairwise cosine distance (1 - cosine) between the items of one list.
+
+    ``list_vectors`` has one row per item of the list; rows need not be normalised. A list of
+    fewer than two items has no pairs and a diversity of 0.0.
+    """
+    vectors = np.asarray(list_vectors, dtype=np.float64)
+    n = len(vectors)
+    if n < 2:
+        return 0.0
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1.0)
+    similarity = unit @ unit.T
+    # The sum over distinct pairs is the sum of the off-diagonal triangle, i.e. (total - trace) / 2.
+    pair_similarity = (similarity.sum() - np.trace(similarity)) / 2
+    return float(1.0 - pair_similarity / (n * (n - 1) / 2))
+
+
+PER_LIST_METRICS = {
+    "precision": precision_at_k,
+    "recall": recall_at_k,
+    "f1": f1_at_k,
+    "ndcg": ndcg_at_k,
+    "hit_rate": hit_rate_at_k,
+    "mrr": mrr_at_k,
+}
+
+
+def evaluate_lists(
+    recommended: Mapping[Hashable, Sequence],
+    relevant: Mapping[Hashable, Collection],
+    k: int,
+    n_items: int | None = None,
+    item_vectors: np.ndarray | Mapping[Hashable, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """Average every per-list metric over the users with at least one relevant item.
+
+    Users without held-out items are left out rather than counted as zeros: their recall and NDCG
+    are undefined, and counting them would make a figure depend on how many such users a data
+    set happens to hold. A user with relevant items but no list counts as an empty list (zeros).
+
+    ``coverage@k`` (with ``n_items``) is measured over the first k items of every list given, not
+    only the evaluated users' lists: it describes what the recommender shows. ``diversity@k``
+    (with ``item_vectors``, indexable by item: an array for integer ids or a mapping) is the mean
+    intra-list diversity of the evaluated users' lists. ``users`` is how many users were averaged.
+    """
+    users = [user for user, items in relevant.items() if len(items) > 0]
+    result: dict[str, float] = {}
+    for name, metric in PER_LIST_METRICS.items():
+        values = [metric(recommended.get(user, ()), relevant[user], k) for user in users]
+        result[f"{name}@{k}"] = float(np.mean(values)) if values else 0.0
+    if n_items is not None:
+        result[f"coverage@{k}"] = catalogue_coverage((list(items)[:k] for items in recommended.values()), n_items)
+    if item_vectors is not None:
+        diversities = [
+            intra_list_diversity(np.array([item_vectors[item] for item in list(recommended.get(user, ()))[:k]]))
+            for user in users
+        ]
+        result[f"diversity@{k}"] = float(np.mean(diversities)) if diversities else 0.0
+    result["users"] = len(users)
+    return result
+
+
+def recall_on_items(
+    recommended: Mapping[Hashable, Sequence],
+    relevant: Mapping[Hashable, Collection],
+    item_subset: Collection,
+    k: int | None = None,
+) -> float:
+    """Recall restricted to held-out items of a subset, e.g. cold items (no training interactions).
+
+    For each user, the relevant items are cut down to those in ``item_subset``; users left with
+    none are skipped, and the result is the mean over the others of the share of those items found
+    in the user's list (its first ``k`` items when ``k`` is given). 0.0 when no user qualifies.
+    """
+    subset = set(item_subset)
+    values = []
+    for user, items in relevant.items():
+        targets = subset.intersection(items)
+        if not targets:
+            continue
+        shown = list(recommended.get(user, ()))
+        if k is not None:
+            shown = shown[:k]
+        values.append(len(targets.intersection(shown)) / len(targets))
+    return float(np.mean(values)) if values else 0.0

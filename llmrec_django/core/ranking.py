@@ -1,0 +1,462 @@
+"""Scoring and re-ranking: candidates, the knowledge-graph weight, the learnt blend, MMR, rules.
+
+A request for a user's list goes through these steps, each a plain function on arrays::
+
+    from llmrec_django.core import ranking
+
+    ids, by_source, sources = ranking.merge_candidates(ann, collaborative, kg, popular,
+                                                       names=("ann", "collaborative", "kg", "popularity"))
+    kg_weight = ranking.kg_relation_weight(user_entities, candidate_entities)   # R_ui, in [1, 1 + cap]
+    features = ranking.hybrid_features(cosine, [kg_weight[i] for i in ids], collaborative_score, trending)
+    scores = model.score(features)                  # model = fit_blend_weights(past features, clicks)
+    ids, scores = ranking.mmr(ids, scores, vectors, k=50, lambda_=0.7)
+    ids, scores = ranking.apply_rules(ids, scores, boost={...}, pin={"promo": 0}, block={...}, k=10)
+
+The seed design scores a candidate by ``r_ui = cos(u, i) * R_ui``: the cosine between the user's
+interest vector and the item's vector, raised by knowledge-graph paths from what the user liked
+to the candidate. Here ``r_ui`` is one feature of a logistic-regression blend with a
+collaborative score and popularity; with no trained model, ``hybrid_scores``' default weights
+rank by ``r_ui`` alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+import scipy.special
+import scipy.stats
+from numpy.typing import ArrayLike
+
+from llmrec_django.core.interest import SECONDS_PER_DAY
+
+# ---------------------------------------------------------------------------------------------
+# Knowledge-graph relation weight R_ui
+
+# How far knowledge-graph paths may raise a candidate: R_ui stays in [1, 1 + cap], so the KG at
+# most doubles a cosine by default and can never outweigh it by an order of magnitude.
+DEFAULT_KG_CAP = 1.0
+
+
+def user_entity_weights(
+    item_weights: Mapping[Hashable, float],
+    item_entities: Mapping[Hashable, Mapping[Hashable, float]],
+) -> dict[Hashable, float]:
+    """The user's weight on each entity, through the items they interacted with.
+
+        w_u(e) = sum over items j of  weight(u, j) * edge(j, e)
+
+    ``item_weights`` is the user's weight per item (e.g. from ``interest.event_weights``, summed
+    per item; negative for dislikes); ``item_entities`` maps an item to its entities and edge
+    weights (``Relation`` rows item -> entity).
+    """
+    weights: dict[Hashable, float] = {}
+    for item, item_weight in item_weights.items():
+        for entity, edge in item_entities.get(item, {}).items():
+            weights[entity] = weights.get(entity, 0.0) + float(item_weight) * float(edge)
+    return weights
+
+
+def kg_relation_weight_array(
+    user_entity: ArrayLike,
+    candidate_entity: ArrayLike | scipy.sparse.spmatrix | scipy.sparse.sparray,
+    cap: float = DEFAULT_KG_CAP,
+) -> np.ndarray:
+    """R_ui for every candidate, on arrays; see ``kg_relation_weight`` for the formula.
+
+    ``user_entity`` is the user's weight per entity, shape ``(n_entities,)``, or one row per user
+    ``(n_users, n_entities)``; ``candidate_entity`` the candidates' edge weights, dense or sparse
+    ``(n_candidates, n_entities)``. Returns ``(n_candidates,)``, or ``(n_users, n_candidates)``.
+    """
+    user = np.atleast_2d(np.asarray(user_entity, dtype=np.float64))
+    positive_total = np.clip(user, 0, None).sum(axis=1, keepdims=True)
+    # Normalising by the user's total positive weight keeps R_ui about *what share* of the user's
+    # taste a candidate touches; without it, heavy users would saturate every candidate at the cap.
+    share = np.divide(user, positive_total, out=np.zeros_like(user), where=positive_total > 0)
+    if not scipy.sparse.issparse(candidate_entity):
+        candidate_entity = np.asarray(candidate_entity, dtype=np.float64)
+    strength = np.asarray((candidate_entity @ share.T).T)  # (n_users, n_candidates)
+    weight = 1.0 + cap * np.tanh(np.clip(strength, 0, None) / cap) if cap > 0 else np.ones_like(strength)
+    return weight[0] if np.ndim(user_entity) == 1 else weight
+
+
+def kg_relation_weight(
+    user_entity_weights: Mapping[Hashable, float],
+    candidate_entities: Mapping[Hashable, Mapping[Hashable, float]],
+    cap: float = DEFAULT_KG_CAP,
+) -> dict[Hashable, float]:
+    """R_ui for each candidate: how strongly KG paths lead from the user's items to it.
+
+    Paths are ``user -(interacted)-> item -rel-> entity <-rel- candidate``. With ``w_u(e)`` the
+    user's weight on entity e (``user_entity_weights``) and ``w_i(e)`` the candidate's edge weight:
+
+        share_u(e) = w_u(e) / sum over e' of max(w_u(e'), 0)
+        s_ui       = sum over entities e shared by u and i of  share_u(e) * w_i(e)
+        R_ui       = 1 + cap * tanh(max(s_ui, 0) / cap)
+
+    So R_ui is exactly 1 when no path exists (the score ``cos * R`` is then the cosine, never
+    zero), grows about linearly with ``s_ui`` for weak paths and saturates below ``1 + cap``.
+    Paths through disliked entities (negative ``s_ui``) do not push below 1: dislikes already
+    lower the cosine through the interest vector.
+    """
+    entities = {entity: column for column, entity in enumerate(user_entity_weights)}
+    user = np.array(list(user_entity_weights.values()), dtype=np.float64)
+    candidates = list(candidate_entities)
+    rows, columns, values = [], [], []
+    for row, candidate in enumerate(candidates):
+        for entity, edge in candidate_entities[candidate].items():
+            if entity in entities:  # an entity the user never reached cannot form a path
+                rows.append(row)
+                columns.append(entities[entity])
+                values.append(float(edge))
+    matrix = scipy.sparse.csr_matrix((values, (rows, columns)), shape=(len(candidates), len(entities)))
+    weights = kg_relation_weight_array(user, matrix, cap) if len(entities) else np.ones(len(candidates))
+    return dict(zip(candidates, weights.tolist(), strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# The hybrid score and its learnt blend
+
+HYBRID_FEATURES = ("relevance", "collaborative", "popularity")
+# With no trained blend, rank by the seed design's r_ui = cos * R alone.
+DEFAULT_BLEND_WEIGHTS = (1.0, 0.0, 0.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return scipy.special.expit(z)
+
+
+def hybrid_features(
+    cosine: ArrayLike,
+    kg_weight: ArrayLike | None = None,
+    collaborative: ArrayLike | None = None,
+    popularity: ArrayLike | None = None,
+) -> np.ndarray:
+    """The ``(n, 3)`` feature matrix of ``HYBRID_FEATURES``: ``cos * R``, collaborative, popularity.
+
+    A missing ``kg_weight`` means R = 1; a missing collaborative or popularity score means 0.
+    """
+    cosine = np.asarray(cosine, dtype=np.float64)
+    n = len(cosine)
+    relevance = cosine * (1.0 if kg_weight is None else np.asarray(kg_weight, dtype=np.float64))
+    columns = [relevance]
+    for values in (collaborative, popularity):
+        columns.append(np.zeros(n) if values is None else np.asarray(values, dtype=np.float64))
+    return np.column_stack(columns)
+
+
+def hybrid_scores(
+    cosine: ArrayLike,
+    kg_weight: ArrayLike | None = None,
+    collaborative: ArrayLike | None = None,
+    popularity: ArrayLike | None = None,
+    weights: ArrayLike = DEFAULT_BLEND_WEIGHTS,
+    bias: float = 0.0,
+) -> np.ndarray:
+    """``sigmoid(w1 * cos * R + w2 * collaborative + w3 * popularity + bias)``, a click probability.
+
+    The weights apply to raw features; for a ``BlendModel`` pass ``*model.raw_coefficients()``
+    (or call ``model.score(hybrid_features(...))``). The sigmoid does not change the order, so
+    the default weights rank by ``cos * R``.
+    """
+    features = hybrid_features(cosine, kg_weight, collaborative, popularity)
+    return _sigmoid(features @ np.asarray(weights, dtype=np.float64) + bias)
+
+
+@dataclass
+class BlendModel:
+    """A logistic regression on standardised features: ``p = sigmoid(((x - mean) / scale) @ weights + bias)``.
+
+    Stored with its standardisation so that scoring applies exactly what training saw;
+    ``to_dict()`` / ``from_dict()`` give a JSON-safe form.
+    """
+
+    weights: np.ndarray
+    bias: float
+    mean: np.ndarray
+    scale: np.ndarray
+    feature_names: tuple[str, ...]
+    l2: float
+    train_loss: float
+    initial_loss: float  # of the best constant model (the base rate): what the features improve on
+    n_train: int
+    valid_loss: float | None = None
+    valid_auc: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def logits(self, features: ArrayLike) -> np.ndarray:
+        standardised = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        return standardised @ self.weights + self.bias
+
+    def score(self, features: ArrayLike) -> np.ndarray:
+        """Click probability for each row of ``features`` (columns in ``feature_names`` order)."""
+        return _sigmoid(self.logits(features))
+
+    def raw_coefficients(self) -> tuple[np.ndarray, float]:
+        """``(weights, bias)`` on unstandardised features, for ``hybrid_scores``."""
+        weights = self.weights / self.scale
+        return weights, float(self.bias - weights @ self.mean)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "feature_names": list(self.feature_names),
+            "l2": self.l2,
+            "train_loss": self.train_loss,
+            "initial_loss": self.initial_loss,
+            "n_train": self.n_train,
+            "valid_loss": self.valid_loss,
+            "valid_auc": self.valid_auc,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BlendModel:
+        return cls(
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            feature_names=tuple(data["feature_names"]),
+            l2=float(data["l2"]),
+            train_loss=float(data["train_loss"]),
+            initial_loss=float(data["initial_loss"]),
+            n_train=int(data["n_train"]),
+            valid_loss=data.get("valid_loss"),
+            valid_auc=data.get("valid_auc"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+def _blend_loss(params: np.ndarray, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+    """Mean binary cross-entropy + l2 * |w|^2 / (2n), and its gradient; the bias is not penalised."""
+    n = len(y)
+    weights, bias = params[:-1], params[-1]
+    z = x @ weights + bias
+    # log(1 + e^z) - y z is the cross-entropy written so that it never overflows.
+    loss = float(np.mean(np.logaddexp(0.0, z) - y * z) + l2 * weights @ weights / (2 * n))
+    residual = (_sigmoid(z) - y) / n
+    gradient = np.append(x.T @ residual + l2 * weights / n, residual.sum())
+    return loss, gradient
+
+
+def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count half); None without both classes."""
+    labels = np.asarray(labels, dtype=bool)
+    n_positive, n_negative = int(labels.sum()), int((~labels).sum())
+    if n_positive == 0 or n_negative == 0:
+        return None
+    ranks = scipy.stats.rankdata(np.asarray(scores, dtype=np.float64))
+    return float((ranks[labels].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+
+
+def fit_blend_weights(
+    features: ArrayLike,
+    labels: ArrayLike,
+    l2: float = 1.0,
+    feature_names: Sequence[str] | None = None,
+    valid: tuple[ArrayLike, ArrayLike] | None = None,
+    max_iter: int = 500,
+) -> BlendModel:
+    """Fit the blend by logistic regression (the seeds' CTR model) with L-BFGS.
+
+    Minimises the mean binary cross-entropy of ``labels`` (1 = clicked / interacted, 0 = shown or
+    sampled and ignored) plus ``l2 * |w|^2 / (2n)``, which is scikit-learn's
+    ``LogisticRegression(C=1/l2)`` objective divided by n. Features are standardised first (a
+    constant column gets scale 1 and, with the penalty, weight 0), so ``l2`` treats every feature
+    alike whatever its units. ``valid`` = (features, labels) adds ``valid_loss`` and ``valid_auc``.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"features must be (n, f) and labels (n,), got {x.shape} and {y.shape}")
+    base_rate = float(y.mean()) if len(y) else 0.0
+    if not 0.0 < base_rate < 1.0:
+        raise ValueError("labels need both positives and negatives to fit a blend")
+    names = tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    standardised = (x - mean) / scale
+
+    # Start at the best constant model: the optimiser then only has to learn what features add.
+    start = np.append(np.zeros(x.shape[1]), math.log(base_rate / (1 - base_rate)))
+    initial_loss, _ = _blend_loss(start, standardised, y, l2)
+    result = scipy.optimize.minimize(
+        _blend_loss, start, args=(standardised, y, l2), jac=True, method="L-BFGS-B", options={"maxiter": max_iter}
+    )
+    model = BlendModel(
+        weights=result.x[:-1].copy(),
+        bias=float(result.x[-1]),
+        mean=mean,
+        scale=scale,
+        feature_names=names,
+        l2=float(l2),
+        train_loss=float(result.fun),
+        initial_loss=float(initial_loss),
+        n_train=len(y),
+        extra={"iterations": int(result.nit), "converged": bool(result.success)},
+    )
+    if valid is not None:
+        valid_x = np.asarray(valid[0], dtype=np.float64)
+        valid_y = np.asarray(valid[1], dtype=np.float64)
+        z = model.logits(valid_x)
+        model.valid_loss = float(np.mean(np.logaddexp(0.0, z) - valid_y * z))
+        model.valid_auc = roc_auc(valid_y, z)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates, popularity, diversity, rules
+
+
+def merge_candidates(
+    *sources: Mapping[Hashable, float],
+    names: Sequence[str] | None = None,
+    missing: float = 0.0,
+) -> tuple[list[Hashable], np.ndarray, list[tuple[str, ...]]]:
+    """Merge candidate lists from several sources into one list with one score column per source.
+
+    Returns ``(ids, scores, proposed_by)``: ids in order of first appearance (the first source's
+    items in its order, then new items of the second, ...), an ``(n, n_sources)`` matrix of each
+    source's score (``missing`` where that source did not propose the item) and, per item, the
+    names of the sources that proposed it (``names``, default ``source0``, ``source1``, ...).
+    """
+    names = tuple(names) if names is not None else tuple(f"source{j}" for j in range(len(sources)))
+    if len(names) != len(sources):
+        raise ValueError(f"{len(sources)} sources but {len(names)} names")
+    position: dict[Hashable, int] = {}
+    for source in sources:
+        for item in source:
+            position.setdefault(item, len(position))
+    scores = np.full((len(position), len(sources)), missing, dtype=np.float64)
+    proposed_by: list[list[str]] = [[] for _ in position]
+    for column, (name, source) in enumerate(zip(names, sources, strict=True)):
+        for item, score in source.items():
+            scores[position[item], column] = score
+            proposed_by[position[item]].append(name)
+    return list(position), scores, [tuple(labels) for labels in proposed_by]
+
+
+def time_decayed_popularity(
+    item_idx: ArrayLike,
+    times: ArrayLike,
+    now: float,
+    half_life_days: float,
+    n_items: int,
+    weights: ArrayLike | None = None,
+) -> np.ndarray:
+    """Trending score per item: ``sum over its events of weight * 0.5 ** (age_days / half_life_days)``.
+
+    ``times`` and ``now`` are Unix seconds; events in the future count as new. An infinite
+    half-life gives plain (weighted) counts.
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be positive")
+    ages_days = np.maximum(now - np.asarray(times, dtype=np.float64), 0.0) / SECONDS_PER_DAY
+    decay = 0.5 ** (ages_days / half_life_days)
+    if weights is not None:
+        decay = decay * np.asarray(weights, dtype=np.float64)
+    return np.bincount(np.asarray(item_idx, dtype=np.int64), weights=decay, minlength=n_items).astype(np.float64)
+
+
+def mmr(
+    candidate_ids: Sequence[Hashable] | np.ndarray,
+    relevance: ArrayLike,
+    vectors: ArrayLike,
+    k: int,
+    lambda_: float = 0.7,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal marginal relevance: pick k candidates trading relevance for novelty.
+
+    Each step takes the candidate maximising ``lambda_ * relevance - (1 - lambda_) * max cosine
+    to the items already picked`` (the first pick is the most relevant). ``lambda_ = 1`` is a plain
+    sort by relevance (ties kept in input order); ``lambda_ = 0`` only avoids repeating itself.
+    Relevance should be on a scale comparable with cosines (probabilities or cosines are).
+    ``vectors`` has one row per candidate and is L2-normalised here. Returns the picked ids and
+    their relevance, in order; fewer than k when there are fewer candidates. O(k * n * d).
+    """
+    ids = np.asarray(candidate_ids)
+    relevance = np.asarray(relevance, dtype=np.float64)
+    n = len(ids)
+    k = min(int(k), n)
+    if k <= 0:
+        return ids[:0], relevance[:0]
+    unit = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(unit, axis=1, keepdims=True)
+    unit = unit / np.where(norms > 0, norms, 1.0)
+
+    picked = np.empty(k, dtype=np.int64)
+    picked[0] = int(np.argmax(relevance))
+    # The highest similarity of each candidate to anything picked so far, updated one row at a time.
+    max_similarity = unit @ unit[picked[0]]
+    available = np.ones(n, dtype=bool)
+    available[picked[0]] = False
+    for step in range(1, k):
+        marginal = lambda_ * relevance - (1.0 - lambda_) * max_similarity
+        marginal[~available] = -np.inf
+        picked[step] = int(np.argmax(marginal))
+        available[picked[step]] = False
+        np.maximum(max_similarity, unit @ unit[picked[step]], out=max_similarity)
+    return ids[picked], relevance[picked]
+
+
+def apply_rules(
+    ids: Sequence[Hashable],
+    scores: ArrayLike,
+    *,
+    boost: Mapping[Hashable, float] | None = None,
+    bury: set | frozenset | None = None,
+    pin: Mapping[Hashable, int] | None = None,
+    block: set | frozenset | None = None,
+    k: int | None = None,
+) -> tuple[list[Hashable], np.ndarray]:
+    """Apply a site's business rules to a scored candidate list; returns the final ids and scores.
+
+    In this order:
+
+    1. ``block``: the items are removed, whatever the other rules say (a blocked pin is dropped).
+    2. ``boost``: each item's score is *multiplied* by its factor (1.5 = +50 %, 0.5 = halved).
+       Multiplying keeps boosts meaningful whatever the score scale, but assumes scores >= 0, as
+       the blend's probabilities are.
+    3. The list is sorted by score, best first (ties keep input order).
+    4. ``bury``: the items move to the end, in their score order.
+    5. ``pin``: item -> 0-based position. The item is taken out of the ranking and put at that
+       position, whether or not it was a candidate (a promotion can be forced into a list); a
+       non-candidate's score is NaN, so callers can tell a forced item from a scored one. Pins are
+       placed from the lowest position up; a position past the end of the list means the end;
+       two pins on one position take consecutive places in ``pin``'s order. Pin beats bury.
+    6. ``k``: the list is cut to k items (a pin at a position >= k is not shown).
+    """
+    block = block or set()
+    boost = boost or {}
+    bury = bury or set()
+    pinned = {item: int(position) for item, position in (pin or {}).items() if item not in block}
+    if any(position < 0 for position in pinned.values()):
+        raise ValueError("pin positions are 0-based and cannot be negative")
+
+    kept = [
+        (item, float(score) * float(boost.get(item, 1.0)))
+        for item, score in zip(ids, np.asarray(scores, dtype=np.float64).tolist(), strict=True)
+        if item not in block
+    ]
+    score_of = dict(kept)
+    kept.sort(key=lambda pair: -pair[1])
+    ranked = [pair for pair in kept if pair[0] not in pinned and pair[0] not in bury]
+    ranked += [pair for pair in kept if pair[0] not in pinned and pair[0] in bury]
+    # Ascending positions, and equal positions in reverse order so each lands just before the
+    # previously inserted one: the result holds every pin at its position, ties in `pin` order.
+    order = sorted(enumerate(pinned.items()), key=lambda entry: (entry[1][1], -entry[0]))
+    for _, (item, position) in order:
+        ranked.insert(min(position, len(ranked)), (item, score_of.get(item, math.nan)))
+    if k is not None:
+        ranked = ranked[:k]
+    return [item for item, _ in ranked], np.array([score for _, score in ranked], dtype=np.float64)
