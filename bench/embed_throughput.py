@@ -115,7 +115,9 @@ def phase_ours(args) -> dict:
 
 def run_phase(name: str, args, extra: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--phase", name, *extra]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        sys.exit(f"phase {name} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -163,3 +163,237 @@ def test_events_cannot_reference_another_tenants_item(tmp_path, tenant):
     with pytest.raises(CommandError, match="1 bad row"):
         call_command("llmrec_import", events=str(events), tenant="empty", verbosity=0)
     assert not Interaction.objects.exists()
+
+
+def test_json_lines_for_every_kind(tmp_path, tenant):
+    files = {
+        "items": jsonl(
+            tmp_path,
+            "items.ndjson",
+            [
+                {"external_id": 1, "title": "Lamp", "attributes": {"watts": 40}, "is_active": False},
+                {"external_id": "2", "title": "Desk", "image_url": "https://img.example/desk.jpg"},
+            ],
+        ),
+        "users": jsonl(tmp_path, "users.jsonl", [{"external_id": "ann", "profile": "Likes warm light"}]),
+        "relations": jsonl(
+            tmp_path,
+            "kg.jsonl",
+            [{"head_type": "item", "head_id": "1", "relation": "goes_with", "tail_type": "item", "tail_id": 2}],
+        ),
+        "events": jsonl(
+            tmp_path,
+            "events.jsonl",
+            [{"event_id": "e", "user_id": "ann", "item_id": "1", "event_type": "add_to_cart", "value": 2}],
+        ),
+    }
+    reports = import_files(files, tenant)
+    assert [(r.kind, r.created, r.bad) for r in reports] == [
+        ("items", 2, 0),
+        ("users", 1, 0),
+        ("relations", 1, 0),
+        ("events", 1, 0),
+    ]
+    lamp = Item.objects.get(external_id="1")
+    assert lamp.attributes == {"watts": 40} and lamp.is_active is False
+    assert Item.objects.get(external_id="2").image_url == "https://img.example/desk.jpg"
+    assert Relation.objects.get().tail_item.title == "Desk"
+    assert Interaction.objects.get().value == 2.0
+
+
+def test_report_counts_and_item_ids(tmp_path, tenant):
+    items = write(tmp_path, "items.csv", ITEMS_CSV + "sku-1,Trail Blazer 2,Grippy trail shoe,running shoes,{}\n")
+    [report] = import_files({"items": items}, tenant)
+    assert (report.rows_read, report.created, report.duplicates, report.bad) == (4, 3, 1, 0)
+    assert Item.objects.get(external_id="sku-1").title == "Trail Blazer 2", "the last row of a repeated id wins"
+    assert sorted(report.created_ids) == sorted(Item.objects.values_list("pk", flat=True))
+    assert report.changed_ids == []
+    assert "4 read, 3 created" in report.summary() and "rows/s" in report.summary()
+
+
+def test_unchanged_items_are_not_reported_and_flags_do_not_count_as_text(tmp_path, tenant):
+    import_files({"items": write(tmp_path, "items.csv", ITEMS_CSV)}, tenant)
+    flags = write(tmp_path, "flags.jsonl", "")
+    flags.write_text(
+        json.dumps(
+            {
+                "external_id": "sku-1",
+                "title": "Trail Blazer",
+                "description": "Grippy trail shoe",
+                "category": "running shoes",
+                "attributes": {"price": 89, "brand": "Kestrel"},
+                "is_active": "no",
+            }
+        )
+        + "\n"
+    )
+    [report] = import_files({"items": flags}, tenant)
+    assert (report.updated, report.changed_ids) == (1, []), "same text (key order aside): nothing to re-embed"
+    trail = Item.objects.get(external_id="sku-1")
+    assert trail.is_active is False
+    [again] = import_files({"items": write(tmp_path, "items2.csv", ITEMS_CSV)}, tenant)
+    assert (again.updated, again.unchanged) == (0, 3)
+    assert Item.objects.get(external_id="sku-1").is_active is False, "a file without is_active keeps the flag"
+
+
+def test_changed_and_new_items_are_handed_over_for_embedding(tmp_path, tenant, monkeypatch):
+    from llmrec_django import signals
+
+    calls = []
+    monkeypatch.setattr(signals, "items_changed", lambda tenant_id, ids: calls.append((tenant_id, sorted(ids))))
+    monkeypatch.setattr(signals, "users_changed", lambda tenant_id, ids: calls.append(("users", sorted(ids))))
+    import_files({"items": write(tmp_path, "items.csv", ITEMS_CSV)}, tenant)
+    assert calls == [(tenant.pk, sorted(Item.objects.values_list("pk", flat=True)))]
+    calls.clear()
+    import_files({"items": write(tmp_path, "items2.csv", ITEMS_CSV.replace("Grippy", "Sticky"))}, tenant)
+    assert calls == [(tenant.pk, [Item.objects.get(external_id="sku-1").pk])]
+    calls.clear()
+    import_files({"events": write(tmp_path, "events.csv", EVENTS_CSV)}, tenant)
+    assert calls == [("users", sorted(UserProfile.objects.values_list("pk", flat=True)))]
+
+
+def test_users_profiles_update_and_absent_profile_keeps_text(tmp_path, tenant):
+    users = write(tmp_path, "users.csv", "external_id,profile\nann,Hikes\nbob,\n")
+    [report] = import_files({"users": users}, tenant)
+    assert report.created == 2
+    [report] = import_files({"users": write(tmp_path, "u2.csv", "external_id,profile\nann,Hikes and climbs\n")}, tenant)
+    assert (report.updated, report.created) == (1, 0)
+    [report] = import_files({"users": write(tmp_path, "u3.csv", "external_id\nann\ncarl\n")}, tenant)
+    assert (report.unchanged, report.created) == (1, 1)
+    assert UserProfile.objects.get(external_id="ann").profile_text == "Hikes and climbs"
+
+
+def test_relations_to_entities_items_and_users(tmp_path, tenant, other_tenant):
+    import_files({"items": write(tmp_path, "items.csv", ITEMS_CSV)}, tenant)
+    kg = write(
+        tmp_path,
+        "kg.csv",
+        "head_type,head_id,relation,tail_type,tail_id,weight\n"
+        "item,sku-1,has_brand,brand,Kestrel,\n"
+        "Item,sku-2,has_brand,brand,Kestrel,2.5\n"
+        "user,zoe,bought,item,sku-1,1\n"
+        "brand,Kestrel,made_in,country,Portugal,1\n"
+        "item,sku-404,has_brand,brand,Kestrel,1\n"
+        "item,sku-1,has_brand,brand,Kestrel,inf\n",
+    )
+    [report] = import_files({"relations": kg}, tenant, batch_size=2)
+    assert (report.created, report.bad, report.users_created, report.entities_created) == (4, 2, 1, 2)
+    assert [(b.line, b.message) for b in report.bad_rows] == [
+        (6, "unknown head item 'sku-404' in this tenant"),
+        (7, "weight must be a finite number, found 'inf'"),
+    ]
+    kestrel = Entity.objects.get(tenant=tenant, entity_type="brand", name="Kestrel")
+    assert Relation.objects.get(head_item__external_id="sku-2").weight == 2.5
+    assert Relation.objects.get(head_item__external_id="sku-1", relation="has_brand").weight == 1.0
+    assert Relation.objects.get(relation="made_in").head_entity == kestrel
+    assert Relation.objects.get(relation="bought").head_user.external_id == "zoe"
+
+    changed = write(
+        tmp_path,
+        "kg2.csv",
+        "head_type,head_id,relation,tail_type,tail_id,weight\nitem,sku-2,has_brand,brand,Kestrel,3\n",
+    )
+    [report] = import_files({"relations": changed}, tenant)
+    assert (report.created, report.updated) == (0, 1)
+    assert Relation.objects.get(head_item__external_id="sku-2").weight == 3.0
+
+    [report] = import_files({"relations": kg}, other_tenant)
+    assert report.bad == 5, "tenant B has none of tenant A's items"
+    assert Relation.objects.get(tenant=other_tenant).head_entity.tenant == other_tenant
+
+
+def test_repeated_event_ids_across_batches_and_runs(tmp_path, tenant):
+    import_files({"items": write(tmp_path, "items.csv", ITEMS_CSV)}, tenant)
+    events = write(
+        tmp_path,
+        "events.csv",
+        "event_id,user_id,item_id,event_type\n"
+        "a,u1,sku-1,view\nb,u1,sku-2,view\na,u2,sku-3,click\nc,u3,sku-3,click\na,u1,sku-1,view\n",
+    )
+    [report] = import_files({"events": events}, tenant, batch_size=2)
+    assert (report.created, report.duplicates, report.users_created) == (3, 2, 3)
+    assert Interaction.objects.get(event_id="a").user.external_id == "u1", "the first occurrence is kept"
+    [report] = import_files({"events": events}, tenant, batch_size=2)
+    assert (report.created, report.duplicates) == (0, 5)
+    assert Interaction.objects.count() == 3
+
+
+def test_more_bad_rows(tmp_path, tenant):
+    long_title = "x" * 501
+    items = write(
+        tmp_path,
+        "items.csv",
+        "external_id,title,description,category,attributes\n"
+        f"ok,Fine,,,\nlong,{long_title},,,\nnul,Has \x00 nul,,,\nbroken,Bad json,,,{{oops\n"
+        "short,row\n"
+        'url,Bad url,,,"{""a"": 1}"\n',
+    )
+    [report] = import_files({"items": items}, tenant)
+    assert report.created == 2
+    messages = {b.line: b.message for b in report.bad_rows}
+    assert messages[3] == "title is longer than 500 characters (501)"
+    assert messages[4] == "title contains a NUL character"
+    assert messages[5].startswith("attributes: invalid JSON")
+    assert messages[6] == "expected 5 fields, found 2"
+    events = jsonl(
+        tmp_path,
+        "events.jsonl",
+        [
+            {"event_id": "1", "user_id": "u", "item_id": "ok", "event_type": "view", "context": ["not", "object"]},
+            {"event_id": "2", "user_id": "u", "item_id": "ok", "event_type": "view", "timestamp": 1e20},
+            {"event_id": "3", "user_id": "u", "item_id": "ok", "event_type": "view", "value": True},
+            {"user_id": "u", "item_id": "ok", "event_type": "view"},
+            {"event_id": "5", "user_id": "u", "item_id": "ok", "event_type": "view", "device": "d" * 65},
+        ],
+    )
+    with events.open("a") as handle:
+        handle.write('{"event_id": "6", "value": NaN}\n[1, 2]\n')
+    [report] = import_files({"events": events}, tenant)
+    assert report.created == 0 and report.bad == 7
+    messages = [b.message for b in report.bad_rows]
+    assert messages[0] == "context must be a JSON object, found list"
+    assert messages[1].startswith("timestamp: Unix time out of range")
+    assert messages[2] == "value: expected a number, found a boolean"
+    assert messages[3] == "event_id is required"
+    assert messages[4] == "device is longer than 64 characters (65)"
+    assert messages[5].startswith("invalid JSON")
+    assert messages[6] == "expected a JSON object, found list"
+
+
+def test_file_level_errors(tmp_path, tenant):
+    from llmrec_django.importing import ImportFileError
+
+    with pytest.raises(ImportFileError, match="cannot tell the format"):
+        import_files({"items": write(tmp_path, "items.txt", ITEMS_CSV)}, tenant)
+    with pytest.raises(ImportFileError, match="empty"):
+        import_files({"items": write(tmp_path, "empty.csv", "")}, tenant)
+    with pytest.raises(ImportFileError, match="no such file"):
+        import_files({"items": tmp_path / "missing.csv"}, tenant)
+    with pytest.raises(CommandError, match="at least one"):
+        call_command("llmrec_import", verbosity=0)
+    [report] = import_files({"items": write(tmp_path, "extra.csv", "external_id,title,colour\na,A,red\n")}, tenant)
+    assert report.notes == ["ignored unknown columns: colour"]
+
+
+def test_gzipped_csv_and_progress_callback(tmp_path, tenant):
+    path = tmp_path / "items.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+        handle.write(ITEMS_CSV)
+    ticks = []
+
+    import contextlib
+
+    @contextlib.contextmanager
+    def progress(label):
+        yield ticks.append
+
+    [report] = import_files({"items": path}, tenant, batch_size=2, progress_factory=progress)
+    assert report.created == 3 and ticks == [2, 1]
+
+
+def test_command_prints_a_summary(tmp_path, tenant):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("llmrec_import", items=str(write(tmp_path, "items.csv", ITEMS_CSV)), stdout=out, no_progress=True)
+    assert "items.csv (items): 3 read, 3 created" in out.getvalue()

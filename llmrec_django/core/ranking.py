@@ -127,10 +127,6 @@ HYBRID_FEATURES = ("relevance", "collaborative", "popularity")
 DEFAULT_BLEND_WEIGHTS = (1.0, 0.0, 0.0)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return scipy.special.expit(z)
-
-
 def hybrid_features(
     cosine: ArrayLike,
     kg_weight: ArrayLike | None = None,
@@ -165,10 +161,10 @@ def hybrid_scores(
     the default weights rank by ``cos * R``.
     """
     features = hybrid_features(cosine, kg_weight, collaborative, popularity)
-    return _sigmoid(features @ np.asarray(weights, dtype=np.float64) + bias)
+    return scipy.special.expit(features @ np.asarray(weights, dtype=np.float64) + bias)
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compare to_dict() forms instead
 class BlendModel:
     """A logistic regression on standardised features: ``p = sigmoid(((x - mean) / scale) @ weights + bias)``.
 
@@ -195,7 +191,7 @@ class BlendModel:
 
     def score(self, features: ArrayLike) -> np.ndarray:
         """Click probability for each row of ``features`` (columns in ``feature_names`` order)."""
-        return _sigmoid(self.logits(features))
+        return scipy.special.expit(self.logits(features))
 
     def raw_coefficients(self) -> tuple[np.ndarray, float]:
         """``(weights, bias)`` on unstandardised features, for ``hybrid_scores``."""
@@ -243,7 +239,7 @@ def _blend_loss(params: np.ndarray, x: np.ndarray, y: np.ndarray, l2: float) -> 
     z = x @ weights + bias
     # log(1 + e^z) - y z is the cross-entropy written so that it never overflows.
     loss = float(np.mean(np.logaddexp(0.0, z) - y * z) + l2 * weights @ weights / (2 * n))
-    residual = (_sigmoid(z) - y) / n
+    residual = (scipy.special.expit(z) - y) / n
     gradient = np.append(x.T @ residual + l2 * weights / n, residual.sum())
     return loss, gradient
 

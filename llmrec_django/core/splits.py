@@ -58,7 +58,7 @@ def temporal_leave_last_out(
     users = np.asarray(users)
     # Sort newest first within each user: lexsort's last key is the primary one.
     n = len(users)
-    order = np.lexsort((-np.arange(n), -np.asarray(items), -np.asarray(times, dtype=np.float64), users))
+    order = np.lexsort((-np.arange(n), -np.asarray(items, dtype=np.int64), -np.asarray(times, dtype=np.float64), users))
     position, size = _rank_within_user(users[order])
     enough = size >= n_test + n_valid + 1
     return _split_by_position(order, position, np.where(enough, n_test, 0), np.where(enough, n_valid, 0))

@@ -32,6 +32,7 @@ from llmrec_django.importing.loaders import (
     import_relations,
     import_users,
 )
+from llmrec_django.importing.movielens import import_movielens
 from llmrec_django.importing.readers import ImportFileError, InvalidRecord, read_rows
 from llmrec_django.importing.report import BadRow, ImportReport
 from llmrec_django.importing.validation import RowError
@@ -51,6 +52,7 @@ __all__ = [
     "import_events",
     "import_files",
     "import_items",
+    "import_movielens",
     "import_relations",
     "import_users",
     "read_rows",

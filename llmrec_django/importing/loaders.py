@@ -715,8 +715,8 @@ def insert_select(model: type[Model], values: Mapping[str, str], rest: str) -> t
 
     ``values`` maps columns to SQL expressions; every other column is filled the way
     ``Model.save()`` would: ``now()`` for auto_now(_add) fields, NULL for nullable ones without a
-    default, else the field's default (a parameter ``default_<column>``; "" for text fields). So raw SQL
-    keeps working when a NOT NULL field with a default is added to a model.
+    default, else the field's default (a parameter ``default_<column>``; "" for text fields).
+    So the raw SQL keeps working when a NOT NULL field with a default is added to a model.
     """
     columns, expressions, params = list(values), list(values.values()), {}
     for field in model._meta.concrete_fields:
@@ -746,6 +746,7 @@ def _execute(cursor: Any, statement: tuple[str, dict[str, Any]], tenant_id: int)
 
 
 def open_progress(factory: ProgressFactory | None, label: str) -> AbstractContextManager[Progress | None]:
+    """The progress callback for one file (``None`` without a factory), as a context manager."""
     return factory(label) if factory is not None else contextlib.nullcontext(None)
 
 

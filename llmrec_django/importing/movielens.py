@@ -13,10 +13,10 @@ Three layouts are recognised in a directory:
 What becomes of them:
 
 - each movie is an item: external_id = movie id, title as given, category "movie", attributes
-  ``{"year": 1995, "genres": [...]}`` (year from "(1995)" at the end of the title), and a
-  description built from the genres and, where the set has tags, the most used tags
-  ("Genres: Adventure, Animation. Tags: pixar, fun.");
-- each genre is a knowledge-graph edge ``movie -has_genre-> genre entity``;
+  ``{"year": 1995}`` (from "(1995)" at the end of the title), and, where the set has tags, a
+  description of the most used ones ("Tags: pixar, fun.");
+- each genre is a knowledge-graph edge ``movie -has_genre-> genre entity`` (the item text lists
+  it once, under "Related: genre: ...");
   "(no genres listed)" and ml-100k's "unknown" are not genres;
 - each rating is an event: event_type "rating", value = the rating, event_id
   ``ml:<user>:<movie>:<timestamp>`` (so re-imports are idempotent), timestamp from Unix seconds;
@@ -37,11 +37,11 @@ from typing import Any
 from llmrec_django.importing.loaders import (
     ProgressFactory,
     TenantRef,
-    _progress,
     import_events,
     import_items,
     import_relations,
     import_users,
+    open_progress,
 )
 from llmrec_django.importing.readers import (
     ImportFileError,
@@ -124,7 +124,8 @@ class Movie:
     line_no: int
     movie_id: str
     title: str
-    genres: list[str]
+    genres: list[str]  # real genres only (see NOT_GENRES)
+    year: int | None
 
 
 def detect(directory: str | Path) -> MovieLensFiles:
@@ -139,7 +140,11 @@ def detect(directory: str | Path) -> MovieLensFiles:
 
     if (directory / "u.data").is_file() and (directory / "u.item").is_file():
         return MovieLensFiles(
-            ML_100K, directory / "u.item", directory / "u.data", users=optional("u.user"), genre_names=optional("u.genre")
+            ML_100K,
+            directory / "u.item",
+            directory / "u.data",
+            users=optional("u.user"),
+            genre_names=optional("u.genre"),
         )
     if (directory / "movies.csv").is_file() and (directory / "ratings.csv").is_file():
         return MovieLensFiles(ML_CSV, directory / "movies.csv", directory / "ratings.csv", tags=optional("tags.csv"))
@@ -159,6 +164,8 @@ def detect(directory: str | Path) -> MovieLensFiles:
 
 def check(files: MovieLensFiles) -> None:
     """Check the CSV headers before anything is written (``ImportFileError`` if wrong)."""
+    if files.layout == ML_100K and files.genre_names is None:
+        raise ImportFileError(f"{files.movies.parent}: u.genre is missing (it names the genre flags of u.item).")
     if files.layout == ML_CSV:
         check_columns(files.movies, ["movieId", "title", "genres"])
         check_columns(files.ratings, ["userId", "movieId", "rating", "timestamp"])
@@ -189,13 +196,11 @@ def read_movies(files: MovieLensFiles) -> Iterator[Movie | tuple[int, InvalidRec
             if isinstance(row, InvalidRecord):
                 yield line_no, row
                 continue
-            genres = [name for name, flag in zip(genre_names, flag_fields, strict=True) if row[flag].strip() == "1"]
+            flagged = [name for name, flag in zip(genre_names, flag_fields, strict=True) if row[flag].strip() == "1"]
             title = row["title"].strip()
-            if not _YEAR_AT_END.search(title) and re.search(r"\d{4}$", row["release_date"].strip()):
-                title_year = row["release_date"].strip()[-4:]
-                yield Movie(line_no, row["movie_id"].strip(), title, genres + [f"__year__{title_year}"])
-                continue
-            yield Movie(line_no, row["movie_id"].strip(), title, genres)
+            release = row["release_date"].strip()  # e.g. 01-Jan-1995; the year when the title has none
+            year = movie_year(title) or (int(release[-4:]) if release[-4:].isdigit() else None)
+            yield Movie(line_no, row["movie_id"].strip(), title, _real_genres(flagged), year)
         return
     if files.layout == ML_CSV:
         rows: Iterator[Row] = read_csv(files.movies, encoding=encoding)
@@ -205,8 +210,12 @@ def read_movies(files: MovieLensFiles) -> Iterator[Movie | tuple[int, InvalidRec
         if isinstance(row, InvalidRecord):
             yield line_no, row
             continue
-        genres = [genre.strip() for genre in row["genres"].split("|") if genre.strip()]
-        yield Movie(line_no, row["movieId"].strip(), row["title"].strip(), genres)
+        title = row["title"].strip()
+        yield Movie(line_no, row["movieId"].strip(), title, _real_genres(row["genres"].split("|")), movie_year(title))
+
+
+def _real_genres(names: list[str]) -> list[str]:
+    return [name.strip() for name in names if name.strip() and name.strip() not in NOT_GENRES]
 
 
 def _ml100k_genre_names(path: Path | None) -> list[str]:
@@ -237,8 +246,8 @@ def read_tags(files: MovieLensFiles) -> dict[str, list[str]]:
         spelling.setdefault(movie_id, {}).setdefault(key, tag)
     tags = {}
     for movie_id, counter in counts.items():
-        first_seen = list(spelling[movie_id])
-        ranked = sorted(counter, key=lambda key: (-counter[key], first_seen.index(key)))
+        # Counters keep first-seen order and sorted() is stable: ties stay in first-seen order.
+        ranked = sorted(counter, key=lambda key, counter=counter: -counter[key])
         tags[movie_id] = [spelling[movie_id][key] for key in ranked[:MAX_TAGS_PER_MOVIE]]
     return tags
 
@@ -264,24 +273,9 @@ def movie_year(title: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def movie_description(genres: list[str], tags: list[str]) -> str:
-    parts = []
-    if genres:
-        parts.append(f"Genres: {', '.join(genres)}.")
-    if tags:
-        parts.append(f"Tags: {', '.join(tags)}.")
-    return " ".join(parts)
-
-
-def _split_genres(movie: Movie) -> tuple[list[str], int | None]:
-    """The real genres of a movie, and the year (from the title, else ml-100k's release date)."""
-    genres, year = [], movie_year(movie.title)
-    for genre in movie.genres:
-        if genre.startswith("__year__"):
-            year = int(genre[len("__year__") :])
-        elif genre not in NOT_GENRES:
-            genres.append(genre)
-    return genres, year
+def movie_description(tags: list[str]) -> str:
+    # Genres are not repeated here: they reach the item text once, as knowledge-graph edges.
+    return f"Tags: {', '.join(tags)}." if tags else ""
 
 
 def item_rows(files: MovieLensFiles, tags: Mapping[str, list[str]] | None = None) -> Iterator[Row]:
@@ -290,32 +284,36 @@ def item_rows(files: MovieLensFiles, tags: Mapping[str, list[str]] | None = None
         if not isinstance(movie, Movie):
             yield movie
             continue
-        genres, year = _split_genres(movie)
-        attributes: dict[str, Any] = {"genres": genres}
-        if year is not None:
-            attributes["year"] = year
-        yield movie.line_no, {
-            "external_id": movie.movie_id,
-            "title": movie.title,
-            "description": movie_description(genres, tags.get(movie.movie_id, [])),
-            "category": MOVIE_CATEGORY,
-            "attributes": attributes,
-        }
+        attributes: dict[str, Any] = {}
+        if movie.year is not None:
+            attributes["year"] = movie.year
+        yield (
+            movie.line_no,
+            {
+                "external_id": movie.movie_id,
+                "title": movie.title,
+                "description": movie_description(tags.get(movie.movie_id, [])),
+                "category": MOVIE_CATEGORY,
+                "attributes": attributes,
+            },
+        )
 
 
 def genre_relation_rows(files: MovieLensFiles) -> Iterator[Row]:
     for movie in read_movies(files):
         if not isinstance(movie, Movie):
             continue  # already reported by the items
-        genres, _ = _split_genres(movie)
-        for genre in genres:
-            yield movie.line_no, {
-                "head_type": "item",
-                "head_id": movie.movie_id,
-                "relation": GENRE_RELATION,
-                "tail_type": GENRE_ENTITY_TYPE,
-                "tail_id": genre,
-            }
+        for genre in movie.genres:
+            yield (
+                movie.line_no,
+                {
+                    "head_type": "item",
+                    "head_id": movie.movie_id,
+                    "relation": GENRE_RELATION,
+                    "tail_type": GENRE_ENTITY_TYPE,
+                    "tail_id": genre,
+                },
+            )
 
 
 def user_rows(files: MovieLensFiles) -> Iterator[Row]:
@@ -338,10 +336,13 @@ def user_rows(files: MovieLensFiles) -> Iterator[Row]:
             age = ML1M_AGE_GROUPS.get(row["age"].strip(), row["age"].strip())
             code = row["occupation"].strip()
             occupation = ML1M_OCCUPATIONS[int(code)] if code.isdigit() and int(code) < len(ML1M_OCCUPATIONS) else code
-        yield line_no, {
-            "external_id": row["user_id"].strip(),
-            "profile": f"Age {age}, {gender}, occupation: {occupation}.",
-        }
+        yield (
+            line_no,
+            {
+                "external_id": row["user_id"].strip(),
+                "profile": f"Age {age}, {gender}, occupation: {occupation}.",
+            },
+        )
 
 
 def event_rows(files: MovieLensFiles, limit: int | None = None) -> Iterator[Row]:
@@ -359,14 +360,17 @@ def event_rows(files: MovieLensFiles, limit: int | None = None) -> Iterator[Row]
             yield line_no, row
             continue
         user, movie, timestamp = row[user_key].strip(), row[movie_key].strip(), row[time_key].strip()
-        yield line_no, {
-            "event_id": f"ml:{user}:{movie}:{timestamp}",
-            "user_id": user,
-            "item_id": movie,
-            "event_type": RATING_EVENT,
-            "value": row[rating_key],
-            "timestamp": timestamp,
-        }
+        yield (
+            line_no,
+            {
+                "event_id": f"ml:{user}:{movie}:{timestamp}",
+                "user_id": user,
+                "item_id": movie,
+                "event_type": RATING_EVENT,
+                "value": row[rating_key],
+                "timestamp": timestamp,
+            },
+        )
 
 
 # --- the import ------------------------------------------------------------------------------
@@ -391,7 +395,7 @@ def import_movielens(
     reports = []
 
     def run(importer: Any, label: str, source: Path, rows: Iterator[Row]) -> None:
-        with _progress(progress_factory, label) as progress:
+        with open_progress(progress_factory, label) as progress:
             reports.append(importer(rows, tenant, source=str(source), progress=progress, **options))
 
     run(import_items, f"movies: {files.movies.name}", files.movies, item_rows(files))

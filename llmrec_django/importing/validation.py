@@ -297,5 +297,6 @@ def clean_event(row: Mapping[str, Any], event_types: Collection[str], default_ti
     timestamp = parse_timestamp(row.get("timestamp")) or default_timestamp
     device = text_field(row, "device", EVENT_DEVICE_MAX)
     location = text_field(row, "location", EVENT_LOCATION_MAX)
-    context_json = json_object_field(row, "context")[1] if row.get("context") else EMPTY_JSON_OBJECT
+    context = row.get("context")
+    context_json = EMPTY_JSON_OBJECT if context is None or context == "" else json_object_field(row, "context")[1]
     return event_id, user_id, item_id, event_type, value, timestamp, device, location, context_json

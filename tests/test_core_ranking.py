@@ -1,0 +1,273 @@
+"""Scoring and re-ranking: R_ui, the learnt blend, candidate merging, trending, MMR, business rules."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from llmrec_django.core.ranking import (
+    BlendModel,
+    apply_rules,
+    fit_blend_weights,
+    hybrid_features,
+    hybrid_scores,
+    kg_relation_weight,
+    kg_relation_weight_array,
+    merge_candidates,
+    mmr,
+    roc_auc,
+    time_decayed_popularity,
+    user_entity_weights,
+)
+
+DAY = 86_400.0
+
+# --- R_ui ---------------------------------------------------------------------------------------
+
+
+def test_user_entity_weights_follow_interactions_through_edges():
+    weights = user_entity_weights(
+        {"dune": 2.0, "alien": 1.0, "cats": -1.0},
+        {"dune": {"scifi": 1.0, "villeneuve": 0.5}, "alien": {"scifi": 1.0}, "cats": {"musical": 1.0}},
+    )
+    assert weights == {"scifi": 3.0, "villeneuve": 1.0, "musical": -1.0}
+
+
+def test_kg_weight_is_one_without_a_path_and_grows_with_shared_entities():
+    user = {"scifi": 3.0, "villeneuve": 1.0, "musical": -2.0}
+    # Shares of the user's positive weight (4): scifi .75, villeneuve .25, musical -.5.
+    weights = kg_relation_weight(
+        user,
+        {
+            "blade runner": {"scifi": 1.0, "villeneuve": 1.0},  # s = .75 + .25 = 1
+            "arrival": {"villeneuve": 2.0},  # s = .25 * 2 = .5
+            "space musical": {"scifi": 1.0, "musical": 1.0},  # s = .75 - .5 = .25
+            "cats": {"musical": 1.0},  # s = -.5: no boost, but no penalty below 1
+            "cooking show": {"food": 1.0},  # no path at all
+        },
+    )
+    assert weights["blade runner"] == pytest.approx(1 + math.tanh(1.0))
+    assert weights["arrival"] == pytest.approx(1 + math.tanh(0.5))
+    assert weights["space musical"] == pytest.approx(1 + math.tanh(0.25))
+    assert weights["cats"] == 1.0
+    assert weights["cooking show"] == 1.0
+
+
+def test_kg_weight_stays_below_one_plus_cap():
+    weights = kg_relation_weight({"e": 1.0}, {"i": {"e": 1000.0}}, cap=0.5)
+    assert 1.0 < weights["i"] <= 1.5
+    assert kg_relation_weight({}, {"i": {"e": 1.0}}) == {"i": 1.0}
+
+
+def test_kg_weight_array_matches_the_dict_version_and_batches_users():
+    user = np.array([3.0, 1.0, -2.0])
+    candidates = scipy.sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]]))
+    single = kg_relation_weight_array(user, candidates)
+    assert single == pytest.approx([1 + math.tanh(1.0), 1 + math.tanh(0.5), 1.0])
+    batch = kg_relation_weight_array(np.vstack([user, np.zeros(3)]), candidates.toarray())
+    assert batch.shape == (2, 3)
+    assert batch[0] == pytest.approx(single)
+    assert batch[1] == pytest.approx([1.0, 1.0, 1.0])  # a user with no KG interest: R = 1 everywhere
+
+
+# --- hybrid score and blend --------------------------------------------------------------------
+
+
+def test_hybrid_score_defaults_to_the_seed_design_cos_times_r():
+    cosine = np.array([0.5, 0.4, 0.9])
+    kg_weight = np.array([1.0, 1.5, 1.0])
+    scores = hybrid_scores(cosine, kg_weight)
+    assert scores == pytest.approx(1 / (1 + np.exp(-cosine * kg_weight)))
+    assert np.argsort(-scores).tolist() == [2, 1, 0]  # .9 > .4 * 1.5 = .6 > .5
+
+
+def test_hybrid_features_fill_missing_sources():
+    features = hybrid_features([0.5, 0.2], None, [1.0, 2.0])
+    assert features.tolist() == [[0.5, 1.0, 0.0], [0.2, 2.0, 0.0]]
+
+
+@pytest.fixture(scope="module")
+def clicks():
+    """Clicks drawn from a known logistic model: p = sigmoid(2 relevance + 1 collaborative - 1 popularity - .5)."""
+    rng = np.random.default_rng(0)
+    true_weights, true_bias = np.array([2.0, 1.0, -1.0]), -0.5
+    features = rng.normal(size=(6000, 3)) * [0.5, 1.0, 2.0] + [0.3, 0.0, 1.0]
+    probability = 1 / (1 + np.exp(-(features @ true_weights + true_bias)))
+    labels = (rng.random(len(features)) < probability).astype(float)
+    return features, labels, true_weights, true_bias
+
+
+def test_blend_recovers_a_known_logistic_model(clicks):
+    features, labels, true_weights, true_bias = clicks
+    model = fit_blend_weights(features[:5000], labels[:5000], l2=1.0, valid=(features[5000:], labels[5000:]))
+    weights, bias = model.raw_coefficients()
+    assert np.sign(weights).tolist() == [1, 1, -1]
+    assert weights == pytest.approx(true_weights, abs=0.25)
+    assert bias == pytest.approx(true_bias, abs=0.25)
+    assert model.train_loss < model.initial_loss < math.log(2)
+    assert model.valid_auc > 0.8
+    assert model.extra["converged"]
+
+
+def test_blend_scores_match_hybrid_scores_through_raw_coefficients(clicks):
+    features, labels, *_ = clicks
+    model = fit_blend_weights(features, labels, feature_names=("relevance", "collaborative", "popularity"))
+    cosine, collaborative, popularity = features[:10].T
+    assert hybrid_scores(cosine, None, collaborative, popularity, *model.raw_coefficients()) == pytest.approx(
+        model.score(features[:10])
+    )
+
+
+def test_stronger_l2_shrinks_the_weights(clicks):
+    features, labels, *_ = clicks
+    loose = fit_blend_weights(features, labels, l2=0.0)
+    tight = fit_blend_weights(features, labels, l2=5000.0)
+    assert np.abs(tight.weights).sum() < np.abs(loose.weights).sum()
+    assert loose.train_loss <= tight.train_loss
+
+
+def test_blend_model_round_trips_through_json(clicks):
+    features, labels, *_ = clicks
+    model = fit_blend_weights(features[:500], labels[:500], feature_names=("a", "b", "c"))
+    restored = BlendModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert restored.feature_names == ("a", "b", "c")
+    assert restored.score(features[500:600]) == pytest.approx(model.score(features[500:600]))
+
+
+def test_blend_needs_both_classes():
+    with pytest.raises(ValueError, match="both"):
+        fit_blend_weights(np.ones((4, 2)), np.ones(4))
+
+
+def test_a_constant_feature_gets_no_weight():
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(size=400), np.full(400, 3.0)])
+    y = (x[:, 0] + rng.normal(size=400) > 0).astype(float)
+    model = fit_blend_weights(x, y)
+    assert model.weights[1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_roc_auc():
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert roc_auc([0, 1], [0.5, 0.5]) == 0.5
+    assert roc_auc([1, 1], [0.1, 0.2]) is None
+
+
+# --- candidates and trending --------------------------------------------------------------------
+
+
+def test_merge_candidates_keeps_first_appearance_order_and_sources():
+    ids, scores, sources = merge_candidates(
+        {"a": 0.9, "b": 0.8}, {"b": 5.0, "c": 3.0}, {"d": 1.0}, names=("ann", "collaborative", "popularity")
+    )
+    assert ids == ["a", "b", "c", "d"]
+    assert scores.tolist() == [[0.9, 0.0, 0.0], [0.8, 5.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]
+    assert sources == [("ann",), ("ann", "collaborative"), ("collaborative",), ("popularity",)]
+    with pytest.raises(ValueError):
+        merge_candidates({"a": 1.0}, names=("x", "y"))
+
+
+def test_trending_halves_per_half_life():
+    now = 100 * DAY
+    popularity = time_decayed_popularity(
+        item_idx=[0, 0, 1, 2, 2],
+        times=[now, now - 7 * DAY, now - 14 * DAY, now + DAY, now],
+        now=now,
+        half_life_days=7,
+        n_items=4,
+        weights=[1, 1, 1, 1, 2],
+    )
+    # item 0: 1 + .5; item 1: .25; item 2: a future event counts as new (1) + 2; item 3: nothing.
+    assert popularity.tolist() == pytest.approx([1.5, 0.25, 3.0, 0.0])
+    counts = time_decayed_popularity([0, 0, 1], [0, 0, 0], now, math.inf, 2)
+    assert counts.tolist() == [2.0, 1.0]
+
+
+# --- MMR --------------------------------------------------------------------------------------
+
+# a and b point almost the same way; c is orthogonal to both.
+MMR_IDS = ["a", "b", "c", "d"]
+MMR_RELEVANCE = np.array([0.9, 0.85, 0.5, 0.1])
+MMR_VECTORS = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.7, 0.7]])
+
+
+def test_mmr_with_lambda_one_is_a_sort_by_relevance():
+    rng = np.random.default_rng(0)
+    relevance = rng.random(30)
+    ids, scores = mmr(np.arange(30), relevance, rng.normal(size=(30, 8)), k=10, lambda_=1.0)
+    assert ids.tolist() == np.argsort(-relevance)[:10].tolist()
+    assert scores == pytest.approx(np.sort(relevance)[::-1][:10])
+
+
+def test_mmr_with_small_lambda_skips_the_near_duplicate():
+    ids, _ = mmr(MMR_IDS, MMR_RELEVANCE, MMR_VECTORS, k=2, lambda_=0.3)
+    # After a: b scores .3 * .85 - .7 * cos(a, b) (~.99) < 0, c scores .3 * .5 - .7 * 0 = .15.
+    assert ids.tolist() == ["a", "c"]
+    assert mmr(MMR_IDS, MMR_RELEVANCE, MMR_VECTORS, k=2, lambda_=1.0)[0].tolist() == ["a", "b"]
+
+
+def test_mmr_with_more_slots_than_candidates_returns_them_all():
+    ids, scores = mmr(MMR_IDS, MMR_RELEVANCE, MMR_VECTORS, k=10, lambda_=0.5)
+    assert sorted(ids.tolist()) == MMR_IDS
+    assert len(scores) == 4
+    assert mmr([], [], np.zeros((0, 2)), k=3)[0].tolist() == []
+
+
+# --- business rules -----------------------------------------------------------------------------
+
+IDS = ["a", "b", "c", "d", "e"]
+SCORES = [0.9, 0.8, 0.7, 0.6, 0.5]
+
+
+def test_rules_sort_by_score_without_rules():
+    ids, scores = apply_rules(["x", "y", "z"], [0.1, 0.3, 0.2])
+    assert ids == ["y", "z", "x"]
+    assert scores.tolist() == [0.3, 0.2, 0.1]
+
+
+def test_block_removes():
+    assert apply_rules(IDS, SCORES, block={"b", "zz"})[0] == ["a", "c", "d", "e"]
+
+
+def test_boost_multiplies_the_score():
+    ids, scores = apply_rules(IDS, SCORES, boost={"e": 2.0, "a": 0.5})
+    assert ids == ["e", "b", "c", "d", "a"]  # e: .5 * 2 = 1.0; a: .9 * .5 = .45
+    assert scores.tolist() == pytest.approx([1.0, 0.8, 0.7, 0.6, 0.45])
+
+
+def test_bury_moves_to_the_end_in_score_order():
+    assert apply_rules(IDS, SCORES, bury={"a", "c"})[0] == ["b", "d", "e", "a", "c"]
+
+
+def test_pin_moves_a_candidate_to_its_position():
+    ids, scores = apply_rules(IDS, SCORES, pin={"e": 0, "a": 2})
+    assert ids == ["e", "b", "a", "c", "d"]
+    assert scores.tolist() == pytest.approx([0.5, 0.8, 0.9, 0.7, 0.6])
+
+
+def test_pin_inserts_a_non_candidate_with_a_nan_score():
+    ids, scores = apply_rules(IDS, SCORES, pin={"promo": 1}, k=3)
+    assert ids == ["a", "promo", "b"]
+    assert math.isnan(scores[1])
+
+
+def test_pins_past_the_end_or_on_the_same_position():
+    assert apply_rules(["a", "b"], [0.9, 0.8], pin={"x": 9})[0] == ["a", "b", "x"]
+    assert apply_rules(IDS, SCORES, pin={"x": 1, "y": 1})[0][:4] == ["a", "x", "y", "b"]
+    with pytest.raises(ValueError):
+        apply_rules(IDS, SCORES, pin={"a": -1})
+
+
+def test_rules_combined_block_beats_pin_pin_beats_bury_then_cut_to_k():
+    ids, _ = apply_rules(
+        IDS,
+        SCORES,
+        block={"b", "promo"},
+        boost={"d": 2.0},  # d: 1.2, now first
+        bury={"a", "c"},
+        pin={"promo": 0, "c": 1},  # promo is blocked; c is buried but pinned
+        k=4,
+    )
+    assert ids == ["d", "c", "e", "a"]
