@@ -1,0 +1,176 @@
+"""Admin screens: the catalogue, behaviour, the knowledge graph, and embedding versions with
+build / activate / roll back / retire actions and build progress.
+
+Actions call the same services as the management commands (``tasks.start_build``,
+``vectorstore.activate_version`` ...), so the admin adds no behaviour of its own.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import models
+from django.utils.html import format_html
+
+from llmrec_django import embedding, tasks, vectorstore
+from llmrec_django.models import (
+    EmbeddingVersion,
+    Entity,
+    Interaction,
+    Item,
+    ItemVector,
+    Relation,
+    Tenant,
+    UserProfile,
+)
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "active_version", "created_at"]
+    search_fields = ["slug", "name"]
+    actions = ["build_embedding_version", "roll_back_embedding_version"]
+
+    @admin.display(description="Active embedding version")
+    def active_version(self, tenant: Tenant) -> str:
+        version = vectorstore.active_version(tenant)
+        return str(version) if version else "none"
+
+    @admin.action(description="Build a new embedding version (on the workers) and activate it")
+    def build_embedding_version(self, request, queryset) -> None:
+        for tenant in queryset:
+            version = tasks.start_build(tenant)
+            self.message_user(request, f"{tenant}: building version {version.pk} ({version.items_total} items).")
+
+    @admin.action(description="Roll back to the previously active embedding version")
+    def roll_back_embedding_version(self, request, queryset) -> None:
+        for tenant in queryset:
+            try:
+                version = vectorstore.rollback(tenant)
+            except vectorstore.VersionStateError as exc:
+                self.message_user(request, f"{tenant}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{tenant}: version {version.pk} is active again.")
+
+
+class OutgoingRelationInline(admin.TabularInline):
+    model = Relation
+    fk_name = "head_item"
+    fields = ["relation", "tail_entity", "tail_item", "tail_user", "weight"]
+    raw_id_fields = ["tail_entity", "tail_item", "tail_user"]
+    extra = 0
+    verbose_name = "knowledge-graph edge"
+    verbose_name_plural = "knowledge-graph edges (this item -> ...)"
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "external_id", "category", "tenant", "is_active", "embedding_status", "updated_at"]
+    list_filter = ["tenant", "is_active", "category"]
+    search_fields = ["external_id", "title", "description"]
+    readonly_fields = ["content_hash", "embedding_status", "model_text", "created_at", "updated_at"]
+    inlines = [OutgoingRelationInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_formset(self, request, form, formset, change):
+        # New edges belong to the item's tenant (the inline does not show the tenant field).
+        for instance in formset.save(commit=False):
+            instance.tenant_id = form.instance.tenant_id
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+
+    @admin.display(description="Embedding")
+    def embedding_status(self, item: Item) -> str:
+        version = vectorstore.active_version(item.tenant_id)
+        if version is None:
+            return "no active version"
+        stored = ItemVector.objects.filter(version=version, item=item).values_list("content_hash", flat=True).first()
+        if stored is None:
+            return "not embedded"
+        current = embedding.item_texts([item])[0].hash
+        return "up to date" if stored == current else "stale (re-embedding)"
+
+    @admin.display(description="Text the model sees")
+    def model_text(self, item: Item) -> str:
+        return embedding.item_text(item) if item.pk else ""
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "tenant", "user", "personalisation_enabled", "created_at"]
+    list_filter = ["tenant", "personalisation_enabled"]
+    search_fields = ["external_id", "profile_text"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Interaction)
+class InteractionAdmin(admin.ModelAdmin):
+    list_display = ["timestamp", "user", "event_type", "item", "value", "device", "location", "tenant"]
+    list_filter = ["tenant", "event_type", "device", ("timestamp", admin.DateFieldListFilter)]
+    search_fields = ["event_id", "user__external_id", "item__external_id", "item__title"]
+    raw_id_fields = ["user", "item"]
+    date_hierarchy = "timestamp"
+    list_select_related = ["user", "item", "tenant"]
+
+
+@admin.register(Entity)
+class EntityAdmin(admin.ModelAdmin):
+    list_display = ["name", "entity_type", "tenant"]
+    list_filter = ["tenant", "entity_type"]
+    search_fields = ["name"]
+
+
+@admin.register(Relation)
+class RelationAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "relation", "weight", "tenant"]
+    list_filter = ["tenant", "relation"]
+    search_fields = ["relation", "head_item__title", "tail_entity__name", "tail_item__title"]
+    raw_id_fields = ["head_item", "head_entity", "head_user", "tail_item", "tail_entity", "tail_user"]
+    list_select_related = ["head_item", "head_entity", "head_user", "tail_item", "tail_entity", "tail_user"]
+
+
+@admin.register(EmbeddingVersion)
+class EmbeddingVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "status", "model_name", "dimension", "progress_bar", "recall", "created_at"]
+    list_filter = ["tenant", "status"]
+    readonly_fields = [f.name for f in EmbeddingVersion._meta.fields] + ["progress_bar"]
+    actions = ["activate", "retire"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions are built (tenant action or llmrec_embed), not typed in
+
+    @admin.display(description="Progress")
+    def progress_bar(self, version: EmbeddingVersion) -> str:
+        return format_html(
+            '<progress value="{}" max="{}"></progress> {} / {}',
+            version.items_done,
+            max(version.items_total, 1),
+            version.items_done,
+            version.items_total,
+        )
+
+    @admin.display(description="Index recall@10")
+    def recall(self, version: EmbeddingVersion):
+        return version.metrics.get("recall_at_10")
+
+    @admin.action(description="Activate (switch all recommendations to this version)")
+    def activate(self, request, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        try:
+            version = vectorstore.activate_version(queryset.get())
+        except vectorstore.VersionStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"Version {version.pk} is active.")
+
+    @admin.action(description="Retire (drop vectors and index)")
+    def retire(self, request, queryset) -> None:
+        for version in queryset:
+            try:
+                vectorstore.retire_version(version)
+            except vectorstore.VersionStateError as exc:
+                self.message_user(request, f"Version {version.pk}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Version {version.pk} retired.")
