@@ -177,8 +177,9 @@ def test_embed_command_switch_and_rollback(tenant, catalogue, capsys):
     assert second != first
     call_command("llmrec_version", "rollback")
     assert vectorstore.active_version(tenant) == first
+    capsys.readouterr()
     call_command("llmrec_version", "list")
-    out = capsys.readouterr().out
-    assert f"{first.pk}  active" in out.replace("   ", "  ")
+    rows = {int(line.split()[0]): line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert rows == {first.pk: "active", second.pk: "ready"}
     call_command("llmrec_version", "retire", str(second.pk))
     assert EmbeddingVersion.objects.get(pk=second.pk).status == "retired"
