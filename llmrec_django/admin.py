@@ -174,3 +174,51 @@ class EmbeddingVersionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Version {version.pk}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"Version {version.pk} retired.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking: business rules, fitted blends, collaborative models
+
+from llmrec_django.models import BusinessRule, CollaborativeModel, RankingModel  # noqa: E402
+
+
+@admin.register(BusinessRule)
+class BusinessRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "target", "factor", "position", "condition", "is_active", "starts_at", "ends_at"]
+    list_filter = ["tenant", "kind", "is_active", "device", "time_of_day"]
+    search_fields = ["name", "category", "attribute_key", "attribute_value", "item__title"]
+    raw_id_fields = ["item"]
+    list_editable = ["is_active"]
+
+    @admin.display(description="Target")
+    def target(self, rule: BusinessRule) -> str:
+        return rule.target_label
+
+    @admin.display(description="Context condition")
+    def condition(self, rule: BusinessRule) -> str:
+        parts = [f"{key}={getattr(rule, key)}" for key in ("device", "time_of_day", "location") if getattr(rule, key)]
+        return ", ".join(parts) or "always"
+
+
+@admin.register(RankingModel)
+class RankingModelAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "weights_shown", "valid_auc", "valid_loss", "n_train", "created_at"]
+    list_filter = ["tenant"]
+    readonly_fields = [f.name for f in RankingModel._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # fitted by llmrec_fit, never typed in
+
+    @admin.display(description="Weights")
+    def weights_shown(self, model: RankingModel) -> str:
+        return ", ".join(f"{n}={w:+.3f}" for n, w in zip(model.feature_names, model.weights, strict=False))
+
+
+@admin.register(CollaborativeModel)
+class CollaborativeModelAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "n_users", "n_items", "n_interactions", "fit_seconds", "created_at"]
+    list_filter = ["tenant"]
+    readonly_fields = [f.name for f in CollaborativeModel._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

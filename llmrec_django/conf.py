@@ -85,6 +85,27 @@ DEFAULTS: dict[str, Any] = {
     "RECALL_CHECK_QUERIES": 50,
     # Rows per batch when importing files (COPY into a staging table per batch).
     "IMPORT_BATCH_SIZE": 50_000,
+    # Candidates each source (vector search, collaborative, knowledge graph, popularity) proposes
+    # before merging, scoring, rules and diversity cut the list to k.
+    "CANDIDATES_PER_SOURCE": 100,
+    # MMR trade-off between relevance (1.0: plain sort by score) and diversity (0.0).
+    "MMR_LAMBDA": 0.8,
+    # Event types whose items are not recommended again to the same user ("already consumed").
+    "EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "rating", "dislike"],
+    # Half-life of an event's weight in the trending / popularity score, in days.
+    "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # Seconds the popularity table is cached per process (it is one SQL aggregate per tenant).
+    "POPULARITY_CACHE_SECONDS": 60,
+    # How far knowledge-graph paths may raise a score: R_ui lies in [1, 1 + KG_CAP].
+    "KG_CAP": 1.0,
+    # Weight of the query against the user's interest vector in personalised search (1: query only).
+    "SEARCH_QUERY_WEIGHT": 0.75,
+    # Weight of what the user did in the same context (device, time of day) in their vector.
+    "CONTEXT_WEIGHT": 0.3,
+    # Implicit ALS hyper-parameters of the collaborative model.
+    "ALS": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
+    # Users sampled to fit the blend weights (each contributes its candidates as training rows).
+    "BLEND_FIT_USERS": 2000,
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.

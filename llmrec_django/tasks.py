@@ -70,3 +70,22 @@ def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
 @shared_task(acks_late=True)
 def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
     return embedding.refresh_users(tenant_id, user_ids)
+
+
+@shared_task(acks_late=True)
+def train_ranking(tenant_id: int) -> dict | None:
+    """Refit the tenant's collaborative model, then its blend weights (``llmrec_fit``)."""
+    from llmrec_django import collaborative
+    from llmrec_django.recommending.blend import NotEnoughData, fit_ranking_model
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        logger.info("Tenant %s is gone; nothing to fit.", tenant_id)
+        return None
+    cf = collaborative.fit_collaborative_model(tenant)
+    try:
+        blend = fit_ranking_model(tenant)
+    except NotEnoughData as exc:
+        logger.info("Tenant %s: no blend fitted (%s).", tenant.slug, exc)
+        blend = None
+    return {"collaborative_model": cf.pk if cf else None, "ranking_model": blend.pk if blend else None}

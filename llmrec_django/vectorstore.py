@@ -246,15 +246,28 @@ def index_exists(version: EmbeddingVersion) -> bool:
 # Search
 
 
-def _search_sql(version: EmbeddingVersion, k: int, exclude: bool, active_only: bool) -> str:
+def _search_sql(
+    version: EmbeddingVersion,
+    k: int,
+    exclude: bool,
+    active_only: bool,
+    category: bool = False,
+    max_price: bool = False,
+) -> str:
     dim = int(version.dimension)
     where = ["v.version_id = %s"]
     if exclude:
         where.append("NOT (v.item_id = ANY(%s))")
     join = ""
-    if active_only:
+    if active_only or category or max_price:
         join = " JOIN llmrec_django_item i ON i.id = v.item_id"
+    if active_only:
         where.append("i.is_active")
+    if category:
+        where.append("lower(i.category) = lower(%s)")
+    if max_price:
+        # Only numeric prices compare; an item without one does not satisfy a price ceiling.
+        where.append("jsonb_typeof(i.attributes->'price') = 'number' AND (i.attributes->>'price')::float8 <= %s")
     # relaxed_order (pgvector 0.8 iterative scans) may return rows slightly out of order, so the
     # outer query sorts the materialised candidates again.
     return (
@@ -277,11 +290,15 @@ def nearest_items(
     active_only: bool = True,
     exact: bool = False,
     ef_search: int | None = None,
+    category: str | None = None,
+    max_price: float | None = None,
 ) -> list[Neighbour]:
     """The ``k`` items of ``version`` closest (cosine) to ``vector``.
 
-    Uses the version's HNSW index with iterative scans, so excluded or inactive items never
-    leave the list short; ``exact=True`` scans without the index (the reference for recall).
+    Uses the version's HNSW index with iterative scans, so excluded, inactive or filtered-out
+    items (``category``: exact name, case-insensitive; ``max_price``: numeric
+    ``attributes["price"]`` at most this) never leave the list short; ``exact=True`` scans
+    without the index (the reference for recall).
     """
     if k <= 0:
         return []
@@ -289,10 +306,14 @@ def nearest_items(
     if len(literal.split(",")) != version.dimension:
         raise ValueError(f"Query vector must have {version.dimension} dimensions.")
     exclude = bool(exclude_item_ids)
-    sql = _search_sql(version, k, exclude, active_only)
+    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None)
     params: list = [literal, version.pk]
     if exclude:
         params.append(list(map(int, exclude_item_ids)))
+    if category is not None:
+        params.append(category)
+    if max_price is not None:
+        params.append(float(max_price))
     params.append(literal)
     ef = max(int(ef_search or llmrec_settings.HNSW_EF_SEARCH), k)
     with transaction.atomic(), connection.cursor() as cursor:

@@ -1,0 +1,645 @@
+"""The recommend service: one place that the REST API, template tags, the admin preview and the
+offline evaluation all call.
+
+Usage::
+
+    from llmrec_django.recommend import recommend_for_user, similar_items, search
+
+    result = recommend_for_user("user-005", k=5, context={"device": "mobile", "time_of_day": "evening"})
+    result.source                 # "hybrid", or "fallback:popularity" (then result.reason says why)
+    for rec in result.items:
+        rec.title, rec.score, rec.sources, rec.explanation
+    similar_items("film-012", k=5)
+    search("cheap trail running shoes", user="user-005", k=5)
+
+A list for a user is built in these steps (the maths lives in ``llmrec_django.core.ranking``):
+
+1. Candidates from four sources, each ``{item_id: score}``: pgvector ANN on the user's interest
+   vector in the active embedding version (iterative index scans, so filters never under-fill),
+   collaborative filtering (the tenant's stored ALS model), knowledge-graph neighbours of what the
+   user liked, and time-decayed popularity; merged with ``merge_candidates``.
+2. Features per candidate (``hybrid_features``): ``cos(u, i) * R_ui`` with R_ui the KG relation
+   weight, the collaborative score and popularity; scored by the tenant's latest fitted blend
+   (``llmrec_fit``), else by ``cos * R`` alone.
+3. Filters (inactive, consumed, category, attributes), business rules in the request's context
+   (``apply_rules``: boost, bury, pin, block), diversity by MMR, then k.
+
+It never fails for want of a model: no active version, no user vector, an encoder or vector
+query error all give the popularity list, with ``source="fallback:popularity"`` and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db import DatabaseError
+
+from llmrec_django import collaborative, vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.core import ranking
+from llmrec_django.core.interest import normalise
+from llmrec_django.models import EmbeddingVersion, Item, RankingModel, Tenant, UserProfile, time_of_day
+from llmrec_django.query_parsing import ParsedQuery, parse_query
+from llmrec_django.recommending import data, explain
+from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
+from llmrec_django.tenancy import resolve_tenant
+
+logger = logging.getLogger(__name__)
+
+SOURCE_NAMES = ("vector", "collaborative", "kg", "popularity")
+FALLBACK = "fallback:popularity"
+
+
+class UnknownUser(LookupError):
+    """No user profile with this external id in the tenant."""
+
+
+class UnknownItem(LookupError):
+    """No item with this external id in the tenant."""
+
+
+@dataclass
+class Recommendation:
+    item_id: int
+    external_id: str
+    title: str
+    score: float
+    sources: tuple[str, ...]
+    explanation: str
+
+
+@dataclass
+class RecommendationList:
+    items: list[Recommendation]
+    source: str  # "hybrid", "similar", "search" or "fallback:popularity"
+    version_id: int | None
+    k: int
+    reason: str | None = None  # why a fallback was used
+    ranking_model_id: int | None = None  # the blend that scored the list, if any
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    query: ParsedQuery | None = None  # search only: the constraints read from the query
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [r.item_id for r in self.items]
+
+    @property
+    def external_ids(self) -> list[str]:
+        return [r.external_id for r in self.items]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self.last) * 1000, 2)
+        self.last = now
+
+    def done(self) -> dict[str, float]:
+        self.laps["total"] = round((time.perf_counter() - self.started) * 1000, 2)
+        return self.laps
+
+
+class _Fallback(Exception):
+    """Internal: switch to the popularity list, with a reason."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def _clamp_k(k: int | None) -> int:
+    k = int(llmrec_settings.DEFAULT_K if k is None else k)
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}.")
+    return min(k, int(llmrec_settings.MAX_K))
+
+
+def _resolve_user(user: UserProfile | str, tenant: Tenant) -> UserProfile:
+    if isinstance(user, UserProfile):
+        if user.tenant_id != tenant.pk:
+            raise UnknownUser(f"User {user.external_id!r} belongs to another tenant.")
+        return user
+    profile = UserProfile.objects.filter(tenant=tenant, external_id=str(user)).first()
+    if profile is None:
+        raise UnknownUser(f"No user {user!r} in tenant {tenant.slug!r}.")
+    return profile
+
+
+def _resolve_item(item: Item | str, tenant: Tenant) -> Item:
+    if isinstance(item, Item):
+        if item.tenant_id != tenant.pk:
+            raise UnknownItem(f"Item {item.external_id!r} belongs to another tenant.")
+        return item
+    found = Item.objects.filter(tenant=tenant, external_id=str(item)).first()
+    if found is None:
+        raise UnknownItem(f"No item {item!r} in tenant {tenant.slug!r}.")
+    return found
+
+
+def _passes(row: data.ItemRow, category: str | None, attributes: Mapping[str, Any] | None) -> bool:
+    if not row.is_active:
+        return False
+    if category and row.category.lower() != category.lower():
+        return False
+    for key, wanted in (attributes or {}).items():
+        if (row.attributes or {}).get(key) != wanted:
+            return False
+    return True
+
+
+def current_blend(tenant_id: int) -> tuple[int, ranking.BlendModel] | None:
+    """The tenant's latest fitted blend, if any."""
+    record = RankingModel.objects.filter(tenant_id=tenant_id).values_list("pk", "model").first()
+    if record is None or not record[1]:
+        return None
+    try:
+        return record[0], ranking.BlendModel.from_dict(record[1])
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("Ranking model %s is unreadable (%s); using the default weights.", record[0], exc)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Final steps shared by every list: rules, diversity, k, explanations
+
+
+def _finish(
+    tenant: Tenant,
+    ids: list[int],
+    scores: np.ndarray,
+    proposed: list[tuple[str, ...]],
+    explanations: Mapping[int, str],
+    items: dict[int, data.ItemRow],
+    *,
+    k: int,
+    context: Mapping[str, Any],
+    category: str | None,
+    attributes: Mapping[str, Any] | None,
+    exclude: set[int],
+    vectors: Mapping[int, np.ndarray] | None = None,
+    mmr_lambda: float | None = None,
+) -> list[Recommendation]:
+    rules = active_rules(tenant.pk, context)
+    score_of = dict(zip(ids, scores.tolist(), strict=True))
+    sources_of = dict(zip(ids, proposed, strict=True))
+    effects = rule_effects(rules, items, score_of)
+    forced = [i for i in effects.pin if i not in items]
+    if forced:
+        items.update(data.load_items(tenant.pk, forced))
+    # A pinned item still has to be one of this tenant's active items that passes the filters.
+    pin = {
+        i: p
+        for i, p in effects.pin.items()
+        if i in items and _passes(items[i], category, attributes) and i not in exclude
+    }
+    ids, adjusted = ranking.apply_rules(ids, scores, boost=effects.boost, block=effects.block)
+    adjusted_of = dict(zip(ids, adjusted.tolist(), strict=True))
+    kept = [i for i in ids if i not in effects.bury and i not in pin]
+    buried = [i for i in ids if i in effects.bury and i not in pin]
+    if vectors is not None and len(kept) > 1:
+        lam = float(llmrec_settings.MMR_LAMBDA if mmr_lambda is None else mmr_lambda)
+        dimension = len(next(iter(vectors.values()))) if vectors else 1
+        matrix = np.stack([vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in kept])
+        picked, _ = ranking.mmr(kept, [adjusted_of[i] for i in kept], matrix, k=min(len(kept), k), lambda_=lam)
+        kept = [int(i) for i in picked]
+    ordered = kept + buried
+    # Monotone stand-in scores keep the MMR order through apply_rules, which then only places pins.
+    final, _ = ranking.apply_rules(ordered, np.arange(len(ordered), 0, -1, dtype=np.float64), pin=pin, k=k)
+    result = []
+    for item_id in final:
+        row = items[item_id]
+        pinned_only = item_id not in sources_of
+        score = adjusted_of.get(item_id, score_of.get(item_id, 0.0))
+        result.append(
+            Recommendation(
+                item_id=item_id,
+                external_id=row.external_id,
+                title=row.title,
+                score=float(score) if np.isfinite(score) else 0.0,
+                sources=tuple(sources_of.get(item_id, ())) + (("rule:pin",) if item_id in pin else ()),
+                explanation="Featured" if pinned_only else explanations.get(item_id, "Recommended for you"),
+            )
+        )
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Popularity fallback
+
+
+def _popular_list(
+    tenant: Tenant,
+    *,
+    k: int,
+    reason: str,
+    version: EmbeddingVersion | None,
+    timer: _Timer,
+    context: Mapping[str, Any],
+    category: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    exclude: set[int] = frozenset(),
+    max_price: float | None = None,
+) -> RecommendationList:
+    """Time-decayed popularity, filtered, with rules; fills up with the newest items if needed."""
+    popular = data.popularity(tenant.pk)
+    wanted = k + len(exclude) + int(llmrec_settings.CANDIDATES_PER_SOURCE)
+    candidate_ids = [i for i in popular if i not in exclude]
+    items = data.load_items(tenant.pk, candidate_ids[: max(wanted * 3, 200)])
+
+    def ok(row: data.ItemRow) -> bool:
+        if not _passes(row, category, attributes):
+            return False
+        if max_price is not None:
+            price = (row.attributes or {}).get("price")
+            return isinstance(price, int | float) and price <= max_price
+        return True
+
+    chosen = [i for i in candidate_ids if i in items and ok(items[i])][:wanted]
+    if len(chosen) < k:
+        extra = data.newest_items(tenant.pk, wanted, set(chosen) | exclude, category)
+        items.update(data.load_items(tenant.pk, extra))
+        chosen += [i for i in extra if ok(items[i])]
+    scores = np.array([popular.get(i, 0.0) for i in chosen], dtype=np.float64)
+    explanations = {i: "Popular this week" if popular.get(i, 0) > 0 else "New in the catalogue" for i in chosen}
+    timer.lap("candidates")
+    recs = _finish(
+        tenant,
+        chosen,
+        scores,
+        [("popularity",)] * len(chosen),
+        explanations,
+        items,
+        k=k,
+        context=context,
+        category=category,
+        attributes=attributes,
+        exclude=set(exclude),
+    )
+    return RecommendationList(
+        items=recs,
+        source=FALLBACK,
+        reason=reason,
+        version_id=version.pk if version else None,
+        k=k,
+        timings_ms=timer.done(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# For a user
+
+
+def _context_vector(
+    user_vector: np.ndarray, history: data.History, context: Mapping[str, Any], vectors: Mapping[int, np.ndarray]
+) -> np.ndarray:
+    """The interest vector leaning toward what the user did in the same context (device, time of
+    day, location): a phone user in the evening gets more of what they chose on phones in evenings."""
+    weight = float(llmrec_settings.CONTEXT_WEIGHT)
+    if weight <= 0:
+        return user_vector
+    matching = []
+    for item_id, _type, _value, stamp, device, location in history.events:
+        if history.item_weights.get(item_id, 0) <= 0 or item_id not in vectors:
+            continue
+        same = (context.get("device") and device and device.lower() == str(context["device"]).lower()) or (
+            context.get("location") and location and location.lower() == str(context["location"]).lower()
+        )
+        if same or time_of_day(stamp.hour) == context.get("time_of_day"):
+            matching.append(vectors[item_id])
+    if not matching:
+        return user_vector
+    shift = normalise(np.mean(matching, axis=0))
+    if shift is None:
+        return user_vector
+    combined = normalise((1 - weight) * user_vector + weight * shift)
+    return user_vector if combined is None else combined
+
+
+def recommend_for_user(
+    user: UserProfile | str,
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    category: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    exclude_consumed: bool = True,
+    mmr_lambda: float | None = None,
+) -> RecommendationList:
+    """The user's personalised list (see the module docstring for the steps)."""
+    timer = _Timer()
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
+    k = _clamp_k(k)
+    profile = _resolve_user(user, tenant)
+    context = request_context(context)
+    consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
+    history = data.load_history(profile.pk, consumed_types)
+    exclude = set(history.consumed)
+    timer.lap("history")
+
+    version = vectorstore.active_version(tenant)
+    common = dict(
+        k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
+    )
+    if version is None:
+        return _popular_list(tenant, reason="no active embedding version", **common)
+    user_vec = vectorstore.user_vector(version, profile.pk)
+    if user_vec is None:
+        return _popular_list(tenant, reason="no interest vector for this user yet", **common)
+
+    n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
+    liked = history.liked
+    try:
+        context_items = [e[0] for e in history.events if history.item_weights.get(e[0], 0) > 0]
+        liked_vectors = vectorstore.item_vectors(version, set(liked) | set(context_items))
+        query_vec = _context_vector(user_vec, history, context, liked_vectors)
+        ann = {
+            nb.item_id: nb.score
+            for nb in vectorstore.nearest_items(
+                version, query_vec, n, exclude_item_ids=sorted(exclude), category=category
+            )
+        }
+    except DatabaseError as exc:
+        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
+        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+    timer.lap("vector")
+
+    cf_model = collaborative.current_model(tenant)
+    cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model else {}
+    liked_edges, labels = data.item_entity_edges(liked)
+    entity_weights = ranking.user_entity_weights(liked, liked_edges)
+    kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
+    popular_all = data.popularity(tenant.pk)
+    popular = dict(list(((i, s) for i, s in popular_all.items() if i not in exclude))[:n])
+    timer.lap("sources")
+
+    ids, _, proposed = ranking.merge_candidates(ann, cf, kg, popular, names=SOURCE_NAMES)
+    items = data.load_items(tenant.pk, list(ids) + list(liked))
+    keep = [j for j, i in enumerate(ids) if i in items and i not in exclude and _passes(items[i], category, attributes)]
+    ids = [ids[j] for j in keep]
+    proposed = [proposed[j] for j in keep]
+    if not ids:
+        return _popular_list(tenant, reason="no candidates passed the filters", **common)
+
+    candidate_vectors = vectorstore.item_vectors(version, ids)
+    dimension = len(query_vec)
+    matrix = np.stack([candidate_vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in ids])
+    cosine = matrix @ query_vec
+    candidate_edges, candidate_labels = data.item_entity_edges(ids)
+    labels.update(candidate_labels)
+    kg_weight, best_entity = data.kg_weights(
+        entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
+    )
+    cf_scores = cf_model.score_items(profile.pk, ids) if cf_model else np.zeros(len(ids))
+    pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
+    features = ranking.hybrid_features(cosine, kg_weight, cf_scores, pop_scores)
+    blend = current_blend(tenant.pk)
+    scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight, cf_scores, pop_scores)
+    timer.lap("scoring")
+
+    titles = {i: row.title for i, row in items.items()}
+    explanations = {}
+    for j, item_id in enumerate(ids):
+        text = None
+        if best_entity[j] is not None and kg_weight[j] > 1.0:
+            text = explain.kg_explanation(best_entity[j], labels, liked_edges, liked, titles, history.strongest_event)
+        if text is None and "vector" in proposed[j]:
+            source = explain.closest_liked(candidate_vectors.get(item_id), liked_vectors, liked)
+            if source is not None:
+                text = f'Similar to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
+            else:
+                text = "Matches the interests in your profile"
+        if text is None and "collaborative" in proposed[j]:
+            text = "Liked by people with tastes like yours"
+        explanations[item_id] = text or "Popular this week"
+
+    recs = _finish(
+        tenant,
+        ids,
+        scores,
+        proposed,
+        explanations,
+        items,
+        k=k,
+        context=context,
+        category=category,
+        attributes=attributes,
+        exclude=exclude,
+        vectors=candidate_vectors,
+        mmr_lambda=mmr_lambda,
+    )
+    timer.lap("rules_mmr")
+    return RecommendationList(
+        items=recs,
+        source="hybrid",
+        version_id=version.pk,
+        k=k,
+        ranking_model_id=blend[0] if blend else None,
+        timings_ms=timer.done(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Similar items
+
+
+def similar_items(
+    item: Item | str,
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    user: UserProfile | str | None = None,
+) -> RecommendationList:
+    """Items like ``item``: nearest vectors, KG neighbours and co-consumed items, scored by
+    ``cos * R`` with R the KG weight from this item; a given user's consumed items are left out."""
+    timer = _Timer()
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(item, "tenant", None))
+    k = _clamp_k(k)
+    anchor = _resolve_item(item, tenant)
+    profile = _resolve_user(user, tenant) if user is not None else None
+    exclude = {anchor.pk}
+    if profile is not None:
+        exclude |= data.load_history(profile.pk, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
+    context = request_context(None)
+    version = vectorstore.active_version(tenant)
+    common = dict(k=k, version=version, timer=timer, context=context, exclude=exclude)
+    if version is None:
+        return _popular_list(tenant, reason="no active embedding version", category=anchor.category or None, **common)
+    anchor_vec = vectorstore.item_vectors(version, [anchor.pk]).get(anchor.pk)
+    if anchor_vec is None:
+        return _popular_list(tenant, reason="the item has no vector yet", category=anchor.category or None, **common)
+    n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
+    try:
+        ann = {
+            nb.item_id: nb.score
+            for nb in vectorstore.nearest_items(version, anchor_vec, n, exclude_item_ids=sorted(exclude))
+        }
+    except DatabaseError as exc:
+        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
+        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+    anchor_edges, labels = data.item_entity_edges([anchor.pk])
+    entity_weights = dict(anchor_edges.get(anchor.pk, {}))
+    kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude)
+    cf_model = collaborative.current_model(tenant)
+    cf = {i: s for i, s in (cf_model.similar(anchor.pk, n) if cf_model else {}).items() if i not in exclude}
+    ids, _, proposed = ranking.merge_candidates(ann, kg, cf, names=("vector", "kg", "collaborative"))
+    items = data.load_items(tenant.pk, ids)
+    keep = [j for j, i in enumerate(ids) if i in items and items[i].is_active]
+    ids, proposed = [ids[j] for j in keep], [proposed[j] for j in keep]
+    vectors = vectorstore.item_vectors(version, ids)
+    cosine = np.array([float(vectors[i] @ anchor_vec) if i in vectors else 0.0 for i in ids])
+    cosine /= float(np.linalg.norm(anchor_vec)) or 1.0
+    norms = np.array([float(np.linalg.norm(vectors[i])) if i in vectors else 1.0 for i in ids])
+    cosine /= np.where(norms > 0, norms, 1.0)
+    candidate_edges, candidate_labels = data.item_entity_edges(ids)
+    labels.update(candidate_labels)
+    kg_weight, best_entity = data.kg_weights(
+        entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
+    )
+    scores = ranking.hybrid_scores(cosine, kg_weight)
+    explanations = {}
+    for j, item_id in enumerate(ids):
+        entity = best_entity[j]
+        if entity is not None and entity[0] == "e":
+            entity_type, name = labels[entity]
+            explanations[item_id] = f'Same {entity_type} as "{anchor.title}": {name}'
+        elif entity is not None:
+            relation = labels.get(entity, ("related_to",))[0]
+            explanations[item_id] = f'{explain.ITEM_RELATION_PHRASES.get(relation, "Related to")} "{anchor.title}"'
+        elif "collaborative" in proposed[j] and "vector" not in proposed[j]:
+            explanations[item_id] = f'Often chosen by people who chose "{anchor.title}"'
+        else:
+            explanations[item_id] = f'Similar to "{anchor.title}"'
+    timer.lap("candidates")
+    recs = _finish(
+        tenant, ids, scores, proposed, explanations, items,
+        k=k, context=context, category=None, attributes=None, exclude=exclude,
+    )  # fmt: skip
+    return RecommendationList(items=recs, source="similar", version_id=version.pk, k=k, timings_ms=timer.done())
+
+
+# ---------------------------------------------------------------------------------------------
+# Natural-language search
+
+
+def _remember_query(profile: UserProfile, query: str) -> None:
+    kept = int(llmrec_settings.RECENT_QUERIES_KEPT)
+    queries = [q for q in (profile.recent_queries or []) if q != query] + [query]
+    profile.recent_queries = queries[-kept:] if kept > 0 else []
+    profile.save(update_fields=["recent_queries", "updated_at"])
+
+
+def search(
+    query: str,
+    *,
+    tenant: Tenant | str | None = None,
+    user: UserProfile | str | None = None,
+    k: int | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> RecommendationList:
+    """Items matching a free-text query, in any language the encoder reads.
+
+    The query's vector is blended with the user's interest vector (``SEARCH_QUERY_WEIGHT``) when a
+    user is given; a price ceiling ("under $50", "50元以下"), "cheap" (bottom price tercile) and
+    a category named in the query are applied as filters. The query is remembered in the user's
+    ``recent_queries``.
+    """
+    timer = _Timer()
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
+    k = _clamp_k(k)
+    if not query or not query.strip():
+        raise ValueError("The search query is empty.")
+    query = query.strip()
+    profile = _resolve_user(user, tenant) if user is not None else None
+    context = request_context(context)
+    parsed = parse_query(query, data.categories(tenant.pk))
+    max_price = parsed.max_price
+    if max_price is None and parsed.cheap:
+        max_price = data.cheap_price_ceiling(tenant.pk, parsed.category)
+    if profile is not None:
+        _remember_query(profile, query)
+    timer.lap("parse")
+
+    version = vectorstore.active_version(tenant)
+    common = dict(k=k, version=version, timer=timer, context=context, category=parsed.category, max_price=max_price)
+    if version is None:
+        return _with_query(_popular_list(tenant, reason="no active embedding version", **common), parsed)
+    try:
+        from llmrec_django.embedding import encoder_for
+
+        vector = np.asarray(encoder_for(version).encode([query])[0], dtype=np.float32)
+        if len(vector) != version.dimension:
+            raise ValueError(f"encoder gives {len(vector)}-d vectors, the version holds {version.dimension}-d")
+    except Exception as exc:  # noqa: BLE001 - any encoder trouble means: answer from popularity
+        logger.warning("Encoding the query failed for tenant %s: %s", tenant.slug, exc)
+        result = _popular_list(tenant, reason=f"the encoder failed ({type(exc).__name__}: {exc})", **common)
+        return _with_query(result, parsed)
+    weight = float(llmrec_settings.SEARCH_QUERY_WEIGHT)
+    user_vec = vectorstore.user_vector(version, profile.pk) if profile is not None else None
+    vector = normalise(vector) if normalise(vector) is not None else vector
+    if user_vec is not None and weight < 1:
+        blended = normalise(weight * vector + (1 - weight) * user_vec)
+        vector = vector if blended is None else blended
+    timer.lap("encode")
+    n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE) // 4
+    try:
+        found = vectorstore.nearest_items(version, vector, n, category=parsed.category, max_price=max_price)
+    except DatabaseError as exc:
+        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
+        result = _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+        return _with_query(result, parsed)
+    ids = [nb.item_id for nb in found]
+    items = data.load_items(tenant.pk, ids)
+    described = (
+        parsed.describe() if max_price is None or parsed.max_price is not None else _cheap_words(parsed, max_price)
+    )
+    explanation = f'Matches "{query}"' + (f" ({described})" if described else "")
+    recs = _finish(
+        tenant,
+        ids,
+        np.array([nb.score for nb in found]),
+        [("search",)] * len(ids),
+        dict.fromkeys(ids, explanation),
+        items,
+        k=k,
+        context=context,
+        category=parsed.category,
+        attributes=None,
+        exclude=set(),
+    )
+    timer.lap("search")
+    result = RecommendationList(items=recs, source="search", version_id=version.pk, k=k, timings_ms=timer.done())
+    return _with_query(result, parsed)
+
+
+def _cheap_words(parsed: ParsedQuery, ceiling: float) -> str:
+    parts = [f"cheap: under ${ceiling:.2f}"]
+    if parsed.category:
+        parts.append(f"in {parsed.category}")
+    return ", ".join(parts)
+
+
+def _with_query(result: RecommendationList, parsed: ParsedQuery) -> RecommendationList:
+    result.query = parsed
+    return result
+
+
+__all__: Sequence[str] = [
+    "Recommendation",
+    "RecommendationList",
+    "UnknownItem",
+    "UnknownUser",
+    "current_blend",
+    "recommend_for_user",
+    "search",
+    "similar_items",
+]

@@ -1,0 +1,192 @@
+"""Fitting the blend weights of the hybrid score on a validation split (``llmrec_fit``).
+
+Each user's last positive interaction is held out (``core.splits.temporal_leave_last_out``);
+from the rest (the training part) we rebuild, in memory, what the service would know: interest
+vectors (``core.interest``), an ALS model, KG weights and trending popularity. For a sample of
+the held-out users the same four candidate sources propose items; each candidate is one row of
+``core.ranking.hybrid_features`` labelled 1 if it is the held-out item, else 0. A logistic
+regression (``core.ranking.fit_blend_weights``) is fitted on half of the users and evaluated
+(loss, AUC) on the other half, then stored as a ``RankingModel``: the service uses the latest one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from llmrec_django import collaborative, vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.core import ranking
+from llmrec_django.core.interest import interest_vector
+from llmrec_django.core.splits import temporal_leave_last_out
+from llmrec_django.models import Item, ItemVector, RankingModel, Tenant
+from llmrec_django.recommending import data
+
+logger = logging.getLogger(__name__)
+
+
+class NotEnoughData(ValueError):
+    """Too few interactions (or no positive held-out candidate) to fit a blend."""
+
+
+def _top(scores: np.ndarray, item_ids: np.ndarray, n: int, exclude: set[int]) -> dict[int, float]:
+    order = np.argsort(-scores, kind="stable")
+    out: dict[int, float] = {}
+    for j in order:
+        item_id = int(item_ids[j])
+        if item_id not in exclude:
+            out[item_id] = float(scores[j])
+            if len(out) >= n:
+                break
+    return out
+
+
+def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int = 0, l2: float = 1.0) -> RankingModel:
+    """Fit and store the tenant's blend weights; returns the new record (weights, AUC, loss)."""
+    started = time.perf_counter()
+    interactions = collaborative.load_interactions(tenant)
+    train, valid, _ = temporal_leave_last_out(
+        interactions.user_ids, interactions.item_ids, interactions.times, n_test=0, n_valid=1
+    )
+    if len(valid) < 2:
+        raise NotEnoughData("Fitting a blend needs users with at least two positive interactions.")
+    train_data = collaborative.Interactions(
+        interactions.user_ids[train],
+        interactions.item_ids[train],
+        interactions.weights[train],
+        interactions.times[train],
+    )
+    factors = collaborative.fit_factors(train_data)
+
+    catalogue = np.array(
+        Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True),
+        dtype=np.int64,
+    )
+    column = {int(i): j for j, i in enumerate(catalogue)}
+    # Trending popularity as the training part saw it, counted back from its last event.
+    known = np.array([column.get(int(i), -1) for i in train_data.item_ids])
+    mask = known >= 0
+    trend = ranking.time_decayed_popularity(
+        known[mask],
+        train_data.times[mask],
+        float(train_data.times.max()),
+        float(llmrec_settings.POPULARITY_HALF_LIFE_DAYS),
+        len(catalogue),
+        train_data.weights[mask],
+    )
+    trend = trend / (trend.max() or 1.0)
+
+    version = vectorstore.active_version(tenant)
+    vectors = None
+    if version is not None:
+        rows = dict(ItemVector.objects.filter(version=version).values_list("item_id", "embedding"))
+        dimension = version.dimension
+        vectors = np.stack([np.asarray(rows.get(int(i), np.zeros(dimension)), dtype=np.float32) for i in catalogue])
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms > 0, norms, 1.0)
+
+    edges, labels = data.item_entity_edges(catalogue.tolist())
+    by_entity: dict[data.EntityKey, list[tuple[int, float]]] = defaultdict(list)
+    for item_id, item_edges in edges.items():
+        for key, weight in item_edges.items():
+            if key[0] == "e":
+                by_entity[key].append((item_id, weight))
+
+    users_train: dict[int, dict[int, float]] = defaultdict(dict)
+    for u, i, w in zip(
+        train_data.user_ids.tolist(), train_data.item_ids.tolist(), train_data.weights.tolist(), strict=True
+    ):
+        users_train[u][i] = users_train[u].get(i, 0.0) + w
+    held_out = dict(zip(interactions.user_ids[valid].tolist(), interactions.item_ids[valid].tolist(), strict=True))
+    users = sorted(held_out)
+    limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
+    rng = np.random.default_rng(seed)
+    if len(users) > limit:
+        users = sorted(rng.choice(users, size=limit, replace=False).tolist())
+
+    n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
+    cap = float(llmrec_settings.KG_CAP)
+    popular_order = _top(trend, catalogue, n + 200, set())
+    features_by_user, labels_by_user = [], []
+    hits = 0
+    for user in users:
+        liked = users_train.get(user, {})
+        exclude = set(liked)
+        cosine_all = np.zeros(len(catalogue))
+        if vectors is not None:
+            rows_liked = [column[i] for i in liked if i in column]
+            if rows_liked:
+                u_vec = interest_vector(vectors[rows_liked], np.array([liked[int(catalogue[r])] for r in rows_liked]))
+                if u_vec is not None:
+                    cosine_all = vectors @ u_vec
+        ann = _top(cosine_all, catalogue, n, exclude) if vectors is not None else {}
+        cf = factors.recommend(user, n, exclude=exclude) if factors else {}
+        entity_weights = ranking.user_entity_weights(liked, {i: edges.get(i, {}) for i in liked})
+        positive_total = sum(w for w in entity_weights.values() if w > 0)
+        strength: dict[int, float] = defaultdict(float)
+        for key, weight in entity_weights.items():
+            if weight <= 0:
+                continue
+            if key[0] == "i":
+                strength[key[1]] += weight / positive_total
+            for item_id, edge in by_entity.get(key, ()):
+                strength[item_id] += weight / positive_total * edge
+        kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
+        popular = dict(list(((i, s) for i, s in popular_order.items() if i not in exclude))[:n])
+        ids, _, _ = ranking.merge_candidates(ann, cf, kg, popular)
+        ids = [i for i in ids if i in column]
+        if not ids:
+            continue
+        rows_ids = [column[i] for i in ids]
+        kg_weight, _ = data.kg_weights(entity_weights, edges, ids, cap)
+        cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
+        features_by_user.append(ranking.hybrid_features(cosine_all[rows_ids], kg_weight, cf_scores, trend[rows_ids]))
+        target = held_out[user]
+        labels_by_user.append(np.array([1.0 if i == target else 0.0 for i in ids]))
+        hits += int(target in ids)
+
+    if hits < 2:
+        raise NotEnoughData("The held-out items were (almost) never among the candidates; nothing to learn from.")
+    order = rng.permutation(len(features_by_user))
+    half = max(1, len(order) // 2)
+    fit_part, eval_part = order[:half], order[half:]
+
+    def stack(part):
+        if len(part) == 0:
+            return np.zeros((0, len(ranking.HYBRID_FEATURES))), np.zeros(0)
+        return np.vstack([features_by_user[j] for j in part]), np.concatenate([labels_by_user[j] for j in part])
+
+    x_fit, y_fit = stack(fit_part)
+    x_eval, y_eval = stack(eval_part)
+    if not 0 < y_fit.mean() < 1:  # every positive fell in one half: fit on all, evaluate on all
+        x_fit, y_fit = stack(order)
+        x_eval, y_eval = x_fit, y_fit
+    model = ranking.fit_blend_weights(
+        x_fit, y_fit, l2=l2, feature_names=ranking.HYBRID_FEATURES, valid=(x_eval, y_eval) if len(y_eval) else None
+    )
+    weights, bias = model.raw_coefficients()
+    record = RankingModel.objects.create(
+        tenant=tenant,
+        feature_names=list(ranking.HYBRID_FEATURES),
+        weights=[round(float(w), 6) for w in weights],
+        bias=float(bias),
+        model=model.to_dict(),
+        valid_loss=model.valid_loss,
+        valid_auc=model.valid_auc,
+        n_train=model.n_train,
+        metrics={
+            "users": len(features_by_user),
+            "rows_fit": int(len(y_fit)),
+            "rows_valid": int(len(y_eval)),
+            "candidate_recall": round(hits / max(len(features_by_user), 1), 4),
+            "train_loss": model.train_loss,
+            "initial_loss": model.initial_loss,
+            "with_vectors": vectors is not None,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    logger.info("Blend %s for %s: weights %s, valid AUC %s", record.pk, tenant.slug, record.weights, record.valid_auc)
+    return record

@@ -1,0 +1,79 @@
+"""Why an item is on a list, in plain words: the KG path or the liked items that led to it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from llmrec_django.recommending.data import EntityKey
+
+# How a user's strongest event on an item reads in a sentence ("Because you bought ...").
+EVENT_VERBS = {
+    "purchase": "bought",
+    "like": "liked",
+    "rating": "rated",
+    "add_to_cart": "added to your cart",
+    "share": "shared",
+    "click": "looked at",
+    "view": "looked at",
+}
+
+# Item-to-item relations as a phrase before the other item's title.
+ITEM_RELATION_PHRASES = {"similar_to": "Similar to", "pairs_with": "Goes well with"}
+
+
+def verb(event_type: str | None) -> str:
+    return EVENT_VERBS.get(event_type or "", "liked")
+
+
+def kg_explanation(
+    entity: EntityKey,
+    labels: Mapping[EntityKey, tuple],
+    liked_edges: Mapping[int, Mapping[EntityKey, float]],
+    liked: Mapping[int, float],
+    titles: Mapping[int, str],
+    strongest_event: Mapping[int, str],
+) -> str | None:
+    """'Because you liked "Lantern Ship" (same genre: science fiction)' for the liked item that
+    contributes most through ``entity``; 'Goes well with "X" you bought' for an item edge."""
+    contributions = {
+        item: weight * liked_edges.get(item, {}).get(entity, 0.0)
+        for item, weight in liked.items()
+        if entity in liked_edges.get(item, {})
+    }
+    if entity[0] == "i":
+        # The candidate is the target of an item edge from a liked item.
+        sources = {
+            item: weight * edges[("i", entity[1])]
+            for item, edges in liked_edges.items()
+            if ("i", entity[1]) in edges and (weight := liked.get(item, 0.0)) > 0
+        }
+        if not sources:
+            return None
+        source = max(sources, key=sources.get)
+        relation = labels.get(entity, ("related_to",))[0]
+        phrase = ITEM_RELATION_PHRASES.get(relation, "Related to")
+        return f'{phrase} "{titles.get(source, "an item")}" you {verb(strongest_event.get(source))}'
+    if not contributions:
+        return None
+    source = max(contributions, key=contributions.get)
+    entity_type, name = labels.get(entity, ("kind", "?"))
+    return f'Because you {verb(strongest_event.get(source))} "{titles.get(source, "an item")}" (same {entity_type}: {name})'
+
+
+def closest_liked(
+    candidate_vector: np.ndarray | None, liked_vectors: Mapping[int, np.ndarray], liked: Mapping[int, float]
+) -> int | None:
+    """The liked item whose vector is closest to the candidate's."""
+    if candidate_vector is None or not liked_vectors:
+        return None
+    best, best_score = None, -np.inf
+    norm = float(np.linalg.norm(candidate_vector)) or 1.0
+    for item, vector in liked_vectors.items():
+        if liked.get(item, 0) <= 0:
+            continue
+        score = float(vector @ candidate_vector) / ((float(np.linalg.norm(vector)) or 1.0) * norm)
+        if score > best_score:
+            best, best_score = item, score
+    return best

@@ -1,0 +1,215 @@
+"""The recommend service for a user: candidate sources, cos x R scoring, filters, MMR, fallback."""
+
+import pytest
+from django.utils import timezone
+
+from llmrec_django import collaborative
+from llmrec_django.models import Interaction, UserProfile
+from llmrec_django.recommend import RecommendationList, UnknownUser, recommend_for_user, similar_items
+from llmrec_django.recommending import data
+from tests.recommend_helpers import activate, link, make_item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    data.clear_caches()
+    collaborative.clear_cache()
+    yield
+    data.clear_caches()
+    collaborative.clear_cache()
+
+
+@pytest.fixture
+def world(tenant):
+    """Alice bought "Lantern Ship" (science fiction). Her vector points at it."""
+    items = {
+        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
+        "harbour": make_item(tenant, "harbour", "Star Harbour", vector=[0.95, 0.3, 0, 0]),
+        "field": make_item(tenant, "field", "Quiet Field", vector=[0.8, 0.6, 0, 0]),
+        "orbit": make_item(tenant, "orbit", "Slow Orbit", vector=[0.7, 0.71, 0, 0]),
+        "shoe": make_item(tenant, "shoe", "Mud Runner", category="running shoes", vector=[0.2, 0, 1, 0], price=40),
+        "boot": make_item(tenant, "boot", "Ridge Boot", category="hiking boots", vector=[0.1, 0, 0, 1], price=150),
+    }
+    alice = UserProfile.objects.create(tenant=tenant, external_id="alice")
+    Interaction.objects.create(
+        tenant=tenant, event_id="a1", user=alice, item=items["ship"], event_type="purchase", timestamp=timezone.now()
+    )
+    link(tenant, items["ship"], "has_genre", "genre", "science fiction")
+    version = activate(tenant, list(items.values()), users=[(alice, [1, 0, 0, 0])])
+    return items, alice, version
+
+
+def titles(result: RecommendationList) -> list[str]:
+    return [r.title for r in result.items]
+
+
+def test_the_closest_unbought_item_comes_first_and_the_bought_one_never(world):
+    items, alice, version = world
+    result = recommend_for_user("alice", k=3)
+    assert result.source == "hybrid" and result.version_id == version.pk
+    assert titles(result)[0] == "Star Harbour"  # cosine 0.95, and Alice already owns "Lantern Ship"
+    assert "Lantern Ship" not in titles(result)
+    assert "vector" in result.items[0].sources
+    assert result.items[0].explanation == 'Similar to "Lantern Ship" you bought'
+
+
+def test_a_knowledge_graph_path_raises_a_less_similar_item(world, tenant):
+    items, alice, _ = world
+    # "Slow Orbit" (cosine 0.70) shares Alice's genre; "Quiet Field" (cosine 0.80) does not.
+    link(tenant, items["orbit"], "has_genre", "genre", "science fiction")
+    result = recommend_for_user("alice", k=5, mmr_lambda=1.0)
+    order = titles(result)
+    assert order.index("Slow Orbit") < order.index("Quiet Field"), "cos x R: 0.70 x 1.76 > 0.80 x 1"
+    orbit = next(r for r in result.items if r.title == "Slow Orbit")
+    assert "kg" in orbit.sources
+    assert orbit.explanation == 'Because you bought "Lantern Ship" (same genre: science fiction)'
+
+
+def test_category_and_attribute_filters(world):
+    result = recommend_for_user("alice", k=5, category="running shoes")
+    assert titles(result) == ["Mud Runner"]
+    result = recommend_for_user("alice", k=5, attributes={"price": 150})
+    assert titles(result) == ["Ridge Boot"]
+
+
+def test_inactive_items_are_never_recommended(world):
+    items, _, _ = world
+    items["harbour"].is_active = False
+    items["harbour"].save()
+    assert "Star Harbour" not in titles(recommend_for_user("alice", k=10))
+
+
+def test_consumed_items_are_excluded_per_event_type(world, tenant, settings):
+    items, alice, _ = world
+    Interaction.objects.create(tenant=tenant, event_id="a2", user=alice, item=items["harbour"], event_type="view")
+    assert "Star Harbour" in titles(recommend_for_user("alice", k=10)), "a view is not a consumption by default"
+    settings.LLMREC = {"EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "view"]}
+    assert "Star Harbour" not in titles(recommend_for_user("alice", k=10))
+    assert "Lantern Ship" in titles(recommend_for_user("alice", k=10, exclude_consumed=False))
+
+
+def test_mmr_trades_relevance_for_variety(world, tenant):
+    items, alice, version = world
+    # Two near-duplicates of Alice's taste: without diversity both lead the list.
+    from llmrec_django import vectorstore
+    from tests.recommend_helpers import unit
+
+    twin = make_item(tenant, "twin", "Star Harbour II", vector=[0.95, 0.3, 0.001, 0])
+    vectorstore.write_item_vectors(version, [twin.pk], unit([0.95, 0.3, 0.001, 0])[None, :], ["h"])
+    relevant = titles(recommend_for_user("alice", k=3, mmr_lambda=1.0))
+    diverse = titles(recommend_for_user("alice", k=3, mmr_lambda=0.3))
+    assert set(relevant[:2]) == {"Star Harbour", "Star Harbour II"}
+    assert diverse != relevant
+    assert not {"Star Harbour", "Star Harbour II"} <= set(diverse[:2])
+
+
+def test_k_is_clamped_and_must_be_positive(world, settings):
+    settings.LLMREC = {"MAX_K": 2}
+    assert recommend_for_user("alice", k=50).k == 2
+    with pytest.raises(ValueError):
+        recommend_for_user("alice", k=0)
+
+
+def test_an_unknown_user_is_a_lookup_error(world):
+    with pytest.raises(LookupError):
+        recommend_for_user("nobody")
+    with pytest.raises(UnknownUser):
+        recommend_for_user("nobody")
+
+
+def test_no_active_version_falls_back_to_popularity(tenant):
+    items = [make_item(tenant, f"i{n}", f"Item {n}") for n in range(3)]
+    bob = UserProfile.objects.create(tenant=tenant, external_id="bob")
+    carol = UserProfile.objects.create(tenant=tenant, external_id="carol")
+    for n in range(3):
+        Interaction.objects.create(tenant=tenant, event_id=f"c{n}", user=carol, item=items[2], event_type="click")
+    result = recommend_for_user("bob", k=2)
+    assert result.source == "fallback:popularity"
+    assert "no active embedding version" in result.reason
+    assert result.items[0].title == "Item 2" and result.items[0].explanation == "Popular this week"
+    assert len(result.items) == 2, "newest items fill the list"
+    assert bob.pk
+
+
+def test_a_user_without_a_vector_gets_popularity(world, tenant):
+    UserProfile.objects.create(tenant=tenant, external_id="newcomer")
+    result = recommend_for_user("newcomer", k=3)
+    assert result.source == "fallback:popularity"
+    assert "interest vector" in result.reason
+    assert result.items[0].title == "Lantern Ship", "Alice's purchase makes it the trending item"
+
+
+def test_a_failing_vector_query_falls_back(world, monkeypatch):
+    from django.db import DatabaseError
+
+    from llmrec_django import vectorstore
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("index is corrupt")
+
+    monkeypatch.setattr(vectorstore, "nearest_items", broken)
+    result = recommend_for_user("alice", k=3)
+    assert result.source == "fallback:popularity" and "vector search failed" in result.reason
+
+
+def test_no_other_tenants_item_ever_appears(world, other_tenant):
+    theirs = [make_item(other_tenant, f"t{n}", f"Their {n}", vector=[1, 0.01 * n, 0, 0]) for n in range(5)]
+    other_user = UserProfile.objects.create(tenant=other_tenant, external_id="alice")
+    Interaction.objects.create(tenant=other_tenant, event_id="o1", user=other_user, item=theirs[0], event_type="like")
+    activate(other_tenant, theirs, users=[(other_user, [1, 0, 0, 0])])
+    result = recommend_for_user("alice", k=20)
+    assert not any(t.startswith("Their") for t in titles(result))
+    other = recommend_for_user("alice", tenant=other_tenant, k=20)
+    assert all(t.startswith("Their") for t in titles(other))
+
+
+def test_collaborative_candidates_come_from_the_stored_model(world, tenant):
+    items, alice, _ = world
+    # Three other users bought both "Lantern Ship" and "Ridge Boot": CF proposes the boot to Alice.
+    for n in range(3):
+        u = UserProfile.objects.create(tenant=tenant, external_id=f"fan{n}")
+        for key in ("ship", "boot"):
+            Interaction.objects.create(
+                tenant=tenant, event_id=f"f{n}{key}", user=u, item=items[key], event_type="purchase"
+            )
+    collaborative.fit_collaborative_model(tenant, factors=4, iterations=20)
+    result = recommend_for_user("alice", k=6)
+    boot = next(r for r in result.items if r.title == "Ridge Boot")
+    assert "collaborative" in boot.sources
+
+
+def test_the_fitted_blend_is_stored_and_used(world, tenant):
+    from llmrec_django.models import RankingModel
+    from llmrec_django.recommending.blend import fit_ranking_model
+
+    items, _, _ = world
+    # Users who watch sci-fi then the harbour: enough held-out positives to learn from.
+    for n in range(8):
+        u = UserProfile.objects.create(tenant=tenant, external_id=f"viewer{n}")
+        start = timezone.now() - timezone.timedelta(days=2)
+        for step, key in enumerate(("ship", "field", "harbour")):
+            Interaction.objects.create(
+                tenant=tenant, event_id=f"v{n}{key}", user=u, item=items[key], event_type="click",
+                timestamp=start + timezone.timedelta(hours=step + n),
+            )  # fmt: skip
+    record = fit_ranking_model(tenant)
+    assert RankingModel.objects.filter(tenant=tenant).count() == 1
+    assert record.feature_names == ["relevance", "collaborative", "popularity"]
+    assert len(record.weights) == 3 and record.valid_loss is not None
+    assert recommend_for_user("alice", k=3).ranking_model_id == record.pk
+
+
+def test_similar_items_share_vectors_and_graph(world, tenant):
+    items, _, _ = world
+    link(tenant, items["orbit"], "has_genre", "genre", "science fiction")
+    result = similar_items("ship", k=3)
+    assert result.source == "similar"
+    assert "Lantern Ship" not in titles(result)
+    # The shared genre lifts "Slow Orbit" (0.70 x 1.76) above the closer "Star Harbour" (0.95).
+    assert titles(result)[:2] == ["Slow Orbit", "Star Harbour"]
+    orbit = result.items[0]
+    assert orbit.explanation == 'Same genre as "Lantern Ship": science fiction'
+    with pytest.raises(LookupError):
+        similar_items("nope")
