@@ -1,4 +1,5 @@
-"""Prepare the demo: the sample catalogue, an admin account, and a first embedding version.
+"""Prepare the demo: the sample catalogue, an admin account, a first embedding version, and
+the fitted ranking (collaborative model + blend weights).
 
     python manage.py demo_setup            # does only what is missing; safe to run again
     python manage.py demo_setup --reload   # re-import the sample catalogue (idempotent)
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand
 from example_site.shop.sample_catalogue import write_sample_catalogue
 from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.models import Item
+from llmrec_django.models import Item, RankingModel
 from llmrec_django.tenancy import get_default_tenant
 
 DEMO_ADMIN = ("admin", "admin")
@@ -46,4 +47,7 @@ class Command(BaseCommand):
         if vectorstore.active_version(tenant) is None:
             self.stdout.write("Embedding the catalogue with the default model ...")
             call_command("llmrec_embed", sync=True, verbosity=options["verbosity"])
+        if not RankingModel.objects.for_tenant(tenant).exists():
+            self.stdout.write("Fitting the collaborative model and the blend weights ...")
+            call_command("llmrec_fit", verbosity=options["verbosity"])
         self.stdout.write(self.style.SUCCESS("Demo ready."))
