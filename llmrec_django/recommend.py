@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,8 +334,13 @@ def recommend_for_user(
     context: Mapping[str, Any] | None = None,
     exclude_consumed: bool = True,
     mmr_lambda: float | None = None,
+    exclude: Collection[int] = (),
 ) -> RecommendationList:
-    """The user's personalised list (see the module docstring for the steps)."""
+    """The user's personalised list (see the module docstring for the steps).
+
+    ``exclude``: more item ids to leave out, on top of the consumed ones (the offline evaluation
+    masks the user's whole known history this way, whatever the event types).
+    """
     timer = _Timer()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
@@ -343,7 +348,7 @@ def recommend_for_user(
     context = request_context(context)
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
     history = data.load_history(profile.pk, consumed_types)
-    exclude = set(history.consumed)
+    exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
 
     version = vectorstore.active_version(tenant)

@@ -1,0 +1,777 @@
+"""Offline evaluation: the hybrid recommender against baselines, on a split of a tenant's own log.
+
+Usage::
+
+    from llmrec_django.evaluation import EvaluationOptions, evaluate_tenant
+
+    report = evaluate_tenant("shop", EvaluationOptions(k=10, split="temporal", reuse_vectors=True))
+    print(report.format_table())
+    report.to_dict()              # every figure, JSON-safe (``llmrec_evaluate --json OUT`` writes it)
+
+The protocol, step by step:
+
+1. **Split.** The tenant's positive interactions (events whose ``EVENT_WEIGHTS`` weight, signed by
+   the rating for ratings, is > 0: what the collaborative model learns from) are split per user:
+   ``temporal`` holds out each user's last ``test_events`` of them (``core.splits.temporal_leave_last_out``),
+   or the last ``test_fraction`` of them (at least one); ``random`` shuffles them 8:1:1 into
+   train / validation / test (``core.splits.random_split``, seeded). Users too short for a split
+   stay entirely in training. Events with no positive weight (dislikes, poor ratings, impressions)
+   are training history, except, in the temporal split, those at or after the user's first
+   held-out event: they are the future too, and are dropped.
+2. **Train as the service would.** A scratch tenant (``<tenant>-eval``, deleted and recreated)
+   gets a copy of the catalogue (items, entities, knowledge-graph edges between items and
+   entities, user profiles) and **only the training events**, by set-based ``INSERT ... SELECT``.
+   Edges between users and items are behaviour, not catalogue, so they are left out (the test
+   could leak through them), and so are users' recent search queries. An embedding version is
+   built there (``embedding.build_version_in_process``), or, with ``reuse_vectors``, the source's
+   active item vectors are copied into a new version (item vectors depend on item texts only) and
+   only the user vectors, the index and the recall check are computed (``embedding.finish_build``).
+   Then the collaborative model and the blend are fitted on it, as ``llmrec_fit`` does; the blend
+   holds out each user's last training interaction as its own validation, never the test.
+3. **Recommend.** For every user with held-out items, ``recommend_for_user`` in the scratch tenant,
+   with the user's whole known history (training events of every type, and the validation part of
+   a random split) excluded, so every method ranks the full catalogue minus the same items. The
+   request carries the context of the user's first held-out event (time of day, device,
+   location): the request a returning user would make (``use_context=False`` sends none).
+4. **Baselines** in the same run, on the same training events with the same confidences as the
+   service's collaborative model (``core.baselines``): most-popular, item-KNN (k=50) and ALS with
+   the ``LLMREC["ALS"]`` parameters; inactive items and the same history are masked.
+5. **Metrics** (``core.metrics.evaluate_lists``): precision, recall, F1, NDCG, hit rate, MRR at k,
+   catalogue coverage, and intra-list diversity measured with the version's item vectors for
+   every method. A user's relevant items are the held-out ones not already in their history.
+   Also recall@k on **cold items** (held-out items with no training interaction at all:
+   ``core.metrics.recall_on_items``) and the metrics of **cold users** (at most ``cold_user_max``
+   positive training interactions).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from django.db import connection
+
+from llmrec_django import collaborative, embedding, vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.baselines import BLOCK_CELLS, ImplicitALS, ItemKNN, MostPopular, Recommender
+from llmrec_django.core.interest import event_weights
+from llmrec_django.core.metrics import evaluate_lists, recall_on_items
+from llmrec_django.core.splits import interaction_matrix, random_split, temporal_leave_last_out
+from llmrec_django.importing.loaders import insert_select
+from llmrec_django.models import (
+    EmbeddingVersion,
+    Entity,
+    Interaction,
+    Item,
+    ItemVector,
+    Relation,
+    Tenant,
+    UserProfile,
+    UserVector,
+    time_of_day,
+)
+from llmrec_django.recommend import recommend_for_user
+from llmrec_django.recommending import data
+from llmrec_django.recommending.blend import NotEnoughData, fit_ranking_model
+from llmrec_django.tenancy import resolve_tenant
+
+logger = logging.getLogger(__name__)
+
+HYBRID = "hybrid"
+HYBRID_NO_MMR = "hybrid_no_mmr"  # the same lists before the diversity re-ranking (MMR lambda 1)
+BASELINES = ("most_popular", "item_knn", "als")
+SPLITS = ("temporal", "random")
+SCRATCH_SUFFIX = "-eval"
+# Neighbours kept per item by the item-KNN baseline (the reference figures' setting).
+ITEM_KNN_NEIGHBOURS = 50
+# Context values that no event and no rule can match: a request "without context" that does
+# not fall back to the wall clock's time of day (which would make runs differ by the hour).
+NO_CONTEXT = {"time_of_day": "unspecified"}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    k: int = 10
+    split: str = "temporal"  # "temporal" or "random"
+    test_events: int = 1  # temporal: each user's last N positive interactions are held out
+    test_fraction: float | None = None  # temporal: hold out each user's last share instead (at least one)
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)  # random: train, validation, test
+    seed: int = 0
+    reuse_vectors: bool = False  # copy the source's active item vectors instead of re-embedding
+    cold_user_max: int = 5  # users with at most this many positive training interactions are "cold"
+    mmr_lambda: float | None = None  # None: the service's LLMREC["MMR_LAMBDA"]
+    use_context: bool = True  # send the held-out event's context with each request
+    also_without_mmr: bool = False  # also evaluate the hybrid with MMR off ("hybrid_no_mmr")
+    max_users: int | None = None  # evaluate a seeded sample of the users with held-out items
+    keep_scratch: bool = False  # leave the scratch tenant in place afterwards (to inspect it)
+    scratch_slug: str | None = None  # default "<tenant>-eval"
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if self.k <= 0:
+            raise ValueError("k must be positive")
+        if self.test_events < 1:
+            raise ValueError("test_events must be at least 1")
+        if self.test_fraction is not None and not 0 < self.test_fraction < 1:
+            raise ValueError("test_fraction must lie in (0, 1)")
+
+    def describe_split(self) -> dict[str, Any]:
+        if self.split == "random":
+            return {"scheme": "random", "ratios": list(self.ratios), "seed": self.seed}
+        if self.test_fraction is not None:
+            return {"scheme": "temporal", "test_fraction": self.test_fraction}
+        return {"scheme": "temporal", "test_events": self.test_events}
+
+
+# ---------------------------------------------------------------------------------------------
+# The log and its split
+
+
+@dataclass
+class EventLog:
+    """Every interaction of a tenant as parallel arrays (database ids), oldest first."""
+
+    ids: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray  # the service's confidence: EVENT_WEIGHTS signed by ratings, no decay
+    times: np.ndarray  # Unix seconds
+    stamps: list[datetime]
+    devices: list[str]
+    locations: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def positive(self) -> np.ndarray:
+        return self.weights > 0
+
+
+def load_log(tenant: Tenant) -> EventLog:
+    """The tenant's interactions (one query), with the weights ``collaborative`` gives them."""
+    rows = list(
+        Interaction.objects.for_tenant(tenant)
+        .order_by("timestamp", "pk")
+        .values_list("pk", "user_id", "item_id", "event_type", "value", "timestamp", "device", "location")
+    )
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return EventLog(empty, empty, empty, np.zeros(0), np.zeros(0), [], [], [])
+    ids, users, items, types, values, stamps, devices, locations = zip(*rows, strict=True)
+    weights = event_weights(list(types), list(values), np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0)
+    return EventLog(
+        ids=np.asarray(ids, dtype=np.int64),
+        users=np.asarray(users, dtype=np.int64),
+        items=np.asarray(items, dtype=np.int64),
+        weights=np.asarray(weights, dtype=np.float64),
+        times=np.array([s.timestamp() for s in stamps], dtype=np.float64),
+        stamps=list(stamps),
+        devices=list(devices),
+        locations=list(locations),
+    )
+
+
+@dataclass
+class EvaluationSplit:
+    """Row indices into an ``EventLog``, and the held-out (user, item) pairs.
+
+    ``train``: the events the scratch tenant receives; ``valid``: events of the random split's
+    validation pairs, neither trained on nor tested, masked at test time like the training
+    history; ``test``: every event on a held-out pair. ``relevant``: user -> held-out items.
+    """
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    relevant: dict[int, set[int]]
+
+
+def _temporal_last_share(users: np.ndarray, items: np.ndarray, times: np.ndarray, share: float):
+    """Each user's last ``max(1, floor(share * n))`` rows to test (users with one row stay in train),
+    with ``temporal_leave_last_out``'s tie order (newer first, then higher item, then later row)."""
+    n = len(users)
+    order = np.lexsort((-np.arange(n), -items, -times, users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]]) if n else np.zeros(0, dtype=int)
+    sizes = np.diff(np.r_[starts, n])
+    position = np.arange(n) - np.repeat(starts, sizes)
+    size = np.repeat(sizes, sizes)
+    n_test = np.where(size >= 2, np.maximum(np.floor(share * size), 1), 0)
+    is_test = position < n_test
+    return np.sort(order[~is_test]), np.zeros(0, dtype=np.int64), np.sort(order[is_test])
+
+
+TRAIN, VALID, TEST = 0, 1, 2
+
+
+def split_log(log: EventLog, options: EvaluationOptions) -> EvaluationSplit:
+    """Split per user the distinct (user, item) pairs with a positive event, then place every event.
+
+    Splitting pairs rather than events keeps a held-out item new to the user: a view followed by
+    a purchase of the same item are held out together, never one in training and one in test.
+    A pair's time is its first positive event. Every event on a held-out pair is held out; in the
+    temporal split, events after the user's earliest held-out pair are dropped (the future).
+    """
+    positive = np.flatnonzero(log.positive)
+    pairs, first = np.unique(np.column_stack([log.users[positive], log.items[positive]]), axis=0, return_index=True)
+    pair_users, pair_items = pairs[:, 0], pairs[:, 1]
+    pair_times = log.times[positive[first]]
+    if options.split == "random":
+        train, valid, test = random_split(pair_users, ratios=options.ratios, seed=options.seed)
+    elif options.test_fraction is not None:
+        train, valid, test = _temporal_last_share(pair_users, pair_items, pair_times, options.test_fraction)
+    else:
+        train, valid, test = temporal_leave_last_out(
+            pair_users, pair_items, pair_times, n_test=options.test_events, n_valid=0
+        )
+    role = np.full(len(pairs), TRAIN)
+    role[valid], role[test] = VALID, TEST
+    role_of = {(int(u), int(i)): int(r) for u, i, r in zip(pair_users, pair_items, role, strict=True)}
+    event_role = np.array(
+        [role_of.get((u, i), TRAIN) for u, i in zip(log.users.tolist(), log.items.tolist(), strict=True)], dtype=int
+    )
+    keep = event_role == TRAIN
+    if options.split == "temporal":
+        cutoff: dict[int, float] = {}
+        for user, stamp in zip(pair_users[test].tolist(), pair_times[test].tolist(), strict=True):
+            cutoff[user] = min(stamp, cutoff.get(user, np.inf))
+        # Ties at the cutoff stay, as in temporal_leave_last_out: the held-out pairs are the latest.
+        keep &= log.times <= np.array([cutoff.get(u, np.inf) for u in log.users.tolist()])
+    relevant: dict[int, set[int]] = defaultdict(set)
+    for user, item in zip(pair_users[test].tolist(), pair_items[test].tolist(), strict=True):
+        relevant[user].add(item)
+    return EvaluationSplit(
+        train=np.flatnonzero(keep),
+        valid=np.flatnonzero(event_role == VALID),
+        test=np.flatnonzero(event_role == TEST),
+        relevant=dict(relevant),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The scratch tenant
+
+
+def scratch_slug_for(tenant: Tenant, options: EvaluationOptions | None = None) -> str:
+    return (options.scratch_slug if options else None) or f"{tenant.slug}{SCRATCH_SUFFIX}"
+
+
+def drop_scratch_tenant(slug: str) -> bool:
+    """Delete a scratch tenant and everything it holds; False if there was none.
+
+    Bulk rows go by set-based DELETEs (the ORM's cascade would load every relation to send its
+    delete signal, which queues re-embedding of items that are about to disappear), the
+    versions' HNSW indexes are dropped, and the fitted model files removed.
+    """
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        return False
+    for version in EmbeddingVersion.objects.filter(tenant=tenant):
+        vectorstore.drop_index(version)
+    with connection.cursor() as cursor:
+        for model in (UserVector, ItemVector, Interaction, Relation):
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE tenant_id = %s", [tenant.pk])
+    shutil.rmtree(collaborative.model_directory(tenant), ignore_errors=True)
+    tenant.delete()
+    return True
+
+
+@dataclass
+class ScratchCopy:
+    tenant: Tenant
+    items: dict[int, int]  # source item id -> scratch item id
+    users: dict[int, int]  # source user id -> scratch user id
+
+    @property
+    def items_back(self) -> dict[int, int]:
+        return {scratch: source for source, scratch in self.items.items()}
+
+
+def _pairs(mapping: Mapping[int, int]) -> tuple[list[int], list[int]]:
+    return list(mapping), list(mapping.values())
+
+
+def copy_to_scratch(source: Tenant, slug: str, log: EventLog, rows: np.ndarray) -> ScratchCopy:
+    """A fresh tenant ``slug`` with ``source``'s catalogue and only the events ``rows`` of ``log``."""
+    drop_scratch_tenant(slug)
+    scratch = Tenant.objects.create(slug=slug, name=f"Offline evaluation copy of {source.slug}")
+    params = {"scratch": scratch.pk, "source": source.pk}
+    with connection.cursor() as cursor:
+
+        def copy(model, values: dict[str, str], rest: str) -> list[tuple]:
+            sql, extra = insert_select(model, {"tenant_id": "%(scratch)s", **values}, rest)
+            cursor.execute(sql, {**params, **extra})
+            return cursor.fetchall()
+
+        item_fields = ("title", "description", "category", "attributes", "image_url", "is_active", "content_hash")
+        new_items = copy(
+            Item,
+            {"external_id": "s.external_id", **{f: f"s.{f}" for f in item_fields}, "created_at": "s.created_at"},
+            f"\nFROM {Item._meta.db_table} s WHERE s.tenant_id = %(source)s ORDER BY s.id RETURNING id, external_id",
+        )
+        user_fields = ("profile_text", "preferences", "personalisation_enabled")
+        new_users = copy(
+            UserProfile,
+            {"external_id": "s.external_id", **{f: f"s.{f}" for f in user_fields}, "created_at": "s.created_at"},
+            f"\nFROM {UserProfile._meta.db_table} s WHERE s.tenant_id = %(source)s ORDER BY s.id "
+            "RETURNING id, external_id",
+        )
+        new_entities = copy(
+            Entity,
+            {"entity_type": "s.entity_type", "name": "s.name"},
+            f"\nFROM {Entity._meta.db_table} s WHERE s.tenant_id = %(source)s ORDER BY s.id "
+            "RETURNING id, entity_type, name",
+        )
+        source_items = dict(Item.objects.for_tenant(source).values_list("external_id", "pk"))
+        source_users = dict(UserProfile.objects.for_tenant(source).values_list("external_id", "pk"))
+        source_entities = {
+            (t, n): pk for pk, t, n in Entity.objects.for_tenant(source).values_list("pk", "entity_type", "name")
+        }
+        items = {source_items[external_id]: pk for pk, external_id in new_items}
+        users = {source_users[external_id]: pk for pk, external_id in new_users}
+        entities = {source_entities[(t, n)]: pk for pk, t, n in new_entities}
+        params.update(
+            zip(("item_old", "item_new"), _pairs(items), strict=True),
+        )
+        params.update(zip(("user_old", "user_new"), _pairs(users), strict=True))
+        params.update(zip(("entity_old", "entity_new"), _pairs(entities), strict=True))
+
+        maps = {
+            "item": ("item_old", "item_new"),
+            "entity": ("entity_old", "entity_new"),
+            "user": ("user_old", "user_new"),
+        }
+        joins, values = [], {"relation": "r.relation", "weight": "r.weight", "created_at": "r.created_at"}
+        for end in ("head", "tail"):
+            for kind, (old, new) in maps.items():
+                alias = f"{end[0]}{kind[0]}"
+                joins.append(
+                    f"LEFT JOIN unnest(%({old})s::bigint[], %({new})s::bigint[]) {alias}(old, new) "
+                    f"ON {alias}.old = r.{end}_{kind}_id"
+                )
+                values[f"{end}_{kind}_id"] = f"{alias}.new"
+        copy(
+            Relation,
+            values,
+            f"\nFROM {Relation._meta.db_table} r {' '.join(joins)} WHERE r.tenant_id = %(source)s"
+            # Edges between users and items are behaviour (the test could leak through them).
+            " AND NOT (r.head_user_id IS NOT NULL AND r.tail_item_id IS NOT NULL)"
+            " AND NOT (r.head_item_id IS NOT NULL AND r.tail_user_id IS NOT NULL) RETURNING id",
+        )
+        params["rows"] = log.ids[rows].tolist()
+        event_fields = ("event_id", "event_type", "value", "timestamp", "device", "location", "context", "created_at")
+        copy(
+            Interaction,
+            {"user_id": "u.new", "item_id": "i.new", **{f: f"e.{f}" for f in event_fields}},
+            f"\nFROM {Interaction._meta.db_table} e JOIN unnest(%(rows)s::bigint[]) t(id) ON t.id = e.id "
+            "JOIN unnest(%(user_old)s::bigint[], %(user_new)s::bigint[]) u(old, new) ON u.old = e.user_id "
+            "JOIN unnest(%(item_old)s::bigint[], %(item_new)s::bigint[]) i(old, new) ON i.old = e.item_id "
+            "ORDER BY e.id RETURNING id",
+        )
+        # Fresh statistics, so the service's queries on the new tenant get sensible plans.
+        tables = (Item, UserProfile, Entity, Relation, Interaction)
+        cursor.execute("ANALYZE " + ", ".join(m._meta.db_table for m in tables))
+    return ScratchCopy(scratch, items, users)
+
+
+def build_scratch_version(
+    source: Tenant, copy: ScratchCopy, *, reuse_vectors: bool, concurrently: bool
+) -> tuple[EmbeddingVersion, dict[str, Any]]:
+    """The scratch tenant's active version: embedded afresh, or with the source's item vectors."""
+    started = time.perf_counter()
+    if not reuse_vectors:
+        version = embedding.build_version_in_process(copy.tenant, concurrently=concurrently)
+        return version, {"reused_vectors": False, "embedded_items": version.items_done}
+    active = vectorstore.active_version(source)
+    if active is None:
+        raise ValueError(f"Tenant {source.slug!r} has no active embedding version to reuse (run llmrec_embed).")
+    version = vectorstore.create_version(
+        copy.tenant, model_name=active.model_name, model_path=active.model_path, dimension=active.dimension
+    )
+    old, new = _pairs(copy.items)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ItemVector._meta.db_table} (tenant_id, version_id, item_id, embedding, content_hash, "
+            "updated_at) SELECT %s, %s, m.new, v.embedding, v.content_hash, now() "
+            f"FROM {ItemVector._meta.db_table} v JOIN unnest(%s::bigint[], %s::bigint[]) m(old, new) "
+            "ON m.old = v.item_id WHERE v.version_id = %s",
+            [copy.tenant.pk, version.pk, old, new, active.pk],
+        )
+        copied = cursor.rowcount
+    # Items the source version lacks (added since its build) are embedded here.
+    embedded = embedding.embed_items(version, Item.objects.for_tenant(copy.tenant).exclude(vectors__version=version))
+    version.items_total = len(copy.items)
+    version.save(update_fields=["items_total"])
+    version = embedding.finish_build(version.pk, concurrently=concurrently)
+    seconds = round(time.perf_counter() - started, 3)
+    return version, {"reused_vectors": True, "copied": copied, "embedded_items": embedded, "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+
+
+def _history(log: EventLog, rows: Iterable[np.ndarray]) -> dict[int, set[int]]:
+    known: dict[int, set[int]] = defaultdict(set)
+    for part in rows:
+        for user, item in zip(log.users[part].tolist(), log.items[part].tolist(), strict=True):
+            known[user].add(item)
+    return known
+
+
+def _hybrid_lists(
+    copy: ScratchCopy,
+    profiles: Mapping[int, UserProfile],
+    users: Sequence[int],
+    history: Mapping[int, set[int]],
+    contexts: Mapping[int, dict[str, Any]],
+    k: int,
+    mmr_lambda: float | None,
+    sources: Counter[str],
+) -> dict[int, list[int]]:
+    """``recommend_for_user`` in the scratch tenant for each user, as source item ids; each
+    user's whole known history excluded. ``sources`` counts hybrid lists and fallbacks (with reason)."""
+    back = copy.items_back
+    lists = {}
+    for user in users:
+        result = recommend_for_user(
+            profiles[copy.users[user]],
+            tenant=copy.tenant,
+            k=k,
+            exclude_consumed=True,
+            exclude=[copy.items[i] for i in history.get(user, ())],
+            mmr_lambda=mmr_lambda,
+            context=contexts[user],
+        )
+        sources[result.source if not result.reason else f"{result.source}: {result.reason}"] += 1
+        lists[user] = [back[i] for i in result.item_ids]
+    return lists
+
+
+def baseline_lists(
+    models: Mapping[str, Recommender],
+    train_matrix: scipy.sparse.csr_matrix,
+    history_matrix: scipy.sparse.csr_matrix,
+    rows: np.ndarray,
+    blocked_columns: np.ndarray,
+    k: int,
+) -> dict[str, np.ndarray]:
+    """Top k columns per row of ``rows`` for each (fitted) model: full ranking, scored from the
+    training rows, with the row's history and ``blocked_columns`` masked."""
+    n_items = train_matrix.shape[1]
+    batch = max(1, BLOCK_CELLS // max(n_items, 1))
+    out: dict[str, list[np.ndarray]] = {name: [] for name in models}
+    for start in range(0, len(rows), batch):
+        block = rows[start : start + batch]
+        history = history_matrix[block]
+        masked_rows = np.repeat(np.arange(len(block)), np.diff(history.indptr))
+        for name, model in models.items():
+            scores = np.array(model.scores(block, train_matrix[block]), dtype=np.float32)
+            scores[masked_rows, history.indices] = -np.inf
+            scores[:, blocked_columns] = -np.inf
+            # A stable sort: ties (e.g. items nobody trained on) go to the lower column, always.
+            best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            best[np.isneginf(np.take_along_axis(scores, best, axis=1))] = -1
+            out[name].append(best)
+    return {name: np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64) for name, parts in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass
+class EvaluationReport:
+    tenant: str
+    scratch_tenant: str
+    k: int
+    options: dict[str, Any]
+    split: dict[str, Any]
+    methods: dict[str, dict[str, Any]]
+    blend: dict[str, Any] | None
+    collaborative: dict[str, Any] | None
+    version: dict[str, Any]
+    hybrid_sources: dict[str, int]
+    timings: dict[str, float]
+    machine: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    # Per method, user -> list (source item ids), and user -> held-out items: kept for checks,
+    # left out of to_dict() (they are large).
+    lists: dict[str, dict[int, list[int]]] = field(default_factory=dict, repr=False)
+    relevant: dict[int, set[int]] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if key not in ("lists", "relevant")}
+
+    def best_baseline(self, metric: str | None = None, among: Sequence[str] = ("item_knn", "als")) -> tuple[str, float]:
+        metric = metric or f"ndcg@{self.k}"
+        name = max(among, key=lambda m: self.methods[m][metric])
+        return name, float(self.methods[name][metric])
+
+    def format_table(self) -> str:
+        k = self.k
+        columns = [
+            ("P", f"precision@{k}"),
+            ("R", f"recall@{k}"),
+            ("F1", f"f1@{k}"),
+            ("NDCG", f"ndcg@{k}"),
+            ("HR", f"hit_rate@{k}"),
+            ("MRR", f"mrr@{k}"),
+            ("Cov", f"coverage@{k}"),
+            ("Div", f"diversity@{k}"),
+            ("R cold-i", f"cold_item_recall@{k}"),
+            ("NDCG cold-u", "cold_users"),
+            ("R cold-u", "cold_users"),
+        ]
+        lines = [
+            f"{self.tenant}: split {self.split['scheme']} {self._split_words()}; k={k}; "
+            f"{self.methods[HYBRID]['users']} users evaluated ({self.split['cold_users']} cold users, "
+            f"{self.split['cold_item_pairs']} held-out pairs on {self.split['cold_items']} cold items)",
+        ]
+        header = f"{'method':<13}" + "".join(f"{label:>12}" for label, _ in columns)
+        lines += [header, "-" * len(header)]
+        for name, metrics in self.methods.items():
+            cells = []
+            for label, key in columns:
+                if key == "cold_users":
+                    cold = metrics["cold_users"]
+                    value = cold.get(f"ndcg@{k}" if label.startswith("NDCG") else f"recall@{k}", 0.0)
+                else:
+                    value = metrics[key]
+                cells.append(f"{value:>12.4f}")
+            lines.append(f"{name:<13}" + "".join(cells))
+        best, best_ndcg = self.best_baseline()
+        for name in (HYBRID, HYBRID_NO_MMR):
+            if name in self.methods:
+                ratio = self.methods[name][f"ndcg@{k}"] / best_ndcg if best_ndcg > 0 else float("inf")
+                lines.append(f"{name} / best of item_knn, als ({best}) NDCG@{k}: {ratio:.3f}")
+        if self.blend:
+            weights = ", ".join(
+                f"{n}={w:+.3f}" for n, w in zip(self.blend["features"], self.blend["weights"], strict=True)
+            )
+            lines.append(f"blend: {weights}; validation AUC {self.blend.get('valid_auc')}")
+        lines.append("timings (s): " + ", ".join(f"{n} {s:.1f}" for n, s in self.timings.items()))
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def _split_words(self) -> str:
+        s = self.split
+        return (
+            f"({', '.join(f'{key}={value}' for key, value in s['params'].items())}): "
+            f"{s['train_events']} training / {s['valid_events']} validation / {s['test_events']} held-out events"
+        )
+
+
+def machine_info() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    return {
+        "node": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "postgresql": server,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole run
+
+
+def evaluate_tenant(
+    tenant: Tenant | str | None = None,
+    options: EvaluationOptions | None = None,
+    progress: Progress | None = None,
+) -> EvaluationReport:
+    """Split, train in a scratch tenant, recommend, compare with baselines (module docstring)."""
+    options = options or EvaluationOptions()
+    source = resolve_tenant(tenant)
+    say = progress or (lambda message: None)
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
+    k = options.k
+    log = load_log(source)
+    split = split_log(log, options)
+    history = _history(log, (split.train, split.valid))
+    # Held-out items are new to the user by construction; the difference is a safeguard.
+    relevant = {u: items - history.get(u, set()) for u, items in split.relevant.items()}
+    relevant = {u: items for u, items in relevant.items() if items}
+    first_test: dict[int, int] = {}  # each user's earliest held-out event: the request's context
+    for row in split.test.tolist():
+        user = int(log.users[row])
+        if user not in first_test or log.times[row] < log.times[first_test[user]]:
+            first_test[user] = row
+    users = sorted(relevant)
+    if options.max_users and len(users) > options.max_users:
+        rng = np.random.default_rng(options.seed)
+        users = sorted(rng.choice(users, size=options.max_users, replace=False).tolist())
+    relevant = {u: relevant[u] for u in users}
+    if not users:
+        raise ValueError(f"Tenant {source.slug!r} has no user with a held-out interaction to evaluate.")
+    lap("split")
+
+    slug = scratch_slug_for(source, options)
+    say(f"Copying the catalogue and {len(split.train)} training events into tenant {slug!r} ...")
+    copy = copy_to_scratch(source, slug, log, split.train)
+    lap("copy")
+    concurrently = not connection.in_atomic_block
+    say("Building the embedding version ..." + (" (reusing item vectors)" if options.reuse_vectors else ""))
+    version, version_info = build_scratch_version(
+        source, copy, reuse_vectors=options.reuse_vectors, concurrently=concurrently
+    )
+    lap("vectors")
+    say("Fitting the collaborative model and the blend ...")
+    cf_record = collaborative.fit_collaborative_model(copy.tenant)
+    notes = []
+    try:
+        blend_record = fit_ranking_model(copy.tenant, seed=options.seed)
+    except NotEnoughData as exc:
+        blend_record = None
+        notes.append(f"no blend fitted ({exc}); the hybrid ranks by cos x R alone")
+    lap("fit")
+
+    say(f"Recommending for {len(users)} users ...")
+    data.clear_caches()
+    collaborative.clear_cache()
+    profiles = UserProfile.objects.in_bulk([copy.users[u] for u in users])
+    contexts = {}
+    for user in users:
+        row = first_test[user]
+        context = {"time_of_day": time_of_day(log.stamps[row].hour)}
+        context.update(
+            {key: value for key, value in (("device", log.devices[row]), ("location", log.locations[row])) if value}
+        )
+        contexts[user] = context if options.use_context else dict(NO_CONTEXT)
+    variants = {HYBRID: options.mmr_lambda}
+    if options.also_without_mmr:
+        variants[HYBRID_NO_MMR] = 1.0
+    lists: dict[str, dict[int, list[int]]] = {}
+    sources: Counter[str] = Counter()
+    for name, mmr_lambda in variants.items():
+        lists[name] = _hybrid_lists(copy, profiles, users, history, contexts, k, mmr_lambda, sources)
+    lap("hybrid_lists")
+
+    say("Baselines ...")
+    catalogue = np.array(Item.objects.for_tenant(source).order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+    active = set(Item.objects.for_tenant(source).filter(is_active=True).values_list("pk", flat=True))
+    column = {int(i): j for j, i in enumerate(catalogue.tolist())}
+    user_ids = np.array(sorted(set(log.users.tolist()) | set(users)), dtype=np.int64)
+    user_row = {int(u): r for r, u in enumerate(user_ids.tolist())}
+
+    def matrix(rows: np.ndarray, weights: np.ndarray | None) -> scipy.sparse.csr_matrix:
+        return interaction_matrix(
+            [user_row[int(u)] for u in log.users[rows]],
+            [column[int(i)] for i in log.items[rows]],
+            len(user_ids),
+            len(catalogue),
+            weights,
+        )
+
+    positive_train = split.train[log.positive[split.train]]
+    train_matrix = matrix(positive_train, log.weights[positive_train])
+    history_matrix = matrix(np.concatenate([split.train, split.valid]), None)
+    als = {**dict(llmrec_settings.ALS), "seed": options.seed}  # the service's model, as fit_factors clamps it
+    models: dict[str, Recommender] = {
+        "most_popular": MostPopular(),
+        "item_knn": ItemKNN(k=ITEM_KNN_NEIGHBOURS),
+        "als": ImplicitALS(**{**als, "factors": max(2, min(int(als["factors"]), *train_matrix.shape))}),
+    }
+    for model in models.values():
+        model.fit(train_matrix)
+    inactive = np.array([j for j, i in enumerate(catalogue.tolist()) if i not in active], dtype=np.int64)
+    rows = np.array([user_row[u] for u in users], dtype=np.int64)
+    ranked = baseline_lists(models, train_matrix, history_matrix, rows, inactive, k)
+    for name, columns in ranked.items():
+        lists[name] = {
+            u: [int(catalogue[c]) for c in cols if c >= 0] for u, cols in zip(users, columns.tolist(), strict=True)
+        }
+    lap("baselines")
+
+    vectors_by_scratch = vectorstore.item_vectors(version, copy.items.values())
+    zero = np.zeros(version.dimension, dtype=np.float32)
+    item_vectors = {source_id: vectors_by_scratch.get(scratch_id, zero) for source_id, scratch_id in copy.items.items()}
+    trained_items = set(log.items[split.train].tolist())
+    cold_items = {int(i) for i in catalogue.tolist() if int(i) not in trained_items}
+    positive_counts = Counter(log.users[positive_train].tolist())
+    cold_users = [u for u in users if positive_counts.get(u, 0) <= options.cold_user_max]
+    methods = {}
+    for name in lists:
+        metrics = evaluate_lists(lists[name], relevant, k, n_items=len(active), item_vectors=item_vectors)
+        metrics[f"cold_item_recall@{k}"] = recall_on_items(lists[name], relevant, cold_items, k)
+        metrics["cold_users"] = (
+            evaluate_lists(lists[name], {u: relevant[u] for u in cold_users}, k) if cold_users else {"users": 0}
+        )
+        methods[name] = {key: round(value, 6) if isinstance(value, float) else value for key, value in metrics.items()}
+    lap("metrics")
+
+    report = EvaluationReport(
+        tenant=source.slug,
+        scratch_tenant=slug,
+        k=k,
+        options={**asdict(options), "ratios": list(options.ratios)},
+        split={
+            **options.describe_split(),
+            "params": {key: value for key, value in options.describe_split().items() if key != "scheme"},
+            "events": len(log),
+            "positive_events": int(log.positive.sum()),
+            "train_events": len(split.train),
+            "valid_events": len(split.valid),
+            "test_events": len(split.test),
+            "users_with_held_out_items": len(relevant),
+            "relevant_pairs": sum(len(v) for v in relevant.values()),
+            "cold_items": len(cold_items & set().union(*relevant.values())),
+            "cold_item_pairs": sum(len(cold_items & v) for v in relevant.values()),
+            "cold_users": len(cold_users),
+            "cold_user_max": options.cold_user_max,
+            "catalogue_items": len(catalogue),
+            "active_items": len(active),
+        },
+        methods=methods,
+        blend=None
+        if blend_record is None
+        else {
+            "features": blend_record.feature_names,
+            "weights": blend_record.weights,
+            "bias": blend_record.bias,
+            "valid_auc": blend_record.valid_auc,
+            "valid_loss": blend_record.valid_loss,
+            "metrics": blend_record.metrics,
+        },
+        collaborative=None
+        if cf_record is None
+        else {"params": cf_record.params, "users": cf_record.n_users, "items": cf_record.n_items},
+        version={"model": version.model_name, "dimension": version.dimension, **version_info, **version.metrics},
+        hybrid_sources=dict(sources),
+        timings=timings,
+        machine=machine_info(),
+        notes=notes,
+        lists=lists,
+        relevant=relevant,
+    )
+    if not options.keep_scratch:
+        drop_scratch_tenant(slug)
+    timings["total"] = round(sum(timings.values()), 3)
+    return report
