@@ -271,3 +271,16 @@ def test_rules_combined_block_beats_pin_pin_beats_bury_then_cut_to_k():
         k=4,
     )
     assert ids == ["d", "c", "e", "a"]
+
+
+def test_mmr_does_not_depend_on_the_scale_of_relevance():
+    """A blend's probabilities (~0.01) must trade off against similarity like cosines (~0.5) do."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(30, 8))
+    relevance = rng.uniform(0.2, 0.9, size=30)
+    ids = np.arange(30)
+    as_cosines, _ = mmr(ids, relevance, vectors, k=10, lambda_=0.8)
+    as_probabilities, _ = mmr(ids, relevance * 0.01, vectors, k=10, lambda_=0.8)
+    assert as_cosines.tolist() == as_probabilities.tolist()
+    # and at lambda 0.8 relevance still leads: the top-3 by relevance are all in the list
+    assert set(np.argsort(-relevance)[:3]) <= set(as_probabilities.tolist())

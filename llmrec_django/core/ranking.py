@@ -376,7 +376,9 @@ def mmr(
     Each step takes the candidate maximising ``lambda_ * relevance - (1 - lambda_) * max cosine
     to the items already picked`` (the first pick is the most relevant). ``lambda_ = 1`` is a plain
     sort by relevance (ties kept in input order); ``lambda_ = 0`` only avoids repeating itself.
-    Relevance should be on a scale comparable with cosines (probabilities or cosines are).
+    Relevance is min-max scaled to [0, 1] within the candidates first, so ``lambda_`` means the
+    same whatever the scorer's scale: a blend's probabilities of ~0.01 would otherwise be drowned
+    by cosines of ~0.5 and the list would be ordered by novelty alone.
     ``vectors`` has one row per candidate and is L2-normalised here. Returns the picked ids and
     their relevance, in order; fewer than k when there are fewer candidates. O(k * n * d).
     """
@@ -386,6 +388,8 @@ def mmr(
     k = min(int(k), n)
     if k <= 0:
         return ids[:0], relevance[:0]
+    span = float(relevance.max() - relevance.min()) if n else 0.0
+    scaled = (relevance - relevance.min()) / span if span > 0 else np.zeros(n)
     unit = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(unit, axis=1, keepdims=True)
     unit = unit / np.where(norms > 0, norms, 1.0)
@@ -397,7 +401,7 @@ def mmr(
     available = np.ones(n, dtype=bool)
     available[picked[0]] = False
     for step in range(1, k):
-        marginal = lambda_ * relevance - (1.0 - lambda_) * max_similarity
+        marginal = lambda_ * scaled - (1.0 - lambda_) * max_similarity
         marginal[~available] = -np.inf
         picked[step] = int(np.argmax(marginal))
         available[picked[step]] = False

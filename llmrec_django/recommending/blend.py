@@ -1,6 +1,6 @@
 """Fitting the blend weights of the hybrid score on a validation split (``llmrec_fit``).
 
-Each user's last positive interaction is held out (``core.splits.temporal_leave_last_out``);
+Each user's most recently discovered item is held out (``hold_out_last_new_item``);
 from the rest (the training part) we rebuild, in memory, what the service would know: interest
 vectors (``core.interest``), an ALS model, KG weights and trending popularity. For a sample of
 the held-out users the same four candidate sources propose items; each candidate is one row of
@@ -21,7 +21,6 @@ from llmrec_django import collaborative, vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import interest_vector
-from llmrec_django.core.splits import temporal_leave_last_out
 from llmrec_django.models import Item, ItemVector, RankingModel, Tenant
 from llmrec_django.recommending import data
 
@@ -44,13 +43,47 @@ def _top(scores: np.ndarray, item_ids: np.ndarray, n: int, exclude: set[int]) ->
     return out
 
 
+def hold_out_last_new_item(interactions: collaborative.Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, valid): each user's most recently *discovered* item is held out.
+
+    The held-out item is the one whose first interaction is the user's latest first contact; all
+    the user's events on it go to validation, and training keeps only events from before that
+    moment. Holding out the last *event* instead would often pick a repeat of an item the user
+    already knows, which the candidates exclude, leaving nothing to learn from.
+    """
+    first_seen: dict[tuple[int, int], float] = {}
+    for user, item, when in zip(
+        interactions.user_ids.tolist(), interactions.item_ids.tolist(), interactions.times.tolist(), strict=True
+    ):
+        first_seen.setdefault((user, item), when)  # rows are oldest first
+    newest: dict[int, tuple[float, int]] = {}
+    items_per_user: dict[int, int] = defaultdict(int)
+    for (user, item), when in first_seen.items():
+        items_per_user[user] += 1
+        if user not in newest or when >= newest[user][0]:
+            newest[user] = (when, item)
+    held = {user: pair for user, pair in newest.items() if items_per_user[user] >= 2}
+    train, valid = [], []
+    for row, (user, item, when) in enumerate(
+        zip(interactions.user_ids.tolist(), interactions.item_ids.tolist(), interactions.times.tolist(), strict=True)
+    ):
+        if user not in held:
+            train.append(row)
+        elif item == held[user][1]:
+            valid.append(row)
+        elif when < held[user][0]:
+            train.append(row)
+    valid_rows = np.asarray(valid, dtype=np.int64)
+    # One validation row per user (its first event on the held-out item) is enough for the labels.
+    _, first = np.unique(interactions.user_ids[valid_rows], return_index=True)
+    return np.asarray(train, dtype=np.int64), valid_rows[np.sort(first)]
+
+
 def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int = 0, l2: float = 1.0) -> RankingModel:
     """Fit and store the tenant's blend weights; returns the new record (weights, AUC, loss)."""
     started = time.perf_counter()
     interactions = collaborative.load_interactions(tenant)
-    train, valid, _ = temporal_leave_last_out(
-        interactions.user_ids, interactions.item_ids, interactions.times, n_test=0, n_valid=1
-    )
+    train, valid = hold_out_last_new_item(interactions)
     if len(valid) < 2:
         raise NotEnoughData("Fitting a blend needs users with at least two positive interactions.")
     train_data = collaborative.Interactions(
