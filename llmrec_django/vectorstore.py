@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 WRITE_BATCH_ROWS = 2000
 
 
+# Key of the advisory lock that serialises HNSW index builds (any constant unique to this app).
+INDEX_BUILD_LOCK = 0x6C6C6D726563  # "llmrec"
+
+
 class VersionStateError(RuntimeError):
     """An operation was asked of a version in the wrong state (e.g. activating a failed build)."""
 
@@ -305,9 +309,16 @@ def build_index(version: EmbeddingVersion, *, concurrently: bool = True) -> None
         raise_memory = cursor.fetchone()[0]
         if raise_memory:
             cursor.execute("SET maintenance_work_mem = '512MB'")
-        cursor.execute(sql)
-        if raise_memory:
-            cursor.execute("RESET maintenance_work_mem")
+        # Two CREATE INDEX CONCURRENTLY on the shared vector table (two tenants building at once)
+        # wait for each other's snapshots and deadlock; a session-level advisory lock makes
+        # builds take turns. Builds are rare and minutes long, so queueing costs nothing real.
+        cursor.execute("SELECT pg_advisory_lock(%s)", [INDEX_BUILD_LOCK])
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [INDEX_BUILD_LOCK])
+            if raise_memory:
+                cursor.execute("RESET maintenance_work_mem")
 
 
 def drop_index(version: EmbeddingVersion) -> None:

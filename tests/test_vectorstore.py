@@ -189,3 +189,15 @@ def test_retire_drops_vectors_and_index_but_not_the_active_version(tenant):
     assert not ItemVector.objects.filter(version=old).exists()
     assert not vectorstore.index_exists(old)
     assert vectorstore.index_exists(new)
+
+
+def test_index_builds_take_turns_and_release_their_lock(tenant):
+    items = make_items(tenant, 20)
+    version = ready_version(tenant, items, unit(np.random.default_rng(9).normal(size=(20, DIM))))
+    vectorstore.build_index(version, concurrently=False)  # idempotent second build
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+            [vectorstore.INDEX_BUILD_LOCK & 0xFFFFFFFF],
+        )
+        assert cursor.fetchone()[0] == 0
