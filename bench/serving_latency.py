@@ -6,7 +6,7 @@ For each size N a tenant of its own (``bench-serve-<N>``) holds N synthetic item
 vectors drawn around 1,000 cluster centres, each cluster spread over a 32-d subspace of its own
 plus a little isotropic noise (low intrinsic dimension, as real text embeddings have; uniform
 noise would make ANN needlessly hard and unrealistic). Items are imported with ``import_items``,
-vectors written with ``vectorstore.copy_item_vectors`` (binary COPY), the HNSW index built with
+vectors written with ``vectorstore.write_item_vectors`` (binary COPY), the HNSW index built with
 ``build_index(concurrently=True)`` and the version activated. A few hundred users with events
 on items of their favourite clusters get interest vectors from ``compute_user_vectors``, so
 ``recommend_for_user`` runs its whole path (vector candidates, popularity, KG, rules, MMR). The
@@ -188,7 +188,7 @@ def ready_tenant(n: int, label: str, seed: int, rebuild: bool, cat: Catalogue) -
     hashes = [ids_hashes[j][1] for j in range(n)]
     version = vectorstore.create_version(tenant, model_name="synthetic", model_path="-", dimension=DIMENSION)
     started = time.perf_counter()
-    vectorstore.copy_item_vectors(version, item_pks.tolist(), vectors, hashes)
+    vectorstore.write_item_vectors(version, item_pks.tolist(), vectors, hashes)
     timings["vectors_s"] = time.perf_counter() - started
     log(f"{slug}: vectors generated in {timings['generate_s']:.1f}s, written in {timings['vectors_s']:.1f}s")
 

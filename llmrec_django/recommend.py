@@ -123,26 +123,24 @@ def _clamp_k(k: int | None) -> int:
     return min(k, int(llmrec_settings.MAX_K))
 
 
+def _resolve(model: type, ref: Any, tenant: Tenant, error: type[LookupError], noun: str) -> Any:
+    """A user profile or item of ``tenant`` from an instance or an external id."""
+    if isinstance(ref, model):
+        if ref.tenant_id != tenant.pk:
+            raise error(f"{noun.capitalize()} {ref.external_id!r} belongs to another tenant.")
+        return ref
+    found = model.objects.filter(tenant=tenant, external_id=str(ref)).first()
+    if found is None:
+        raise error(f"No {noun} {ref!r} in tenant {tenant.slug!r}.")
+    return found
+
+
 def _resolve_user(user: UserProfile | str, tenant: Tenant) -> UserProfile:
-    if isinstance(user, UserProfile):
-        if user.tenant_id != tenant.pk:
-            raise UnknownUser(f"User {user.external_id!r} belongs to another tenant.")
-        return user
-    profile = UserProfile.objects.filter(tenant=tenant, external_id=str(user)).first()
-    if profile is None:
-        raise UnknownUser(f"No user {user!r} in tenant {tenant.slug!r}.")
-    return profile
+    return _resolve(UserProfile, user, tenant, UnknownUser, "user")
 
 
 def _resolve_item(item: Item | str, tenant: Tenant) -> Item:
-    if isinstance(item, Item):
-        if item.tenant_id != tenant.pk:
-            raise UnknownItem(f"Item {item.external_id!r} belongs to another tenant.")
-        return item
-    found = Item.objects.filter(tenant=tenant, external_id=str(item)).first()
-    if found is None:
-        raise UnknownItem(f"No item {item!r} in tenant {tenant.slug!r}.")
-    return found
+    return _resolve(Item, item, tenant, UnknownItem, "item")
 
 
 def _passes(row: data.ItemRow, category: str | None, attributes: Mapping[str, Any] | None) -> bool:

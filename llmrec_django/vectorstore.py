@@ -27,8 +27,8 @@ from llmrec_django.models import EmbeddingVersion, ItemVector, Tenant, UserVecto
 
 logger = logging.getLogger(__name__)
 
-# Rows per INSERT when writing vectors: large enough to amortise round trips, small enough to
-# keep one statement's parameters well under PostgreSQL's 65535 limit (3 params per row).
+# Rows per INSERT when writing user vectors: large enough to amortise round trips, small enough to
+# keep one statement's parameters well under PostgreSQL's 65535 limit (6 params per row).
 WRITE_BATCH_ROWS = 2000
 
 
@@ -132,35 +132,7 @@ def retire_version(version: EmbeddingVersion) -> None:
 # Writing vectors
 
 
-def write_item_vectors(
-    version: EmbeddingVersion, item_ids: Sequence[int], vectors: np.ndarray, content_hashes: Sequence[str]
-) -> int:
-    """Insert or replace the vectors of ``item_ids`` in ``version``; running it twice is harmless."""
-    vectors = _check_dimension(version, vectors)
-    if not (len(item_ids) == len(vectors) == len(content_hashes)):
-        raise ValueError("item_ids, vectors and content_hashes must have the same length.")
-    sql_head = (
-        "INSERT INTO llmrec_django_itemvector (tenant_id, version_id, item_id, embedding, content_hash, updated_at) "
-        "VALUES "
-    )
-    sql_tail = (
-        " ON CONFLICT (version_id, item_id) DO UPDATE SET embedding = EXCLUDED.embedding, "
-        "content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at"
-    )
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        for start in range(0, len(item_ids), WRITE_BATCH_ROWS):
-            stop = start + WRITE_BATCH_ROWS
-            rows = list(zip(item_ids[start:stop], vectors[start:stop], content_hashes[start:stop], strict=True))
-            placeholders = ",".join(["(%s, %s, %s, %s::vector, %s, %s)"] * len(rows))
-            params: list = []
-            for item_id, vector, content_hash in rows:
-                params += [version.tenant_id, version.pk, int(item_id), vector_literal(vector), content_hash, now]
-            cursor.execute(sql_head + placeholders + sql_tail, params)
-    return len(item_ids)
-
-
-# Rows per COPY transaction in ``copy_item_vectors``: a staging table of this many 384-d rows is
+# Rows per COPY transaction in ``write_item_vectors``: a staging table of this many 384-d rows is
 # about 150 MB, and each batch commits on its own so a million-item load never holds one huge
 # transaction.
 COPY_BATCH_ROWS = 100_000
@@ -168,14 +140,14 @@ COPY_BATCH_ROWS = 100_000
 _VECTOR_STAGE = "llmrec_copy_itemvectors"
 
 
-def copy_item_vectors(
+def write_item_vectors(
     version: EmbeddingVersion, item_ids: Sequence[int], vectors: np.ndarray, content_hashes: Sequence[str]
 ) -> int:
-    """``write_item_vectors`` for bulk loads: binary COPY into a staging table, then one upsert.
+    """Insert or replace the vectors of ``item_ids`` in ``version``; running it twice is harmless.
 
-    Same result and the same idempotency, but the vectors travel as float32 (pgvector's binary
-    format) instead of text literals: about 10x faster for a whole catalogue, which is what a
-    million-item re-embed or a benchmark needs.
+    Binary COPY into a staging table, then one upsert: the vectors travel as float32 (pgvector's
+    binary format) rather than text literals, about 10x faster than multi-row INSERTs, which is
+    what a million-item re-embed needs; a single incremental item pays one small COPY.
     """
     from pgvector.psycopg.vector import register_vector_info
     from psycopg.types import TypeInfo

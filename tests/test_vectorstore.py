@@ -54,14 +54,14 @@ def test_writing_the_same_chunk_twice_leaves_one_row_per_item(tenant):
     assert ItemVector.objects.filter(version=version).count() == 3
 
 
-def test_copy_item_vectors_stores_the_same_rows_as_write_item_vectors(tenant, monkeypatch):
+def test_write_item_vectors_in_several_copy_batches_replaces_on_rerun(tenant, monkeypatch):
     monkeypatch.setattr(vectorstore, "COPY_BATCH_ROWS", 2)  # several batches
     items = make_items(tenant, 5)
     vectors = unit(np.random.default_rng(3).normal(size=(5, DIM)))
     version = vectorstore.create_version(tenant, model_name="t", model_path="/t", dimension=DIM)
     ids, hashes = [i.pk for i in items], [i.content_hash for i in items]
-    assert vectorstore.copy_item_vectors(version, ids, vectors, hashes) == 5
-    vectorstore.copy_item_vectors(version, ids[:2], vectors[[1, 0]], ["x", "y"])  # re-run replaces
+    assert vectorstore.write_item_vectors(version, ids, vectors, hashes) == 5
+    vectorstore.write_item_vectors(version, ids[:2], vectors[[1, 0]], ["x", "y"])  # re-run replaces
     stored = vectorstore.item_vectors(version, ids)
     assert ItemVector.objects.filter(version=version).count() == 5
     np.testing.assert_allclose(stored[ids[0]], vectors[1], rtol=1e-6)
@@ -71,7 +71,7 @@ def test_copy_item_vectors_stores_the_same_rows_as_write_item_vectors(tenant, mo
     assert vectorstore.item_vectors(version, []) == {}
     assert vectorstore.item_vectors(version, [ids[0] + 10_000]) == {}
     with pytest.raises(ValueError, match="8-d"):
-        vectorstore.copy_item_vectors(version, ids[:1], np.ones((1, 4)), ["h"])
+        vectorstore.write_item_vectors(version, ids[:1], np.ones((1, 4)), ["h"])
 
 
 def test_build_index_keeps_a_larger_maintenance_work_mem(tenant):
