@@ -1,4 +1,4 @@
-"""The per-tenant collaborative-filtering model: implicit ALS fitted on interactions, stored, loaded.
+"""The per-tenant collaborative-filtering model: implicit ALS and item-KNN fitted on interactions.
 
 Usage::
 
@@ -6,8 +6,15 @@ Usage::
 
     record = collaborative.fit_collaborative_model(tenant)    # fits, writes the .npz, records it
     model = collaborative.current_model(tenant)               # cached per process; None if never fitted
-    model.recommend(user_pk, n=100, exclude=consumed)         # {item_pk: score}
+    model.recommend(user_pk, n=100, exclude=consumed)         # ALS: {item_pk: score}
     model.similar(item_pk, n=20)                              # {item_pk: cosine of item factors}
+    model.neighbour_recommend(liked, n=100, exclude=consumed) # item-KNN from the live history
+    model.neighbour_scores(liked, item_pks)                   # item-KNN score of given items
+
+Two views of the same interactions: ALS factors (a user known at fitting time) and an item-item
+neighbour table (``core.baselines.ItemKNN``: each item's ``ITEM_KNN_NEIGHBOURS`` most co-consumed
+items, cosine on the binary matrix). The neighbour table scores from the items a user likes *now*,
+so a user's newest events (and users who arrived after the fit) count at once.
 
 Confidences come from ``LLMREC["EVENT_WEIGHTS"]`` (ratings signed around 3 stars, as for the
 interest vector, without time decay); events with a non-positive weight (dislikes, impressions,
@@ -22,14 +29,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.core.baselines import ImplicitALS
+from llmrec_django.core.baselines import ImplicitALS, ItemKNN
 from llmrec_django.core.interest import event_weights
 from llmrec_django.core.splits import interaction_matrix
 from llmrec_django.models import CollaborativeModel, Interaction, Tenant
@@ -70,12 +79,15 @@ def load_interactions(tenant: Tenant | int) -> Interactions:
 
 @dataclass
 class CollaborativeFactors:
-    """Fitted ALS factors with the database ids of their rows; answers with database ids."""
+    """Fitted ALS factors and the item-KNN neighbour table, with the database ids of their rows
+    and columns; answers with database ids."""
 
     user_ids: np.ndarray
     item_ids: np.ndarray
     user_factors: np.ndarray
     item_factors: np.ndarray
+    # item x item (columns of item_ids): S[i, j] = cosine(i, j) if i is among j's nearest items.
+    item_neighbours: scipy.sparse.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self.user_row = {int(u): row for row, u in enumerate(self.user_ids.tolist())}
@@ -83,6 +95,10 @@ class CollaborativeFactors:
 
     def knows_user(self, user_id: int) -> bool:
         return user_id in self.user_row
+
+    def knows_items(self, item_ids: Iterable[int]) -> np.ndarray:
+        """True for each item the model was fitted with (it had interactions then)."""
+        return np.array([int(i) in self.item_column for i in item_ids], dtype=bool)
 
     def user_scores(self, user_id: int) -> np.ndarray | None:
         row = self.user_row.get(user_id)
@@ -115,6 +131,60 @@ class CollaborativeFactors:
                 out[position] = scores[column]
         return out
 
+    def _neighbour_vector(self, liked: Mapping[int, float] | Iterable[int]) -> np.ndarray | None:
+        """Item-KNN score of every column: the sum of each liked item's neighbour row (binary, as
+        the ItemKNN baseline); None without a neighbour table or a liked item it knows."""
+        if self.item_neighbours is None:
+            return None
+        columns = [self.item_column[int(i)] for i in liked if int(i) in self.item_column]
+        if not columns:
+            return None
+        return np.asarray(self.item_neighbours[columns].sum(axis=0), dtype=np.float64).ravel()
+
+    def neighbour_recommend(
+        self, liked: Mapping[int, float] | Iterable[int], n: int, exclude: set[int] | frozenset[int] = frozenset()
+    ) -> dict[int, float]:
+        """The n items most co-consumed with ``liked`` (item-KNN), best first; never a liked one."""
+        scores = self._neighbour_vector(liked)
+        if scores is None or n <= 0:
+            return {}
+        skip = set(exclude) | {int(i) for i in liked}
+        result: dict[int, float] = {}
+        candidates = np.flatnonzero(scores > 0)
+        for column in candidates[np.argsort(-scores[candidates], kind="stable")]:
+            item_id = int(self.item_ids[column])
+            if item_id not in skip:
+                result[item_id] = float(scores[column])
+                if len(result) >= n:
+                    break
+        return result
+
+    def neighbour_scores(self, liked: Mapping[int, float] | Iterable[int], item_ids: list[int]) -> np.ndarray:
+        """The item-KNN score of each of ``item_ids`` given ``liked`` (0 when unknown)."""
+        out = np.zeros(len(item_ids))
+        scores = self._neighbour_vector(liked)
+        if scores is None:
+            return out
+        for position, item_id in enumerate(item_ids):
+            column = self.item_column.get(int(item_id))
+            if column is not None:
+                out[position] = scores[column]
+        return out
+
+    def strongest_neighbour(self, liked: Iterable[int], item_id: int) -> int | None:
+        """The liked item that contributes most to ``item_id``'s item-KNN score (for explanations)."""
+        column = self.item_column.get(int(item_id))
+        if self.item_neighbours is None or column is None:
+            return None
+        best, best_value = None, 0.0
+        for liked_id in liked:
+            row = self.item_column.get(int(liked_id))
+            if row is not None:
+                value = float(self.item_neighbours[row, column])
+                if value > best_value:
+                    best, best_value = int(liked_id), value
+        return best
+
     def similar(self, item_id: int, n: int) -> dict[int, float]:
         """Items whose factors are closest (cosine) to ``item_id``'s, itself excluded."""
         column = self.item_column.get(item_id)
@@ -140,11 +210,13 @@ def fit_factors(data: Interactions, **params) -> CollaborativeFactors | None:
     # More factors than items or users only adds noise (and implicit refuses some shapes).
     settings_params["factors"] = max(2, min(int(settings_params["factors"]), len(item_ids), len(user_ids)))
     model = ImplicitALS(**settings_params).fit(matrix)
+    neighbours = ItemKNN(k=int(llmrec_settings.ITEM_KNN_NEIGHBOURS)).fit(matrix)
     return CollaborativeFactors(
         user_ids=user_ids,
         item_ids=item_ids,
         user_factors=np.asarray(model.model.user_factors, dtype=np.float32),
         item_factors=np.asarray(model.model.item_factors, dtype=np.float32),
+        item_neighbours=neighbours.similarity.astype(np.float32).tocsr(),
     )
 
 
@@ -163,12 +235,16 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
     directory = model_directory(tenant)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"als-{timezone.now():%Y%m%dT%H%M%S%f}.npz"
+    neighbours = factors.item_neighbours
     np.savez(
         path,
         user_ids=factors.user_ids,
         item_ids=factors.item_ids,
         user_factors=factors.user_factors,
         item_factors=factors.item_factors,
+        neighbour_data=neighbours.data,
+        neighbour_indices=neighbours.indices,
+        neighbour_indptr=neighbours.indptr,
     )
     return CollaborativeModel.objects.create(
         tenant=tenant,
@@ -176,7 +252,12 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
         n_users=len(factors.user_ids),
         n_items=len(factors.item_ids),
         n_interactions=len(data.user_ids),
-        params={**dict(llmrec_settings.ALS), **params, "factors": int(factors.item_factors.shape[1])},
+        params={
+            **dict(llmrec_settings.ALS),
+            **params,
+            "factors": int(factors.item_factors.shape[1]),
+            "item_knn_neighbours": int(llmrec_settings.ITEM_KNN_NEIGHBOURS),
+        },
         fit_seconds=round(time.perf_counter() - started, 3),
     )
 
@@ -201,11 +282,19 @@ def current_model(tenant: Tenant | int) -> CollaborativeFactors | None:
         return cached[1]
     try:
         with np.load(path) as data:
+            n_items = len(data["item_ids"])
+            neighbours = None
+            if "neighbour_data" in data:  # files written before item-KNN was added have none
+                neighbours = scipy.sparse.csr_matrix(
+                    (data["neighbour_data"], data["neighbour_indices"], data["neighbour_indptr"]),
+                    shape=(n_items, n_items),
+                )
             factors = CollaborativeFactors(
                 user_ids=data["user_ids"],
                 item_ids=data["item_ids"],
                 user_factors=data["user_factors"],
                 item_factors=data["item_factors"],
+                item_neighbours=neighbours,
             )
     except (OSError, KeyError, ValueError) as exc:
         logger.warning("Collaborative model %s (%s) cannot be loaded: %s", record_id, path, exc)

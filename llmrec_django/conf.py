@@ -107,6 +107,9 @@ DEFAULTS: dict[str, Any] = {
     "CONTEXT_WEIGHT": 0.3,
     # Implicit ALS hyper-parameters of the collaborative model.
     "ALS": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
+    # Neighbours kept per item in the collaborative model's item-KNN table (candidate source and
+    # blend feature "item_knn"; the offline evaluation's ItemKNN baseline uses the same number).
+    "ITEM_KNN_NEIGHBOURS": 50,
     # Users sampled to fit the blend weights (each contributes its candidates as training rows).
     "BLEND_FIT_USERS": 2000,
 }

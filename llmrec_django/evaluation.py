@@ -92,8 +92,6 @@ HYBRID_NO_MMR = "hybrid_no_mmr"  # the same lists before the diversity re-rankin
 BASELINES = ("most_popular", "item_knn", "als")
 SPLITS = ("temporal", "random")
 SCRATCH_SUFFIX = "-eval"
-# Neighbours kept per item by the item-KNN baseline (the reference figures' setting).
-ITEM_KNN_NEIGHBOURS = 50
 # Context values that no event and no rule can match: a request "without context" that does
 # not fall back to the wall clock's time of day (which would make runs differ by the hour).
 NO_CONTEXT = {"time_of_day": "unspecified"}
@@ -696,7 +694,7 @@ def evaluate_tenant(
     als = {**dict(llmrec_settings.ALS), "seed": options.seed}  # the service's model, as fit_factors clamps it
     models: dict[str, Recommender] = {
         "most_popular": MostPopular(),
-        "item_knn": ItemKNN(k=ITEM_KNN_NEIGHBOURS),
+        "item_knn": ItemKNN(k=int(llmrec_settings.ITEM_KNN_NEIGHBOURS)),
         "als": ImplicitALS(**{**als, "factors": max(2, min(int(als["factors"]), *train_matrix.shape))}),
     }
     for model in models.values():

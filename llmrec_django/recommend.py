@@ -14,13 +14,15 @@ Usage::
 
 A list for a user is built in these steps (the maths lives in ``llmrec_django.core.ranking``):
 
-1. Candidates from four sources, each ``{item_id: score}``: pgvector ANN on the user's interest
+1. Candidates from five sources, each ``{item_id: score}``: pgvector ANN on the user's interest
    vector in the active embedding version (iterative index scans, so filters never under-fill),
-   collaborative filtering (the tenant's stored ALS model), knowledge-graph neighbours of what the
-   user liked, and time-decayed popularity; merged with ``merge_candidates``.
+   collaborative filtering (the tenant's stored model: ALS factors, and item-KNN neighbours of the
+   items the user likes now), knowledge-graph neighbours of what the user liked, and time-decayed
+   popularity; merged with ``merge_candidates``.
 2. Features per candidate (``hybrid_features``): ``cos(u, i) * R_ui`` with R_ui the KG relation
-   weight, the collaborative score and popularity; scored by the tenant's latest fitted blend
-   (``llmrec_fit``), else by ``cos * R`` alone.
+   weight, the ALS and item-KNN scores, popularity, and ``cos * R`` again for items without
+   collaborative evidence; scored by the tenant's latest fitted blend (``llmrec_fit``), else by
+   ``cos * R`` alone.
 3. Filters (inactive, consumed, category, attributes), business rules in the request's context
    (``apply_rules``: boost, bury, pin, block), diversity by MMR, then k.
 
@@ -51,7 +53,7 @@ from llmrec_django.tenancy import resolve_tenant
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = ("vector", "collaborative", "kg", "popularity")
+SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity")
 FALLBACK = "fallback:popularity"
 
 
@@ -160,10 +162,20 @@ def current_blend(tenant_id: int) -> tuple[int, ranking.BlendModel] | None:
     if record is None or not record[1]:
         return None
     try:
-        return record[0], ranking.BlendModel.from_dict(record[1])
+        model = ranking.BlendModel.from_dict(record[1])
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("Ranking model %s is unreadable (%s); using the default weights.", record[0], exc)
         return None
+    if model.feature_names != ranking.HYBRID_FEATURES:
+        logger.warning(
+            "Ranking model %s was fitted on features %s, the service computes %s; using the default "
+            "weights until `llmrec_fit` runs again.",
+            record[0],
+            model.feature_names,
+            ranking.HYBRID_FEATURES,
+        )
+        return None
+    return record[0], model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +390,7 @@ def recommend_for_user(
 
     cf_model = collaborative.current_model(tenant)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model else {}
+    knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model else {}
     liked_edges, labels = data.item_entity_edges(liked)
     entity_weights = ranking.user_entity_weights(liked, liked_edges)
     kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
@@ -385,7 +398,7 @@ def recommend_for_user(
     popular = dict(list(((i, s) for i, s in popular_all.items() if i not in exclude))[:n])
     timer.lap("sources")
 
-    ids, _, proposed = ranking.merge_candidates(ann, cf, kg, popular, names=SOURCE_NAMES)
+    ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
     items = data.load_items(tenant.pk, list(ids) + list(liked))
     keep = [j for j, i in enumerate(ids) if i in items and i not in exclude and _passes(items[i], category, attributes)]
     ids = [ids[j] for j in keep]
@@ -403,10 +416,12 @@ def recommend_for_user(
         entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
     )
     cf_scores = cf_model.score_items(profile.pk, ids) if cf_model else np.zeros(len(ids))
+    knn_scores = cf_model.neighbour_scores(liked, ids) if cf_model else None
+    known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
-    features = ranking.hybrid_features(cosine, kg_weight, cf_scores, pop_scores)
+    features = ranking.hybrid_features(cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known)
     blend = current_blend(tenant.pk)
-    scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight, cf_scores, pop_scores)
+    scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight)
     timer.lap("scoring")
 
     titles = {i: row.title for i, row in items.items()}
@@ -421,6 +436,10 @@ def recommend_for_user(
                 text = f'Similar to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             else:
                 text = "Matches the interests in your profile"
+        if text is None and "item_knn" in proposed[j]:
+            source = cf_model.strongest_neighbour(liked, item_id) if cf_model else None
+            if source is not None:
+                text = f'People who liked "{titles.get(source, "an item")}" also liked this'
         if text is None and "collaborative" in proposed[j]:
             text = "Liked by people with tastes like yours"
         explanations[item_id] = text or "Popular this week"

@@ -386,9 +386,11 @@ def nearest_items(
     with transaction.atomic(), connection.cursor() as cursor:
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
-        else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {ef}")
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        else:  # one round trip for both settings
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                [str(ef)],
+            )
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [Neighbour(item_id=item_id, score=1.0 - float(distance)) for item_id, distance in rows]

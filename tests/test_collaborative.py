@@ -1,4 +1,4 @@
-"""The per-tenant ALS model: fitted on positive interactions, stored as a file, loaded once."""
+"""The per-tenant collaborative model (ALS + item-KNN): fitted on positive interactions, stored, loaded once."""
 
 import pytest
 
@@ -44,6 +44,36 @@ def test_a_user_gets_the_unseen_item_of_their_group(shop, tenant):
     best = next(iter(model.recommend(users[0].pk, 1, exclude=seen)))
     assert best == items[2].pk
     assert next(iter(model.similar(items[0].pk, 1))) in {items[1].pk, items[2].pk}
+
+
+def test_item_neighbours_score_from_the_live_history(shop, tenant):
+    items, users = shop
+    collaborative.fit_collaborative_model(tenant, factors=2)
+    model = collaborative.current_model(tenant)  # loaded back from the .npz
+    i = [item.pk for item in items]
+    # Binary cosine: items 0 and 1 share users {0, 1, 2}, item 2 has users {1, 2}:
+    # cos(0, 2) = cos(1, 2) = 2 / (sqrt(3) sqrt(2)), so item 2 scores 2 * 0.8165 for a fan of 0 and 1.
+    assert model.neighbour_recommend({i[0]: 1.0, i[1]: 1.0}, 5) == pytest.approx({i[2]: 4 / 6**0.5})
+    # A user the model never saw is served from what they like now: cos(0, 1) = 1 beats cos(0, 2).
+    assert list(model.neighbour_recommend([i[0]], 5)) == [i[1], i[2]]
+    assert model.neighbour_recommend([i[0]], 5, exclude={i[1]}) == pytest.approx({i[2]: 2 / 6**0.5})
+    assert model.neighbour_scores([i[0]], [i[1], i[4], 999_999]).tolist() == pytest.approx([1.0, 0.0, 0.0])
+    assert model.strongest_neighbour([i[0], i[4]], i[1]) == i[0]
+    assert model.knows_items([i[0], 999_999]).tolist() == [True, False]
+    assert model.neighbour_recommend([999_999], 5) == {}
+
+
+def test_a_model_file_without_neighbours_still_loads(shop, tenant):
+    import numpy as np
+
+    record = collaborative.fit_collaborative_model(tenant, factors=2)
+    with np.load(record.path) as data:
+        old = {key: data[key] for key in ("user_ids", "item_ids", "user_factors", "item_factors")}
+    np.savez(record.path, **old)  # the layout written before item-KNN existed
+    collaborative.clear_cache()
+    model = collaborative.current_model(tenant)
+    assert model.item_neighbours is None and model.neighbour_recommend([shop[0][0].pk], 3) == {}
+    assert model.recommend(shop[1][0].pk, 1)
 
 
 def test_the_model_is_cached_until_a_new_one_is_fitted(shop, tenant):

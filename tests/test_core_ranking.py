@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse
 
 from llmrec_django.core.ranking import (
+    HYBRID_FEATURES,
     BlendModel,
     apply_rules,
     fit_blend_weights,
@@ -85,7 +86,16 @@ def test_hybrid_score_defaults_to_the_seed_design_cos_times_r():
 
 def test_hybrid_features_fill_missing_sources():
     features = hybrid_features([0.5, 0.2], None, [1.0, 2.0])
-    assert features.tolist() == [[0.5, 1.0, 0.0], [0.2, 2.0, 0.0]]
+    assert features.tolist() == [[0.5, 1.0, 0.0, 0.0, 0.0], [0.2, 2.0, 0.0, 0.0, 0.0]]
+
+
+def test_hybrid_features_scale_item_knn_by_the_list_and_repeat_relevance_for_cold_items():
+    features = hybrid_features(
+        [0.5, 0.2, 0.4], [2.0, 1.0, 1.0], [0.1, 0.2, 0.0], [0.3, 0.1, 0.0], item_knn=[4.0, 1.0, 0.0], known=[1, 1, 0]
+    )
+    expected = [[1.0, 0.1, 1.0, 0.3, 0.0], [0.2, 0.2, 0.25, 0.1, 0.0], [0.4, 0.0, 0.0, 0.0, 0.4]]
+    np.testing.assert_allclose(features, expected)
+    assert len(features[0]) == len(HYBRID_FEATURES)
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +123,16 @@ def test_blend_recovers_a_known_logistic_model(clicks):
 
 def test_blend_scores_match_hybrid_scores_through_raw_coefficients(clicks):
     features, labels, *_ = clicks
-    model = fit_blend_weights(features, labels, feature_names=("relevance", "collaborative", "popularity"))
-    cosine, collaborative, popularity = features[:10].T
-    assert hybrid_scores(cosine, None, collaborative, popularity, *model.raw_coefficients()) == pytest.approx(
-        model.score(features[:10])
+    rng = np.random.default_rng(1)
+    knn = rng.random(len(labels))
+    known = rng.random(len(labels)) < 0.8
+    full = hybrid_features(features[:, 0], None, features[:, 1], features[:, 2], item_knn=knn, known=known)
+    model = fit_blend_weights(full, labels, feature_names=HYBRID_FEATURES)
+    cosine, collaborative, popularity = features.T
+    scores = hybrid_scores(
+        cosine, None, collaborative, popularity, *model.raw_coefficients(), item_knn=knn, known=known
     )
+    assert scores == pytest.approx(model.score(full))
 
 
 def test_stronger_l2_shrinks_the_weights(clicks):

@@ -178,6 +178,7 @@ def test_collaborative_candidates_come_from_the_stored_model(world, tenant):
     result = recommend_for_user("alice", k=6)
     boot = next(r for r in result.items if r.title == "Ridge Boot")
     assert "collaborative" in boot.sources
+    assert "item_knn" in boot.sources, "co-bought with the ship Alice bought"
 
 
 def test_the_fitted_blend_is_stored_and_used(world, tenant):
@@ -196,9 +197,14 @@ def test_the_fitted_blend_is_stored_and_used(world, tenant):
             )  # fmt: skip
     record = fit_ranking_model(tenant)
     assert RankingModel.objects.filter(tenant=tenant).count() == 1
-    assert record.feature_names == ["relevance", "collaborative", "popularity"]
-    assert len(record.weights) == 3 and record.valid_loss is not None
+    assert record.feature_names == ["relevance", "collaborative", "item_knn", "popularity", "cold_relevance"]
+    assert len(record.weights) == 5 and record.valid_loss is not None
     assert recommend_for_user("alice", k=3).ranking_model_id == record.pk
+    # A blend fitted on other features (an older release) is not applied to today's features.
+    model = dict(record.model, feature_names=["relevance", "collaborative", "popularity"])
+    model.update(weights=model["weights"][:3], mean=model["mean"][:3], scale=model["scale"][:3])
+    RankingModel.objects.filter(pk=record.pk).update(model=model)
+    assert recommend_for_user("alice", k=3).ranking_model_id is None
 
 
 def test_similar_items_share_vectors_and_graph(world, tenant):
@@ -213,3 +219,21 @@ def test_similar_items_share_vectors_and_graph(world, tenant):
     assert orbit.explanation == 'Same genre as "Lantern Ship": science fiction'
     with pytest.raises(LookupError):
         similar_items("nope")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, settings):
+    import threading
+
+    item = make_item(tenant, "hit", "A Hit")
+    fan = UserProfile.objects.create(tenant=tenant, external_id="fan")
+    assert data.popularity(tenant.pk) == {}
+    Interaction.objects.create(tenant=tenant, event_id="h1", user=fan, item=item, event_type="purchase")
+    assert data.popularity(tenant.pk) == {}, "fresh enough: served from the cache without a query"
+    settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 0}
+    assert data.popularity(tenant.pk) == {}, "stale: still served at once, a thread recomputes it"
+    for thread in threading.enumerate():
+        if thread.name.startswith("llmrec-popularity"):
+            thread.join(10)
+    settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 60}
+    assert data.popularity(tenant.pk) == {item.pk: 1.0}

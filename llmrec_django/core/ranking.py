@@ -7,15 +7,16 @@ A request for a user's list goes through these steps, each a plain function on a
     ids, by_source, sources = ranking.merge_candidates(ann, collaborative, kg, popular,
                                                        names=("ann", "collaborative", "kg", "popularity"))
     kg_weight = ranking.kg_relation_weight(user_entities, candidate_entities)   # R_ui, in [1, 1 + cap]
-    features = ranking.hybrid_features(cosine, [kg_weight[i] for i in ids], collaborative_score, trending)
+    features = ranking.hybrid_features(cosine, [kg_weight[i] for i in ids], als_score, trending,
+                                       item_knn=knn_score, known=seen_by_collaborative_model)
     scores = model.score(features)                  # model = fit_blend_weights(past features, clicks)
     ids, scores = ranking.mmr(ids, scores, vectors, k=50, lambda_=0.7)
     ids, scores = ranking.apply_rules(ids, scores, boost={...}, pin={"promo": 0}, block={...}, k=10)
 
 The seed design scores a candidate by ``r_ui = cos(u, i) * R_ui``: the cosine between the user's
 interest vector and the item's vector, raised by knowledge-graph paths from what the user liked
-to the candidate. Here ``r_ui`` is one feature of a logistic-regression blend with a
-collaborative score and popularity; with no trained model, ``hybrid_scores``' default weights
+to the candidate. Here ``r_ui`` is one feature of a logistic-regression blend with collaborative
+scores (ALS and item-KNN), popularity and a content-only score for new items; with no trained model, ``hybrid_scores``' default weights
 rank by ``r_ui`` alone.
 """
 
@@ -122,9 +123,9 @@ def kg_relation_weight(
 # ---------------------------------------------------------------------------------------------
 # The hybrid score and its learnt blend
 
-HYBRID_FEATURES = ("relevance", "collaborative", "popularity")
+HYBRID_FEATURES = ("relevance", "collaborative", "item_knn", "popularity", "cold_relevance")
 # With no trained blend, rank by the seed design's r_ui = cos * R alone.
-DEFAULT_BLEND_WEIGHTS = (1.0, 0.0, 0.0)
+DEFAULT_BLEND_WEIGHTS = (1.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def hybrid_features(
@@ -132,18 +133,37 @@ def hybrid_features(
     kg_weight: ArrayLike | None = None,
     collaborative: ArrayLike | None = None,
     popularity: ArrayLike | None = None,
+    *,
+    item_knn: ArrayLike | None = None,
+    known: ArrayLike | None = None,
 ) -> np.ndarray:
-    """The ``(n, 3)`` feature matrix of ``HYBRID_FEATURES``: ``cos * R``, collaborative, popularity.
+    """The ``(n, 5)`` feature matrix of ``HYBRID_FEATURES`` for one list of candidates:
 
-    A missing ``kg_weight`` means R = 1; a missing collaborative or popularity score means 0.
+    - ``relevance``: ``cos(u, i) * R_ui`` (a missing ``kg_weight`` means R = 1);
+    - ``collaborative``: the ALS score;
+    - ``item_knn``: the item-KNN score divided by the list's largest, so it means "how close to
+      this user's best neighbour candidate" whatever the length of the user's history;
+    - ``popularity``: the trending score (0..1);
+    - ``cold_relevance``: ``relevance`` again for items the collaborative model has never seen
+      (``known`` False), else 0, so the blend can learn how to rank new items by content alone
+      instead of ranking them last for want of collaborative evidence.
+
+    A missing collaborative, item-KNN or popularity score means 0; a missing ``known`` means
+    every item is known.
     """
     cosine = np.asarray(cosine, dtype=np.float64)
     n = len(cosine)
     relevance = cosine * (1.0 if kg_weight is None else np.asarray(kg_weight, dtype=np.float64))
-    columns = [relevance]
-    for values in (collaborative, popularity):
-        columns.append(np.zeros(n) if values is None else np.asarray(values, dtype=np.float64))
-    return np.column_stack(columns)
+
+    def column(values: ArrayLike | None) -> np.ndarray:
+        return np.zeros(n) if values is None else np.asarray(values, dtype=np.float64)
+
+    neighbours = column(item_knn)
+    top = float(neighbours.max()) if n else 0.0
+    if top > 0:
+        neighbours = neighbours / top
+    cold = np.zeros(n) if known is None else 1.0 - np.asarray(known, dtype=np.float64)
+    return np.column_stack([relevance, column(collaborative), neighbours, column(popularity), relevance * cold])
 
 
 def hybrid_scores(
@@ -153,14 +173,17 @@ def hybrid_scores(
     popularity: ArrayLike | None = None,
     weights: ArrayLike = DEFAULT_BLEND_WEIGHTS,
     bias: float = 0.0,
+    *,
+    item_knn: ArrayLike | None = None,
+    known: ArrayLike | None = None,
 ) -> np.ndarray:
-    """``sigmoid(w1 * cos * R + w2 * collaborative + w3 * popularity + bias)``, a click probability.
+    """``sigmoid(hybrid_features(...) @ weights + bias)``, a click probability.
 
     The weights apply to raw features; for a ``BlendModel`` pass ``*model.raw_coefficients()``
     (or call ``model.score(hybrid_features(...))``). The sigmoid does not change the order, so
     the default weights rank by ``cos * R``.
     """
-    features = hybrid_features(cosine, kg_weight, collaborative, popularity)
+    features = hybrid_features(cosine, kg_weight, collaborative, popularity, item_knn=item_knn, known=known)
     return scipy.special.expit(features @ np.asarray(weights, dtype=np.float64) + bias)
 
 

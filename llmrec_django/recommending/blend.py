@@ -2,8 +2,8 @@
 
 Each user's most recently discovered item is held out (``hold_out_last_new_item``);
 from the rest (the training part) we rebuild, in memory, what the service would know: interest
-vectors (``core.interest``), an ALS model, KG weights and trending popularity. For a sample of
-the held-out users the same four candidate sources propose items; each candidate is one row of
+vectors (``core.interest``), the collaborative model (ALS and item-KNN), KG weights and trending
+popularity. For a sample of the held-out users the same five candidate sources propose items; each candidate is one row of
 ``core.ranking.hybrid_features`` labelled 1 if it is the held-out item, else 0. A logistic
 regression (``core.ranking.fit_blend_weights``) is fitted on half of the users and evaluated
 (loss, AUC) on the other half, then stored as a ``RankingModel``: the service uses the latest one.
@@ -157,6 +157,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
                     cosine_all = vectors @ u_vec
         ann = _top(cosine_all, catalogue, n, exclude) if vectors is not None else {}
         cf = factors.recommend(user, n, exclude=exclude) if factors else {}
+        knn = factors.neighbour_recommend(liked, n, exclude=exclude) if factors else {}
         entity_weights = ranking.user_entity_weights(liked, {i: edges.get(i, {}) for i in liked})
         positive_total = sum(w for w in entity_weights.values() if w > 0)
         strength: dict[int, float] = defaultdict(float)
@@ -169,14 +170,20 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
                 strength[item_id] += weight / positive_total * edge
         kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
         popular = dict(list(((i, s) for i, s in popular_order.items() if i not in exclude))[:n])
-        ids, _, _ = ranking.merge_candidates(ann, cf, kg, popular)
+        ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular)
         ids = [i for i in ids if i in column]
         if not ids:
             continue
         rows_ids = [column[i] for i in ids]
         kg_weight, _ = data.kg_weights(entity_weights, edges, ids, cap)
         cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
-        features_by_user.append(ranking.hybrid_features(cosine_all[rows_ids], kg_weight, cf_scores, trend[rows_ids]))
+        knn_scores = factors.neighbour_scores(liked, ids) if factors else None
+        known = factors.knows_items(ids) if factors else None
+        features_by_user.append(
+            ranking.hybrid_features(
+                cosine_all[rows_ids], kg_weight, cf_scores, trend[rows_ids], item_knn=knn_scores, known=known
+            )
+        )
         target = held_out[user]
         labels_by_user.append(np.array([1.0 if i == target else 0.0 for i in ids]))
         hits += int(target in ids)

@@ -8,6 +8,7 @@ with weight 1, so one formula (``core.ranking.kg_relation_weight_array``) covers
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -17,13 +18,15 @@ from datetime import datetime
 
 import numpy as np
 import scipy.sparse
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import event_weights
 from llmrec_django.models import Interaction, Item, Relation
+
+logger = logging.getLogger(__name__)
 
 EntityKey = tuple[str, int]
 
@@ -204,7 +207,8 @@ def kg_weights(
 
 
 _popularity_lock = threading.Lock()
-_popularity_cache: dict[int, tuple[float, int, dict[int, float]]] = {}
+_popularity_cache: dict[int, tuple[float, dict[int, float]]] = {}  # tenant -> (computed at, scores)
+_popularity_refreshing: set[int] = set()
 
 
 def popularity(tenant_id: int) -> dict[int, float]:
@@ -212,15 +216,41 @@ def popularity(tenant_id: int) -> dict[int, float]:
 
     ``core.ranking.time_decayed_popularity`` over one SQL aggregate of the events per item, type
     and hour, with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
-    latest event (so a catalogue whose events are old still has a "this week"). Cached per process
-    for ``POPULARITY_CACHE_SECONDS``, and recomputed at once when new interactions arrive.
+    latest event (so a catalogue whose events are old still has a "this week"). Cached per process:
+    once the copy is ``POPULARITY_CACHE_SECONDS`` old, the request that notices still gets it and a
+    background thread recomputes it, so no request waits for the aggregate except a process's
+    first (or one inside a transaction, which must see its own writes).
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT max(id) FROM llmrec_django_interaction")
-        latest_id = cursor.fetchone()[0] or 0
     cached = _popularity_cache.get(tenant_id)
-    if cached and cached[1] == latest_id and time.monotonic() - cached[0] < llmrec_settings.POPULARITY_CACHE_SECONDS:
-        return cached[2]
+    if cached is None:
+        return _compute_popularity(tenant_id)
+    if time.monotonic() - cached[0] >= float(llmrec_settings.POPULARITY_CACHE_SECONDS):
+        if connection.in_atomic_block:
+            return _compute_popularity(tenant_id)
+        _refresh_popularity_in_background(tenant_id)
+    return cached[1]
+
+
+def _refresh_popularity_in_background(tenant_id: int) -> None:
+    with _popularity_lock:
+        if tenant_id in _popularity_refreshing:
+            return
+        _popularity_refreshing.add(tenant_id)
+
+    def refresh() -> None:
+        try:
+            _compute_popularity(tenant_id)
+        except Exception:  # the stale copy keeps serving; the next request tries again
+            logger.exception("Refreshing the popularity of tenant %s failed", tenant_id)
+        finally:
+            connections.close_all()  # this thread's own connection
+            with _popularity_lock:
+                _popularity_refreshing.discard(tenant_id)
+
+    threading.Thread(target=refresh, name=f"llmrec-popularity-{tenant_id}", daemon=True).start()
+
+
+def _compute_popularity(tenant_id: int) -> dict[int, float]:
     half_life = float(llmrec_settings.POPULARITY_HALF_LIFE_DAYS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -246,7 +276,7 @@ def popularity(tenant_id: int) -> dict[int, float]:
         order = np.argsort(-trend, kind="stable")
         scores = {int(unique[j]): float(trend[j] / top) for j in order if trend[j] > 0}
     with _popularity_lock:
-        _popularity_cache[tenant_id] = (time.monotonic(), latest_id, scores)
+        _popularity_cache[tenant_id] = (time.monotonic(), scores)
     return scores
 
 
