@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +187,7 @@ def _finish(
     ids: list[int],
     scores: np.ndarray,
     proposed: list[tuple[str, ...]],
-    explanations: Mapping[int, str],
+    explanations: Mapping[int, str] | Callable[[int], str],
     items: dict[int, data.ItemRow],
     *,
     k: int,
@@ -224,6 +224,13 @@ def _finish(
     ordered = kept + buried
     # Monotone stand-in scores keep the MMR order through apply_rules, which then only places pins.
     final, _ = ranking.apply_rules(ordered, np.arange(len(ordered), 0, -1, dtype=np.float64), pin=pin, k=k)
+    if callable(explanations):  # worked out for the k items shown only
+        explain_one = explanations
+    else:
+
+        def explain_one(item_id: int) -> str:
+            return explanations.get(item_id, "Recommended for you")
+
     result = []
     for item_id in final:
         row = items[item_id]
@@ -236,7 +243,7 @@ def _finish(
                 title=row.title,
                 score=float(score) if np.isfinite(score) else 0.0,
                 sources=tuple(sources_of.get(item_id, ())) + (("rule:pin",) if item_id in pin else ()),
-                explanation="Featured" if pinned_only else explanations.get(item_id, "Recommended for you"),
+                explanation="Featured" if pinned_only else explain_one(item_id),
             )
         )
     return result
@@ -425,8 +432,10 @@ def recommend_for_user(
     timer.lap("scoring")
 
     titles = {i: row.title for i, row in items.items()}
-    explanations = {}
-    for j, item_id in enumerate(ids):
+    position = {item_id: j for j, item_id in enumerate(ids)}
+
+    def explanation(item_id: int) -> str:
+        j = position[item_id]
         text = None
         if best_entity[j] is not None and kg_weight[j] > 1.0:
             text = explain.kg_explanation(best_entity[j], labels, liked_edges, liked, titles, history.strongest_event)
@@ -442,14 +451,14 @@ def recommend_for_user(
                 text = f'People who liked "{titles.get(source, "an item")}" also liked this'
         if text is None and "collaborative" in proposed[j]:
             text = "Liked by people with tastes like yours"
-        explanations[item_id] = text or "Popular this week"
+        return text or "Popular this week"
 
     recs = _finish(
         tenant,
         ids,
         scores,
         proposed,
-        explanations,
+        explanation,
         items,
         k=k,
         context=context,
