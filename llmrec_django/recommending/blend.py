@@ -21,8 +21,8 @@ from llmrec_django import collaborative, vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import interest_vector
-from llmrec_django.models import Item, ItemVector, RankingModel, Tenant
-from llmrec_django.recommending import data
+from llmrec_django.models import Item, RankingModel, Tenant
+from llmrec_django.recommending import data as data_module
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,102 @@ def hold_out_last_new_item(interactions: collaborative.Interactions) -> tuple[np
     return np.asarray(train, dtype=np.int64), valid_rows[np.sort(first)]
 
 
+class TrainingSnapshot:
+    """What the service would know after a set of interactions, rebuilt in memory.
+
+    From ``data`` (positive interactions) and the tenant's catalogue: the collaborative model (ALS
+    and item-KNN), trending popularity counted back from the last event, the active version's
+    item vectors and the items' KG edges. ``features(user)`` then proposes candidates from the
+    same five sources as ``recommend_for_user`` and returns their ``hybrid_features`` rows.
+    """
+
+    def __init__(self, tenant: Tenant, data: collaborative.Interactions):
+        self.factors = collaborative.fit_factors(data)
+        self.catalogue = np.array(
+            Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True),
+            dtype=np.int64,
+        )
+        self.column = {int(i): j for j, i in enumerate(self.catalogue)}
+        known = np.array([self.column.get(int(i), -1) for i in data.item_ids])
+        mask = known >= 0
+        trend = ranking.time_decayed_popularity(
+            known[mask],
+            data.times[mask],
+            float(data.times.max()) if len(data.times) else 0.0,
+            float(llmrec_settings.POPULARITY_HALF_LIFE_DAYS),
+            len(self.catalogue),
+            data.weights[mask],
+        )
+        self.trend = trend / (trend.max() or 1.0)
+
+        version = vectorstore.active_version(tenant)
+        self.vectors = None
+        if version is not None:
+            rows = vectorstore.item_vectors(version, self.catalogue.tolist())
+            zero = np.zeros(version.dimension, dtype=np.float32)
+            vectors = np.stack([rows.get(int(i), zero) for i in self.catalogue]).astype(np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            self.vectors = vectors / np.where(norms > 0, norms, 1.0)
+
+        self.edges, _ = data_module.item_entity_edges(self.catalogue.tolist())
+        self.by_entity: dict[data_module.EntityKey, list[tuple[int, float]]] = defaultdict(list)
+        for item_id, item_edges in self.edges.items():
+            for key, weight in item_edges.items():
+                if key[0] == "e":
+                    self.by_entity[key].append((item_id, weight))
+
+        self.liked: dict[int, dict[int, float]] = defaultdict(dict)
+        for u, i, w in zip(data.user_ids.tolist(), data.item_ids.tolist(), data.weights.tolist(), strict=True):
+            self.liked[u][i] = self.liked[u].get(i, 0.0) + w
+        self.n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
+        self.cap = float(llmrec_settings.KG_CAP)
+        self.popular_order = _top(self.trend, self.catalogue, self.n + 200, set())
+
+    def features(self, user: int, exclude: set[int] | None = None) -> tuple[list[int], np.ndarray]:
+        """The user's candidates (item ids) and their feature rows; ``exclude`` defaults to the
+        items the user interacted with in the snapshot."""
+        liked = self.liked.get(user, {})
+        exclude = set(liked) if exclude is None else exclude
+        n = self.n
+        cosine_all = np.zeros(len(self.catalogue))
+        if self.vectors is not None:
+            rows_liked = [self.column[i] for i in liked if i in self.column]
+            if rows_liked:
+                weights = np.array([liked[int(self.catalogue[r])] for r in rows_liked])
+                u_vec = interest_vector(self.vectors[rows_liked], weights)
+                if u_vec is not None:
+                    cosine_all = self.vectors @ u_vec
+        factors = self.factors
+        ann = _top(cosine_all, self.catalogue, n, exclude) if self.vectors is not None else {}
+        cf = factors.recommend(user, n, exclude=exclude) if factors else {}
+        knn = factors.neighbour_recommend(liked, n, exclude=exclude) if factors else {}
+        entity_weights = ranking.user_entity_weights(liked, {i: self.edges.get(i, {}) for i in liked})
+        positive_total = sum(w for w in entity_weights.values() if w > 0)
+        strength: dict[int, float] = defaultdict(float)
+        for key, weight in entity_weights.items():
+            if weight <= 0:
+                continue
+            if key[0] == "i":
+                strength[key[1]] += weight / positive_total
+            for item_id, edge in self.by_entity.get(key, ()):
+                strength[item_id] += weight / positive_total * edge
+        kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
+        popular = dict(list(((i, s) for i, s in self.popular_order.items() if i not in exclude))[:n])
+        ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular)
+        ids = [i for i in ids if i in self.column]
+        if not ids:
+            return [], np.zeros((0, len(ranking.HYBRID_FEATURES)))
+        rows_ids = [self.column[i] for i in ids]
+        kg_weight, _ = data_module.kg_weights(entity_weights, self.edges, ids, self.cap)
+        cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
+        knn_scores = factors.neighbour_scores(liked, ids) if factors else None
+        known = factors.knows_items(ids) if factors else None
+        features = ranking.hybrid_features(
+            cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known
+        )
+        return ids, features
+
+
 def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int = 0, l2: float = 1.0) -> RankingModel:
     """Fit and store the tenant's blend weights; returns the new record (weights, AUC, loss)."""
     started = time.perf_counter()
@@ -92,47 +188,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
         interactions.weights[train],
         interactions.times[train],
     )
-    factors = collaborative.fit_factors(train_data)
-
-    catalogue = np.array(
-        Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True),
-        dtype=np.int64,
-    )
-    column = {int(i): j for j, i in enumerate(catalogue)}
-    # Trending popularity as the training part saw it, counted back from its last event.
-    known = np.array([column.get(int(i), -1) for i in train_data.item_ids])
-    mask = known >= 0
-    trend = ranking.time_decayed_popularity(
-        known[mask],
-        train_data.times[mask],
-        float(train_data.times.max()),
-        float(llmrec_settings.POPULARITY_HALF_LIFE_DAYS),
-        len(catalogue),
-        train_data.weights[mask],
-    )
-    trend = trend / (trend.max() or 1.0)
-
-    version = vectorstore.active_version(tenant)
-    vectors = None
-    if version is not None:
-        rows = dict(ItemVector.objects.filter(version=version).values_list("item_id", "embedding"))
-        dimension = version.dimension
-        vectors = np.stack([np.asarray(rows.get(int(i), np.zeros(dimension)), dtype=np.float32) for i in catalogue])
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms > 0, norms, 1.0)
-
-    edges, labels = data.item_entity_edges(catalogue.tolist())
-    by_entity: dict[data.EntityKey, list[tuple[int, float]]] = defaultdict(list)
-    for item_id, item_edges in edges.items():
-        for key, weight in item_edges.items():
-            if key[0] == "e":
-                by_entity[key].append((item_id, weight))
-
-    users_train: dict[int, dict[int, float]] = defaultdict(dict)
-    for u, i, w in zip(
-        train_data.user_ids.tolist(), train_data.item_ids.tolist(), train_data.weights.tolist(), strict=True
-    ):
-        users_train[u][i] = users_train[u].get(i, 0.0) + w
+    snapshot = TrainingSnapshot(tenant, train_data)
     held_out = dict(zip(interactions.user_ids[valid].tolist(), interactions.item_ids[valid].tolist(), strict=True))
     users = sorted(held_out)
     limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
@@ -140,50 +196,13 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
     if len(users) > limit:
         users = sorted(rng.choice(users, size=limit, replace=False).tolist())
 
-    n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
-    cap = float(llmrec_settings.KG_CAP)
-    popular_order = _top(trend, catalogue, n + 200, set())
     features_by_user, labels_by_user = [], []
     hits = 0
     for user in users:
-        liked = users_train.get(user, {})
-        exclude = set(liked)
-        cosine_all = np.zeros(len(catalogue))
-        if vectors is not None:
-            rows_liked = [column[i] for i in liked if i in column]
-            if rows_liked:
-                u_vec = interest_vector(vectors[rows_liked], np.array([liked[int(catalogue[r])] for r in rows_liked]))
-                if u_vec is not None:
-                    cosine_all = vectors @ u_vec
-        ann = _top(cosine_all, catalogue, n, exclude) if vectors is not None else {}
-        cf = factors.recommend(user, n, exclude=exclude) if factors else {}
-        knn = factors.neighbour_recommend(liked, n, exclude=exclude) if factors else {}
-        entity_weights = ranking.user_entity_weights(liked, {i: edges.get(i, {}) for i in liked})
-        positive_total = sum(w for w in entity_weights.values() if w > 0)
-        strength: dict[int, float] = defaultdict(float)
-        for key, weight in entity_weights.items():
-            if weight <= 0:
-                continue
-            if key[0] == "i":
-                strength[key[1]] += weight / positive_total
-            for item_id, edge in by_entity.get(key, ()):
-                strength[item_id] += weight / positive_total * edge
-        kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
-        popular = dict(list(((i, s) for i, s in popular_order.items() if i not in exclude))[:n])
-        ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular)
-        ids = [i for i in ids if i in column]
+        ids, features = snapshot.features(user)
         if not ids:
             continue
-        rows_ids = [column[i] for i in ids]
-        kg_weight, _ = data.kg_weights(entity_weights, edges, ids, cap)
-        cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
-        knn_scores = factors.neighbour_scores(liked, ids) if factors else None
-        known = factors.knows_items(ids) if factors else None
-        features_by_user.append(
-            ranking.hybrid_features(
-                cosine_all[rows_ids], kg_weight, cf_scores, trend[rows_ids], item_knn=knn_scores, known=known
-            )
-        )
+        features_by_user.append(features)
         target = held_out[user]
         labels_by_user.append(np.array([1.0 if i == target else 0.0 for i in ids]))
         hits += int(target in ids)
@@ -224,7 +243,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
             "candidate_recall": round(hits / max(len(features_by_user), 1), 4),
             "train_loss": model.train_loss,
             "initial_loss": model.initial_loss,
-            "with_vectors": vectors is not None,
+            "with_vectors": snapshot.vectors is not None,
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
