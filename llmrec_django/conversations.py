@@ -209,7 +209,7 @@ def _answer(
 ) -> TurnResult:
     """Recommend for the session's query, write the turn, remember what was shown."""
     consumed = data.load_history(session.user_id, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
-    exclude = set(session.shown_item_ids) | set(session.disliked_item_ids) | set(consumed)
+    exclude = set(session.shown_item_ids) | set(session.liked_item_ids) | set(session.disliked_item_ids) | set(consumed)
     version = _live_version(session)
     query = _query(session)
     if version is not None and query is not None and len(query) == version.dimension:
@@ -295,7 +295,7 @@ def start_session(
 
 def _locked(session: ConversationSession) -> ConversationSession:
     """The session re-read under a row lock: concurrent turns of one session run one by one."""
-    return ConversationSession.objects.select_for_update().select_related("tenant", "user", "version").get(
+    return ConversationSession.objects.select_for_update(of=("self",)).select_related("tenant", "user", "version").get(
         pk=session.pk
     )
 

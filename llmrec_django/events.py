@@ -41,7 +41,7 @@ from llmrec_django.tenancy import resolve_tenant
 
 EVENT_FIELDS = EVENT_COLUMNS + EVENT_OPTIONAL_COLUMNS
 # The error messages of ``clean_event`` start with the field they are about.
-_FIELD_IN_MESSAGE = re.compile(r"^(" + "|".join(EVENT_FIELDS) + r")\b")
+_FIELD_IN_MESSAGE = re.compile(r"^(?:unknown )?(" + "|".join(EVENT_FIELDS) + r")\b")
 
 
 class EventsRejected(ValueError):
