@@ -2,7 +2,9 @@
 
 - Anyone (throttled): read the catalogue (items, similar items, non-personalised search).
 - A logged-in user: read and write their own data only: the ``UserProfile`` linked to their
-  account in the request's tenant (``UserProfile.user``); other users' data is a 403.
+  account in the request's tenant (``UserProfile.user``). Other users' profiles, conversations,
+  exports answer 404, exactly like ids that do not exist (nobody can probe which users exist);
+  events naming another user are a 403.
 - Staff and API keys ("trusted"): everything in the tenant, including catalogue and knowledge
   graph writes, other users' data, export and erasure.
 
@@ -74,13 +76,17 @@ def own_profile(request, tenant: Tenant, *, create: bool = False) -> UserProfile
         return profile
 
 
+NOT_YOURS = "No user {external_id!r} among the profiles you may access (your own)."
+
+
 def check_profile_access(request, profile: UserProfile) -> None:
-    """403 unless the caller is trusted or ``profile`` is their own."""
+    """Nothing when the caller is trusted or ``profile`` is their own; else a 404, the same as
+    for a profile that does not exist, so nobody can probe which users exist."""
     if is_trusted(request):
         return
     if request.user and request.user.is_authenticated and profile.user_id == request.user.pk:
         return
-    raise PermissionDenied("You may only access your own data.")
+    raise NotFound(NOT_YOURS.format(external_id=profile.external_id))
 
 
 class IsTrusted(permissions.BasePermission):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -26,6 +27,7 @@ from llmrec_django.api.authentication import ApiKeyAuthentication
 from llmrec_django.api.errors import exception_handler
 from llmrec_django.api.parsers import LimitedJSONParser
 from llmrec_django.api.permissions import (
+    NOT_YOURS,
     TENANT_HEADER,
     IsAuthenticated,
     IsTrusted,
@@ -92,8 +94,7 @@ class LLMRecView(generics.GenericAPIView):
         found = UserProfile.objects.filter(tenant=self.tenant, external_id=external_id).first()
         if found is None:
             if not is_trusted(self.request):
-                # Not telling others which users exist; their own profile would have been found.
-                raise PermissionDenied("You may only access your own data.")
+                raise NotFound(NOT_YOURS.format(external_id=external_id))
             raise NotFound(f"No user {external_id!r} in tenant {self.tenant.slug!r}.")
         check_profile_access(self.request, found)
         return found
@@ -383,13 +384,17 @@ class RelationListView(LLMRecView, generics.ListAPIView):
     @extend_schema(summary="Create (or re-weight) a relation", parameters=[TENANT_PARAMETER])
     def post(self, request):
         data = self.body(s.RelationSerializer)
-        ends = {**_relation_end(self.tenant, data["head"], "head"), **_relation_end(self.tenant, data["tail"], "tail")}
-        relation, created = Relation.objects.get_or_create(
-            tenant=self.tenant, relation=data["relation"], **ends, defaults={"weight": data["weight"]}
-        )
-        if not created and relation.weight != data["weight"]:
-            relation.weight = data["weight"]
-            relation.save(update_fields=["weight"])
+        with transaction.atomic():  # a refused end leaves no entity or profile behind
+            ends = {
+                **_relation_end(self.tenant, data["head"], "head"),
+                **_relation_end(self.tenant, data["tail"], "tail"),
+            }
+            relation, created = Relation.objects.get_or_create(
+                tenant=self.tenant, relation=data["relation"], **ends, defaults={"weight": data["weight"]}
+            )
+            if not created and relation.weight != data["weight"]:
+                relation.weight = data["weight"]
+                relation.save(update_fields=["weight"])
         return Response(s.RelationSerializer(relation).data, status=201 if created else 200)
 
 
