@@ -121,3 +121,23 @@ def test_relation_errors(server, tenant):
 def test_relations_are_not_public(tenant):
     assert APIClient().get(API + "relations/").status_code == 401
     assert logged_in(account("ann")).get(API + "relations/").status_code == 403
+
+
+def test_staff_issue_api_keys_in_the_admin_and_the_secret_is_shown_once(admin_client, tenant):
+    from django.contrib.messages import get_messages
+    from django.urls import reverse
+
+    from llmrec_django.models import ApiKey
+
+    response = admin_client.post(
+        reverse("admin:llmrec_django_apikey_add"), {"tenant": tenant.pk, "name": "shop backend", "is_active": "on"}
+    )
+    assert response.status_code == 302
+    [message] = [str(m) for m in get_messages(response.wsgi_request) if str(m).startswith("API key for")]
+    raw_key = message.split(": ", 1)[1].split(" ")[0]
+    key = ApiKey.objects.get()
+    assert ApiKey.find(raw_key) == key and raw_key not in key.key_hash
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    assert client.get(API + "relations/").status_code == 200
+    assert admin_client.get(reverse("admin:llmrec_django_conversationsession_changelist")).status_code == 200
