@@ -295,8 +295,10 @@ def start_session(
 
 def _locked(session: ConversationSession) -> ConversationSession:
     """The session re-read under a row lock: concurrent turns of one session run one by one."""
-    return ConversationSession.objects.select_for_update(of=("self",)).select_related("tenant", "user", "version").get(
-        pk=session.pk
+    return (
+        ConversationSession.objects.select_for_update(of=("self",))
+        .select_related("tenant", "user", "version")
+        .get(pk=session.pk)
     )
 
 

@@ -579,7 +579,9 @@ class ApiKey(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=200, help_text="Who uses it, e.g. 'shop backend'.")
-    prefix = models.CharField(max_length=12, editable=False, db_index=True, help_text="First characters, to recognise it.")
+    prefix = models.CharField(
+        max_length=12, editable=False, db_index=True, help_text="First characters, to recognise it."
+    )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(

@@ -151,7 +151,9 @@ def test_oversized_bodies_are_a_json_413(people, settings):
                        for n in range(100)]}  # fmt: skip
     response = people["api_key"].post(API + "events/bulk/", body, format="json")
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "request_too_large" and "1000 bytes" in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["code"] == "request_too_large" and "1000 bytes" in response.json()["error"]["message"]
+    )
     assert not Interaction.objects.exists()
 
 

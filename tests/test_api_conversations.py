@@ -149,7 +149,9 @@ def test_a_session_is_private_to_its_user(films, tenant):
     profile_of(tenant, bob, "bob")
     other = logged_in(bob)
     assert other.get(API + f"conversations/{session_id}/").status_code == 404
-    assert other.post(API + f"conversations/{session_id}/messages/", {"message": "hi"}, format="json").status_code == 404
+    assert (
+        other.post(API + f"conversations/{session_id}/messages/", {"message": "hi"}, format="json").status_code == 404
+    )
     assert other.post(API + "conversations/", {"user": "ann"}, format="json").status_code == 404
     server, _ = api_key_client(tenant)
     assert server.get(API + f"conversations/{session_id}/").status_code == 200
@@ -173,7 +175,7 @@ def test_the_reply_template():
     assert conversation_reply(kind="message", items=picks, message="x", wanted="cheap films") == (
         'Here are picks for "cheap films": "Alpha" and "Beta".'
     )
-    assert conversation_reply(kind="start", items=[], message="") .startswith("I have nothing new")
+    assert conversation_reply(kind="start", items=[], message="").startswith("I have nothing new")
     assert conversation_reply(kind="start", items=picks[:1], fallback_reason="no vector").startswith(
         'Here are popular picks to start with: "Alpha".'
     )

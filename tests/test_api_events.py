@@ -35,7 +35,12 @@ def test_one_event_is_stored_and_a_retry_is_not_counted_twice(server, films):
     assert response.status_code == 201, response.json()
     assert response.json() == {"received": 1, "created": 1, "duplicates": 0, "users_created": 1}
     stored = Interaction.objects.get(event_id="e1")
-    assert (stored.user.external_id, stored.item.external_id, stored.device, stored.value) == ("u1", "film-1", "mobile", 2.5)
+    assert (stored.user.external_id, stored.item.external_id, stored.device, stored.value) == (
+        "u1",
+        "film-1",
+        "mobile",
+        2.5,
+    )
     assert stored.context == {"page": "home"} and stored.timestamp.isoformat() == "2026-01-02T10:00:00+00:00"
     again = server.post(API + "events/", body, format="json")
     assert again.status_code == 200 and again.json()["duplicates"] == 1
@@ -97,7 +102,9 @@ def test_the_body_must_have_an_events_list(server):
     }
 
 
-def test_new_events_queue_a_refresh_of_the_users_vectors(server, films, monkeypatch, django_capture_on_commit_callbacks):
+def test_new_events_queue_a_refresh_of_the_users_vectors(
+    server, films, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(tasks.refresh_user_vectors, "delay", lambda tenant_id, ids: queued.append((tenant_id, ids)))
     with django_capture_on_commit_callbacks(execute=True):

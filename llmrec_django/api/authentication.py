@@ -57,4 +57,3 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{API_KEY_KEYWORD} realm="api"'
-

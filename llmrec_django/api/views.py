@@ -125,7 +125,10 @@ class RootView(LLMRecView):
     def get(self, request):
         names = ["events", "events-bulk", "search", "items", "relations", "conversations", "me", "schema", "docs"]
         return Response(
-            {"version": "v1", "links": {name: request.build_absolute_uri(reverse(f"llmrec_api:{name}")) for name in names}}
+            {
+                "version": "v1",
+                "links": {name: request.build_absolute_uri(reverse(f"llmrec_api:{name}")) for name in names},
+            }
         )
 
 
@@ -329,7 +332,9 @@ class ItemDetailView(LLMRecView, generics.RetrieveUpdateDestroyAPIView):
     def patch(self, request, *args, **kwargs):
         return super().patch(request, *args, **kwargs)
 
-    @extend_schema(summary="Delete an item (its events, vectors and relations go with it)", parameters=[TENANT_PARAMETER])
+    @extend_schema(
+        summary="Delete an item (its events, vectors and relations go with it)", parameters=[TENANT_PARAMETER]
+    )
     def delete(self, request, *args, **kwargs):
         return super().delete(request, *args, **kwargs)
 
