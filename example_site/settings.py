@@ -39,13 +39,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmrec_django.api.middleware.ApiErrorMiddleware",  # JSON errors on the REST API's paths
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "llmrec_django.api.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "example_site.urls"

@@ -261,3 +261,10 @@ def test_unknown_users_get_a_profile_on_ingestion(people):
     event = {"event_id": "n1", "user_id": "newcomer", "item_id": "film-1", "event_type": "view"}
     assert people["api_key"].post(API + "events/", event, format="json").json()["users_created"] == 1
     assert UserProfile.objects.filter(external_id="newcomer", tenant=Tenant.objects.get(slug="default")).exists()
+
+
+def test_a_path_without_its_trailing_slash_is_a_json_404_naming_the_right_one(people, settings):
+    settings.DEBUG = True  # CommonMiddleware would raise for a POST here
+    response = people["api_key"].post(API + "events", {"event_id": "x"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"].endswith(f"end with a slash: {API}events/.")

@@ -7,7 +7,7 @@ A site mounts it with::
 
     # settings.py
     INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_filters"]
-    MIDDLEWARE += ["llmrec_django.api.middleware.ApiErrorMiddleware"]   # JSON 404/413/500 for API paths
+    MIDDLEWARE.insert(1, "llmrec_django.api.middleware.ApiErrorMiddleware")  # JSON 404/413/500, API paths
     REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 Modules: ``views`` (thin: they check access and call the services ``recommend``, ``events``,

@@ -3,7 +3,10 @@
 Content-Length (400), and unexpected exceptions (500, logged with the traceback). Other paths
 pass untouched.
 
-Add it to ``MIDDLEWARE`` (anywhere after ``CommonMiddleware`` is fine).
+Add it to ``MIDDLEWARE`` before ``CommonMiddleware`` (right after ``SecurityMiddleware``), so it
+also turns the errors of the middleware after it into JSON. A path without its trailing slash
+is a JSON 404 that names the right path (rather than CommonMiddleware's redirect, which would
+drop a POST body).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, is_valid_path, reverse
 
 from llmrec_django.api.errors import json_error
 from llmrec_django.conf import llmrec_settings
@@ -53,6 +56,13 @@ class ApiErrorMiddleware:
         if declared > limit:
             return json_error(413, f"The request body ({declared} bytes) is larger than the limit of {limit} bytes.",
                               code="request_too_large")  # fmt: skip
+        if not request.path_info.endswith("/") and is_valid_path(
+            request.path_info + "/", getattr(request, "urlconf", None)
+        ):
+            # CommonMiddleware would redirect (and drop the body) or, with DEBUG, raise.
+            return json_error(
+                404, f"No API endpoint at {request.path}; the API's paths end with a slash: {request.path}/."
+            )
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and "json" not in content_type:
