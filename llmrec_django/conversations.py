@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -151,7 +151,15 @@ def _set_query(session: ConversationSession, vector: np.ndarray | None) -> None:
         session.query_vector = [float(x) for x in vector]
 
 
-def _apply_message(session: ConversationSession, message: str) -> tuple[str, list[str], ParsedQuery]:
+@dataclass
+class MessageParts:
+    wanted: str = ""
+    unwanted: list[str] = field(default_factory=list)
+    parsed: ParsedQuery | None = None
+    problem: str | None = None  # why the message could not move the query vector
+
+
+def _apply_message(session: ConversationSession, message: str) -> MessageParts:
     """Blend the message into the session (vector and filters); returns its parts."""
     parsed = parse_query(message, data.categories(session.tenant_id))
     if parsed.category:
@@ -161,29 +169,27 @@ def _apply_message(session: ConversationSession, message: str) -> tuple[str, lis
     elif parsed.cheap:
         session.max_price = data.cheap_price_ceiling(session.tenant_id, session.category or None)
     wanted, unwanted = split_message(message)
+    parts = MessageParts(wanted, unwanted, parsed)
     version = _live_version(session)
-    if version is None:
-        return wanted, unwanted, parsed
     texts = ([wanted] if wanted else []) + unwanted
-    if not texts:
-        return wanted, unwanted, parsed
+    if version is None or not texts:
+        return parts
     from llmrec_django.embedding import encoder_for
 
     try:
         vectors = np.asarray(encoder_for(version).encode(texts), dtype=np.float32)
+        if vectors.shape != (len(texts), version.dimension):
+            raise ValueError(f"vectors of shape {vectors.shape}, the version holds {version.dimension}-d")
     except Exception as exc:  # noqa: BLE001 - the turn still answers, from the current query
         logger.warning("Encoding a conversation message failed (session %s): %s", session.pk, exc)
-        return wanted, unwanted, parsed
-    if vectors.ndim != 2 or vectors.shape[1] != version.dimension:
-        logger.warning("The encoder gives vectors of shape %s, version %s holds %s-d.", vectors.shape, version.pk,
-                       version.dimension)  # fmt: skip
-        return wanted, unwanted, parsed
+        parts.problem = f"the message could not be embedded ({type(exc).__name__}: {exc})"
+        return parts
     weight = float(llmrec_settings.CONVERSATION_MESSAGE_WEIGHT)
     gamma = float(llmrec_settings.CONVERSATION_ROCCHIO["gamma"])
     liked = vectors[:1] if wanted else None
     disliked = vectors[1:] if wanted else vectors
     _set_query(session, rocchio(_query(session), liked, disliked, alpha=1 - weight, beta=weight, gamma=gamma))
-    return wanted, unwanted, parsed
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,9 +207,7 @@ def _answer(
     *,
     k: int | None,
     message: str = "",
-    wanted: str = "",
-    unwanted: Sequence[str] = (),
-    parsed: ParsedQuery | None = None,
+    parts: MessageParts | None = None,
     liked: Sequence[Item] = (),
     disliked: Sequence[Item] = (),
 ) -> TurnResult:
@@ -226,16 +230,21 @@ def _answer(
         )
     else:
         result = recommend_for_user(
-            session.user, tenant=session.tenant, k=k, category=session.category or None,
-            context=session.context, exclude=exclude,
-        )  # fmt: skip
+            session.user,
+            tenant=session.tenant,
+            k=k,
+            category=session.category or None,
+            context=session.context,
+            exclude=exclude,
+        )
+    parts = parts or MessageParts()
     reply = conversation_reply(
         kind=kind,
         items=result.items,
         message=message,
-        wanted=wanted,
-        unwanted=unwanted,
-        parsed=parsed,
+        wanted=parts.wanted,
+        unwanted=parts.unwanted,
+        parsed=parts.parsed,
         liked_titles=[item.title for item in liked],
         disliked_titles=[item.title for item in disliked],
         fallback_reason=result.reason,
@@ -252,7 +261,7 @@ def _answer(
         reply=reply,
         recommended=result.external_ids,
         source=result.source,
-        reason=result.reason or "",
+        reason="; ".join(r for r in (result.reason, parts.problem) if r),
     )
     return TurnResult(session=session, turn=turn, recommendations=result, reply=reply)
 
@@ -287,10 +296,8 @@ def start_session(
             query_vector=[] if vector is None else [float(x) for x in vector],
             context={key: str(value) for key, value in (context or {}).items() if value},
         )
-        wanted, unwanted, parsed = _apply_message(session, message) if message else ("", [], None)
-        return _answer(
-            session, ConversationTurn.Kind.START, k=k, message=message, wanted=wanted, unwanted=unwanted, parsed=parsed
-        )
+        parts = _apply_message(session, message) if message else None
+        return _answer(session, ConversationTurn.Kind.START, k=k, message=message, parts=parts)
 
 
 def _locked(session: ConversationSession) -> ConversationSession:
@@ -309,16 +316,15 @@ def send_message(session: ConversationSession, message: str, *, k: int | None = 
         raise ConversationError("The message is empty.")
     with transaction.atomic():
         session = _locked(session)
-        wanted, unwanted, parsed = _apply_message(session, message)
-        return _answer(
-            session, ConversationTurn.Kind.MESSAGE, k=k, message=message, wanted=wanted, unwanted=unwanted,
-            parsed=parsed,
-        )  # fmt: skip
+        parts = _apply_message(session, message)
+        return _answer(session, ConversationTurn.Kind.MESSAGE, k=k, message=message, parts=parts)
 
 
 def _items(session: ConversationSession, external_ids: Sequence[str]) -> list[Item]:
-    found = {item.external_id: item for item in Item.objects.filter(tenant_id=session.tenant_id,
-                                                                    external_id__in=list(external_ids))}  # fmt: skip
+    found = {
+        item.external_id: item
+        for item in Item.objects.filter(tenant_id=session.tenant_id, external_id__in=list(external_ids))
+    }
     unknown = [external_id for external_id in external_ids if external_id not in found]
     if unknown:
         raise ConversationError(f"Unknown item(s) in this tenant: {', '.join(map(repr, unknown[:10]))}.")

@@ -179,3 +179,22 @@ def test_the_reply_template():
     assert conversation_reply(kind="start", items=picks[:1], fallback_reason="no vector").startswith(
         'Here are popular picks to start with: "Alpha".'
     )
+
+
+def test_a_message_the_encoder_cannot_embed_still_answers_and_says_why(films, monkeypatch):
+    from tests.api_helpers import KeywordEncoder
+
+    _, ann, _, _ = films
+    client = logged_in(ann)
+    session_id = client.post(API + "conversations/", {"k": 1}, format="json").json()["session"]["id"]
+    before = ConversationSession.objects.get(pk=session_id).query_vector
+
+    def broken(self, texts, **kwargs):
+        raise RuntimeError("model file is gone")
+
+    monkeypatch.setattr(KeywordEncoder, "encode", broken)
+    response = client.post(API + f"conversations/{session_id}/messages/", {"message": "lighter", "k": 1}, format="json")
+    assert response.status_code == 200
+    assert response.json()["turn"]["reason"] == "the message could not be embedded (RuntimeError: model file is gone)"
+    assert response.json()["recommendations"]["items"]
+    assert ConversationSession.objects.get(pk=session_id).query_vector == before
