@@ -268,3 +268,42 @@ def test_a_path_without_its_trailing_slash_is_a_json_404_naming_the_right_one(pe
     response = people["api_key"].post(API + "events", {"event_id": "x"}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["message"].endswith(f"end with a slash: {API}events/.")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "users/%00/recommendations/",
+        "items/%00/similar/",
+        "items/a%00b/",
+        "users/%00/export/",
+        "conversations/99999999999999999999999/",
+        "relations/99999999999999999999999/",
+    ],
+)
+def test_nul_or_overflowing_ids_in_paths_are_not_found(people, path):
+    response = people["api_key"].get(API + path)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_a_malformed_tenant_header_is_a_400(people):
+    response = people["staff"].get(API + "items/", HTTP_X_LLMREC_TENANT="a\x00b")
+    assert response.status_code == 400 and "X-LLMRec-Tenant" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("relations/?item=%00", 400),
+        ("relations/?relation=%00", 400),
+        ("items/?q=%00", 400),
+        ("items/?category=%00", 400),
+        ("items/?updated_since=zzz", 400),
+        ("search/?q=%00", 400),
+        ("items/?offset=99999999999999999999999", 200),
+        ("items/?limit=99999999999999999999999", 200),
+    ],
+)
+def test_bad_query_parameters_are_4xx_never_500(people, path, status):
+    response = people["api_key"].get(API + path)
+    assert response.status_code == status, response.json()

@@ -15,9 +15,11 @@ another tenant is a 403 for them, and for an API key of another tenant).
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 from rest_framework import permissions
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from llmrec_django.api.errors import Conflict
 from llmrec_django.conf import llmrec_settings
@@ -26,6 +28,7 @@ from llmrec_django.tenancy import UnknownTenant, resolve_tenant
 
 TENANT_HEADER = "X-LLMRec-Tenant"
 _TENANT_META = "HTTP_" + TENANT_HEADER.upper().replace("-", "_")
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 # The external id given to the profile created for an account that has none yet.
 ACCOUNT_PROFILE_ID = "account-{pk}"
 
@@ -48,6 +51,8 @@ def request_tenant(request) -> Tenant:
         return resolve_tenant(None)
     if not is_trusted(request):
         raise PermissionDenied(f"Only staff may choose a tenant with {TENANT_HEADER}.")
+    if not _SLUG.fullmatch(wanted):
+        raise ValidationError({TENANT_HEADER: ["Not a tenant slug (letters, digits, '-' and '_')."]})
     try:
         return resolve_tenant(wanted)
     except UnknownTenant:

@@ -279,6 +279,18 @@ class ItemFilter(filters.FilterSet):
         fields = ["category", "is_active", "q", "updated_since"]
 
 
+class RelationFilter(filters.FilterSet):
+    relation = filters.CharFilter(field_name="relation", label="Only this relation name")
+    item = filters.CharFilter(method="filter_item", label="Only edges from or to this item (external id)")
+
+    class Meta:
+        model = Relation
+        fields = ["relation", "item"]
+
+    def filter_item(self, queryset, name: str, value: str):
+        return queryset.filter(Q(head_item__external_id=value) | Q(tail_item__external_id=value))
+
+
 class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500
@@ -361,27 +373,21 @@ class RelationListView(LLMRecView, generics.ListAPIView):
     permission_classes = [IsTrusted]
     serializer_class = s.RelationSerializer
     pagination_class = Pagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = RelationFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Relation.objects.none()
-        query = Relation.objects.filter(tenant=self.tenant).select_related(
-            "head_item", "head_entity", "head_user", "tail_item", "tail_entity", "tail_user"
+        return (
+            Relation.objects.filter(tenant=self.tenant)
+            .select_related("head_item", "head_entity", "head_user", "tail_item", "tail_entity", "tail_user")
+            .order_by("pk")
         )
-        params = self.request.query_params
-        if params.get("relation"):
-            query = query.filter(relation=params["relation"])
-        if params.get("item"):
-            query = query.filter(Q(head_item__external_id=params["item"]) | Q(tail_item__external_id=params["item"]))
-        return query.order_by("pk")
 
     @extend_schema(
         summary="List knowledge-graph relations",
-        parameters=[
-            OpenApiParameter("relation", str, description="Only this relation name."),
-            OpenApiParameter("item", str, description="Only edges from or to this item (external id)."),
-            TENANT_PARAMETER,
-        ],
+        parameters=[TENANT_PARAMETER],
     )
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)
