@@ -176,6 +176,8 @@ def test_the_parser_counts_bytes_while_reading_whatever_content_length_said(sett
         (b'{"event_id": "e1", "user_id": "u", "item_id": "film-1", "event_type": "view", "context": {"k\\u0000": 1}}',
          "NUL"),
         (b"\xff\xfe not text", "not valid utf-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a": ' * 5000 + b"1" + b"}" * 5000, "nested too deeply"),
         (b'[1, 2]', "one event object"),
         (b'{"event_id": ["x"], "user_id": "u", "item_id": "film-1", "event_type": "view"}', "expected text"),
         (b'{"event_id": "e1", "user_id": "u", "item_id": "film-1", "event_type": "view", "value": "high"}',

@@ -60,11 +60,13 @@ class LimitedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         try:
             data = json.loads(raw.decode(encoding), parse_constant=_refuse_constant)
+            where = _find_nul(data)
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(f"The request body is not valid {encoding} text ({exc}).") from None
         except ValueError as exc:
             raise ParseError(f"Malformed JSON: {exc}") from None
-        where = _find_nul(data)
+        except RecursionError:
+            raise ParseError("The JSON is nested too deeply.") from None
         if where:
             raise ParseError(f"NUL characters are not allowed (in {where}).")
         return data
