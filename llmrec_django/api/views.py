@@ -90,7 +90,7 @@ class LLMRecView(generics.GenericAPIView):
         return serializer.validated_data
 
     def profile(self, external_id: str) -> UserProfile:
-        """The tenant's profile ``external_id``, if the caller may access it (else 404 / 403)."""
+        """The tenant's profile ``external_id`` if the caller may access it; else a 404 (see ``permissions``)."""
         found = UserProfile.objects.filter(tenant=self.tenant, external_id=external_id).first()
         if found is None:
             if not is_trusted(self.request):
