@@ -29,12 +29,17 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "llmrec_django",
     "example_site.shop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmrec_django.api.middleware.ApiErrorMiddleware",  # JSON errors on the REST API's paths
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +90,24 @@ globals().update(
         result_backend=os.environ.get("CELERY_RESULT_BACKEND"),
     )
 )
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Rates of the llmrec API's throttles (else LLMREC["API_THROTTLE_RATES"]):
+    # "DEFAULT_THROTTLE_RATES": {"llmrec_anon": "60/minute", "llmrec_user": "600/minute", "llmrec_api_key": "6000/minute"},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "llmrec-django API",
+    "DESCRIPTION": "Recommendations, search, conversations, event ingestion and the catalogue of llmrec_django.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LLMREC = {
     "HOME": str(LLMREC_HOME),

@@ -13,6 +13,9 @@ from django.utils.html import format_html
 
 from llmrec_django import embedding, tasks, vectorstore
 from llmrec_django.models import (
+    ApiKey,
+    ConversationSession,
+    ConversationTurn,
     EmbeddingVersion,
     Entity,
     Interaction,
@@ -222,3 +225,50 @@ class CollaborativeModelAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Staff issue keys for server-to-server API calls; the secret is shown once, on creation,
+    and only its hash is stored. Revoke a key by unticking "is active" (or delete it)."""
+
+    list_display = ["name", "prefix", "tenant", "is_active", "created_by", "created_at", "last_used_at"]
+    list_filter = ["tenant", "is_active"]
+    search_fields = ["name", "prefix"]
+    fields = ["tenant", "name", "is_active", "prefix", "created_by", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at"]
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff and super().has_module_permission(request)
+
+    def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        obj.created_by = request.user
+        raw_key = obj.set_new_key()
+        super().save_model(request, obj, form, change)
+        self.message_user(
+            request,
+            f"API key for {obj.tenant}: {raw_key} — copy it now, it is not shown again. "
+            f'Send it as "Authorization: Api-Key <key>".',
+            messages.WARNING,
+        )
+
+
+class ConversationTurnInline(admin.TabularInline):
+    model = ConversationTurn
+    fields = ["number", "kind", "message", "liked", "disliked", "reply", "recommended", "source", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(ConversationSession)
+class ConversationSessionAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "tenant", "category", "created_at", "updated_at"]
+    list_filter = ["tenant"]
+    search_fields = ["user__external_id"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["version", "query_vector", "shown_item_ids", "liked_item_ids", "disliked_item_ids"]
+    inlines = [ConversationTurnInline]

@@ -112,6 +112,20 @@ DEFAULTS: dict[str, Any] = {
     "ITEM_KNN_NEIGHBOURS": 50,
     # Users sampled to fit the blend weights (each contributes its candidates as training rows).
     "BLEND_FIT_USERS": 2000,
+    # REST API: the largest request body accepted (bytes; larger ones get a JSON 413), checked on
+    # Content-Length and while the body is read.
+    "API_MAX_BODY_BYTES": 10 * 1024 * 1024,
+    # REST API: the most events one bulk ingestion request may carry.
+    "API_MAX_BULK_EVENTS": 20_000,
+    # REST API throttle rates (DRF "number/period") by kind of caller; a site may also set
+    # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["llmrec_anon" | "llmrec_user" | "llmrec_api_key"],
+    # which wins.
+    "API_THROTTLE_RATES": {"anon": "60/minute", "user": "600/minute", "api_key": "6000/minute"},
+    # Conversations: Rocchio weights of a feedback turn, q' = alpha q + beta mean(liked)
+    # - gamma mean(disliked); gamma also weighs what a message asks for less of ("less violent").
+    "CONVERSATION_ROCCHIO": {"alpha": 1.0, "beta": 0.75, "gamma": 0.25},
+    # Conversations: weight of a message's embedding against the session's query vector.
+    "CONVERSATION_MESSAGE_WEIGHT": 0.5,
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.

@@ -500,3 +500,123 @@ class CollaborativeModel(models.Model):
 
     def __str__(self) -> str:
         return f"ALS {self.pk} ({self.tenant}, {self.n_users} users x {self.n_items} items)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversations and API keys
+
+
+class ConversationSession(models.Model):
+    """A conversational recommendation session of one user ("something lighter, less violent").
+
+    ``query_vector`` is the session's current query in the embedding space of ``version``: each
+    message is embedded and blended in, each feedback moves it toward liked and away from disliked
+    items (Rocchio, ``core.conversation``). Items already shown or disliked are not shown again.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(UserProfile, on_delete=models.CASCADE, related_name="conversations")
+    version = models.ForeignKey(EmbeddingVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    query_vector = models.JSONField(default=list, blank=True, help_text="Unit vector, [] before the first query.")
+    shown_item_ids = models.JSONField(default=list, blank=True)
+    liked_item_ids = models.JSONField(default=list, blank=True)
+    disliked_item_ids = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=255, blank=True, help_text="Category named in a message, as a filter.")
+    max_price = models.FloatField(null=True, blank=True, help_text="Price ceiling named in a message.")
+    context = models.JSONField(default=dict, blank=True, help_text="device, time_of_day, location of the start.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "user", "created_at"], name="llmrec_conv_user_time")]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} of {self.user_id}"
+
+
+class ConversationTurn(models.Model):
+    """One exchange of a session: what the user said or rated, and what was answered."""
+
+    class Kind(models.TextChoices):
+        START = "start"
+        MESSAGE = "message"
+        FEEDBACK = "feedback"
+
+    session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="turns")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField(blank=True)
+    liked = models.JSONField(default=list, blank=True, help_text="External ids of items liked in this turn.")
+    disliked = models.JSONField(default=list, blank=True, help_text="External ids of items disliked in this turn.")
+    reply = models.TextField(blank=True)
+    recommended = models.JSONField(default=list, blank=True, help_text="External ids shown in answer, in order.")
+    source = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True, help_text="Why a fallback answered, if one did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "number"]
+        constraints = [models.UniqueConstraint(fields=["session", "number"], name="llmrec_turn_unique_number")]
+
+    def __str__(self) -> str:
+        return f"turn {self.number} ({self.kind}) of conversation {self.session_id}"
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A key for server-to-server calls of the REST API (event ingestion, catalogue sync).
+
+    Bound to one tenant and trusted like staff inside it. Only a hash is stored; the key itself is
+    shown once, when staff issue it in the admin (``ApiKey.issue``). Sent as
+    ``Authorization: Api-Key <key>``.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, help_text="Who uses it, e.g. 'shop backend'.")
+    prefix = models.CharField(
+        max_length=12, editable=False, db_index=True, help_text="First characters, to recognise it."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def set_new_key(self) -> str:
+        """Give this key a new random secret; returns it (the only time it is readable)."""
+        import secrets
+
+        raw_key = "llmrec_" + secrets.token_urlsafe(32)
+        self.prefix = raw_key[7:15]
+        self.key_hash = hash_api_key(raw_key)
+        return raw_key
+
+    @classmethod
+    def issue(cls, tenant: Tenant, name: str, created_by: Any = None) -> tuple[ApiKey, str]:
+        """A new active key and its secret."""
+        key = cls(tenant=tenant, name=name, created_by=created_by)
+        raw_key = key.set_new_key()
+        key.save()
+        return key, raw_key
+
+    @classmethod
+    def find(cls, raw_key: str) -> ApiKey | None:
+        """The active key with this secret, if any."""
+        return cls.objects.select_related("tenant").filter(key_hash=hash_api_key(raw_key), is_active=True).first()

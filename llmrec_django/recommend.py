@@ -664,6 +664,63 @@ def _with_query(result: RecommendationList, parsed: ParsedQuery) -> Recommendati
     return result
 
 
+# ---------------------------------------------------------------------------------------------
+# For a query vector (conversations)
+
+
+def recommend_for_vector(
+    vector: np.ndarray,
+    *,
+    version: EmbeddingVersion,
+    k: int | None = None,
+    exclude: Collection[int] = (),
+    category: str | None = None,
+    max_price: float | None = None,
+    context: Mapping[str, Any] | None = None,
+    explanation: str = "Matches what you asked for",
+    source: str = "conversation",
+) -> RecommendationList:
+    """The items of ``version`` nearest to ``vector`` (a conversation's query), with the usual
+    filters, rules and diversity; the popularity list when nothing is near enough."""
+    timer = _Timer()
+    tenant = version.tenant
+    k = _clamp_k(k)
+    exclude = {int(i) for i in exclude}
+    context = request_context(context)
+    common = dict(
+        k=k, version=version, timer=timer, context=context, category=category, exclude=exclude, max_price=max_price
+    )
+    n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE)
+    try:
+        found = vectorstore.nearest_items(
+            version, vector, n, exclude_item_ids=sorted(exclude), category=category, max_price=max_price
+        )
+    except DatabaseError as exc:
+        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
+        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+    if not found:
+        return _popular_list(tenant, reason="no item is near the query", **common)
+    ids = [nb.item_id for nb in found]
+    items = data.load_items(tenant.pk, ids)
+    timer.lap("vector")
+    recs = _finish(
+        tenant,
+        ids,
+        np.array([nb.score for nb in found]),
+        [(source,)] * len(ids),
+        dict.fromkeys(ids, explanation),
+        items,
+        k=k,
+        context=context,
+        category=category,
+        attributes=None,
+        exclude=exclude,
+        vectors=vectorstore.item_vectors(version, ids),
+    )
+    timer.lap("rules_mmr")
+    return RecommendationList(items=recs, source=source, version_id=version.pk, k=k, timings_ms=timer.done())
+
+
 __all__: Sequence[str] = [
     "Recommendation",
     "RecommendationList",
@@ -671,6 +728,7 @@ __all__: Sequence[str] = [
     "UnknownUser",
     "current_blend",
     "recommend_for_user",
+    "recommend_for_vector",
     "search",
     "similar_items",
 ]

@@ -364,7 +364,7 @@ def import_relations(
             _tick(progress, len(batch))
             continue
         with transaction.atomic(), connection.cursor() as cursor:
-            item_ids = _lookup_ids(
+            item_ids = lookup_ids(
                 cursor,
                 ITEM_TABLE,
                 tenant_id,
@@ -498,29 +498,42 @@ def import_events(
             _tick(progress, len(batch))
             continue
         with transaction.atomic(), connection.cursor() as cursor:
-            item_ids = _lookup_ids(cursor, ITEM_TABLE, tenant_id, {event[2] for _, event in events})
+            item_ids = lookup_ids(cursor, ITEM_TABLE, tenant_id, {event[2] for _, event in events})
             known = []
             for line_no, event in events:
                 if event[2] in item_ids:
                     known.append((line_no, event))
                 else:
                     report.add_bad(line_no, f"unknown item {event[2]!r} in this tenant")
-            user_ids, users_created = _user_ids(cursor, tenant_id, {event[1] for _, event in known})
-            staged = [
-                (line_no, event_id, user_ids[user], item_ids[item], *rest)
-                for line_no, (event_id, user, item, *rest) in known
-            ]
-            with _staging_table(cursor, _EVENT_STAGE, _EVENT_STAGE_COLUMNS, staged):
-                _execute(cursor, _insert_events_sql(), tenant_id)
-                event_users = cursor.fetchall()
+            event_users, users_created = write_events(cursor, tenant_id, known, item_ids)
         report.users_created += users_created
         report.created += len(event_users)
-        report.duplicates += len(staged) - len(event_users)
-        users_with_new_events.update(user_pk for (user_pk,) in event_users)
+        report.duplicates += len(known) - len(event_users)
+        users_with_new_events.update(event_users)
         _tick(progress, len(batch))
     if notify:
         signals.users_changed(tenant_id, users_with_new_events)
     return report.finish()
+
+
+def write_events(
+    cursor: Any, tenant_id: int, events: Sequence[tuple[int, tuple[Any, ...]]], item_ids: Mapping[str, int]
+) -> tuple[list[int], int]:
+    """Store clean events (``(line_no, clean_event(...))``, items known) in one COPY and one
+    ``INSERT ... ON CONFLICT DO NOTHING``, creating unknown users; call inside a transaction.
+
+    Returns the user profile id of each newly stored event (events already stored are skipped)
+    and how many user profiles were created. Shared by ``import_events`` and the REST API's
+    ingestion (``llmrec_django.events``).
+    """
+    user_ids, users_created = _user_ids(cursor, tenant_id, {event[1] for _, event in events})
+    staged = [
+        (line_no, event_id, user_ids[user], item_ids[item], *rest) for line_no, (event_id, user, item, *rest) in events
+    ]
+    with _staging_table(cursor, _EVENT_STAGE, _EVENT_STAGE_COLUMNS, staged):
+        _execute(cursor, _insert_events_sql(), tenant_id)
+        event_users = [user_pk for (user_pk,) in cursor.fetchall()]
+    return event_users, users_created
 
 
 # --- looking up and creating referenced rows --------------------------------------------------
@@ -537,7 +550,7 @@ def _lookup(cursor: Any, table: str, tenant_id: int, external_ids: Collection[st
     return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
-def _lookup_ids(cursor: Any, table: str, tenant_id: int, external_ids: Collection[str]) -> dict[str, int]:
+def lookup_ids(cursor: Any, table: str, tenant_id: int, external_ids: Collection[str]) -> dict[str, int]:
     """external_id -> primary key of the tenant's rows among ``external_ids``."""
     return {external_id: pk for external_id, (pk,) in _lookup(cursor, table, tenant_id, external_ids, "id").items()}
 
@@ -548,7 +561,7 @@ def _user_ids(cursor: Any, tenant_id: int, external_ids: Collection[str]) -> tup
     Sites send events for shoppers they never announced, so unknown users are created, not
     refused.
     """
-    ids = _lookup_ids(cursor, USER_TABLE, tenant_id, external_ids)
+    ids = lookup_ids(cursor, USER_TABLE, tenant_id, external_ids)
     missing = sorted(set(external_ids) - ids.keys())
     if not missing:
         return ids, 0
@@ -564,7 +577,7 @@ RETURNING external_id, id""",
     created = dict(cursor.fetchall())
     ids.update(created)
     if len(created) < len(missing):  # created meanwhile by a concurrent import
-        ids.update(_lookup_ids(cursor, USER_TABLE, tenant_id, set(missing) - created.keys()))
+        ids.update(lookup_ids(cursor, USER_TABLE, tenant_id, set(missing) - created.keys()))
     return ids, len(created)
 
 

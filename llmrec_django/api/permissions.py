@@ -1,0 +1,112 @@
+"""Who may do what, and which tenant a request works on.
+
+- Anyone (throttled): read the catalogue (items, similar items, non-personalised search).
+- A logged-in user: read and write their own data only: the ``UserProfile`` linked to their
+  account in the request's tenant (``UserProfile.user``). Other users' profiles, conversations,
+  exports answer 404, exactly like ids that do not exist (nobody can probe which users exist);
+  events naming another user are a 403.
+- Staff and API keys ("trusted"): everything in the tenant, including catalogue and knowledge
+  graph writes, other users' data, export and erasure.
+
+Tenant of a request: an API key is bound to its tenant; staff may pick one with the
+``X-LLMRec-Tenant: <slug>`` header; everyone else works on the default tenant (a header naming
+another tenant is a 403 for them, and for an API key of another tenant).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+from rest_framework import permissions
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+
+from llmrec_django.api.errors import Conflict
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.models import ApiKey, Tenant, UserProfile
+from llmrec_django.tenancy import UnknownTenant, resolve_tenant
+
+TENANT_HEADER = "X-LLMRec-Tenant"
+_TENANT_META = "HTTP_" + TENANT_HEADER.upper().replace("-", "_")
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+# The external id given to the profile created for an account that has none yet.
+ACCOUNT_PROFILE_ID = "account-{pk}"
+
+
+def is_trusted(request) -> bool:
+    """Staff, or a server with an API key."""
+    if isinstance(request.auth, ApiKey):
+        return True
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_staff)
+
+
+def request_tenant(request) -> Tenant:
+    wanted = (request.META.get(_TENANT_META) or "").strip()
+    if isinstance(request.auth, ApiKey):
+        if wanted and wanted != request.auth.tenant.slug:
+            raise PermissionDenied(f"This API key belongs to tenant {request.auth.tenant.slug!r}, not {wanted!r}.")
+        return request.auth.tenant
+    if not wanted or wanted == llmrec_settings.DEFAULT_TENANT:
+        return resolve_tenant(None)
+    if not is_trusted(request):
+        raise PermissionDenied(f"Only staff may choose a tenant with {TENANT_HEADER}.")
+    if not _SLUG.fullmatch(wanted):
+        raise ValidationError({TENANT_HEADER: ["Not a tenant slug (letters, digits, '-' and '_')."]})
+    try:
+        return resolve_tenant(wanted)
+    except UnknownTenant:
+        raise NotFound(f"No tenant {wanted!r}.") from None
+
+
+def own_profile(request, tenant: Tenant, *, create: bool = False) -> UserProfile | None:
+    """The profile linked to the logged-in account in ``tenant``; with ``create``, one is made
+    (external id ``account-<pk>``) when the account has none yet."""
+    user = request.user
+    if isinstance(request.auth, ApiKey) or not (user and user.is_authenticated):
+        return None
+    profile = UserProfile.objects.filter(tenant=tenant, user_id=user.pk).first()
+    if profile is not None or not create:
+        return profile
+    external_id = ACCOUNT_PROFILE_ID.format(pk=user.pk)
+    try:
+        with transaction.atomic():
+            return UserProfile.objects.create(tenant=tenant, user_id=user.pk, external_id=external_id)
+    except IntegrityError:
+        profile = UserProfile.objects.filter(tenant=tenant, user_id=user.pk).first()
+        if profile is None:
+            raise Conflict(
+                f"Your account has no profile and the id {external_id!r} is taken; ask staff to link one."
+            ) from None
+        return profile
+
+
+NOT_YOURS = "No user {external_id!r} among the profiles you may access (your own)."
+
+
+def check_profile_access(request, profile: UserProfile) -> None:
+    """Nothing when the caller is trusted or ``profile`` is their own; else a 404, the same as
+    for a profile that does not exist, so nobody can probe which users exist."""
+    if is_trusted(request):
+        return
+    if request.user and request.user.is_authenticated and profile.user_id == request.user.pk:
+        return
+    raise NotFound(NOT_YOURS.format(external_id=profile.external_id))
+
+
+class IsTrusted(permissions.BasePermission):
+    message = "Only staff or an API key may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return is_trusted(request)
+
+
+class IsTrustedOrReadOnly(permissions.BasePermission):
+    message = "Only staff or an API key may change the catalogue."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in permissions.SAFE_METHODS or is_trusted(request)
+
+
+class IsAuthenticated(permissions.IsAuthenticated):
+    message = "Log in, or send an API key (Authorization: Api-Key <key>)."

@@ -1,0 +1,318 @@
+"""Request and response shapes of the API (they also make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.importing.validation import RowError, _check_json_strings
+from llmrec_django.models import TIMES_OF_DAY, Item, Relation, UserProfile
+from llmrec_django.recommend import RecommendationList
+
+MAX_QUERY_LENGTH = 1000
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+class KField(serializers.IntegerField):
+    """List size: at least 1; above ``LLMREC["MAX_K"]`` it is clamped, not refused."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("help_text", "How many items (default LLMREC DEFAULT_K; larger than MAX_K is clamped).")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        return min(super().to_internal_value(data), int(llmrec_settings.MAX_K))
+
+
+class ContextFields(serializers.Serializer):
+    device = serializers.CharField(required=False, max_length=64, help_text='e.g. "mobile", "desktop".')
+    time_of_day = serializers.ChoiceField(
+        choices=TIMES_OF_DAY, required=False, help_text="Derived from the server's clock when absent."
+    )
+    location = serializers.CharField(required=False, max_length=128)
+
+    @staticmethod
+    def context_of(data: dict[str, Any]) -> dict[str, str]:
+        return {key: data[key] for key in ("device", "time_of_day", "location") if data.get(key)}
+
+
+class RecommendationQuerySerializer(ContextFields):
+    k = KField()
+    category = serializers.CharField(required=False, max_length=255, help_text="Only items of this category.")
+
+
+class SimilarQuerySerializer(serializers.Serializer):
+    k = KField()
+    user = serializers.CharField(
+        required=False, max_length=255, help_text="Leave out what this user (external id) already consumed."
+    )
+
+
+class SearchQuerySerializer(ContextFields):
+    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, help_text='Free text, e.g. "cheap trail running shoes".')
+    k = KField()
+    user = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="Personalise for this user (external id); by default the logged-in user's own profile.",
+    )
+    personalise = serializers.BooleanField(
+        required=False, default=True, help_text="false: the same results for everyone."
+    )
+
+
+# --- recommendation lists --------------------------------------------------------------------
+
+
+class RecommendationSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+    score = serializers.FloatField()
+    sources = serializers.ListField(child=serializers.CharField(), help_text="vector, collaborative, kg, ...")
+    explanation = serializers.CharField()
+
+
+class ParsedQuerySerializer(serializers.Serializer):
+    text = serializers.CharField()
+    category = serializers.CharField(allow_null=True)
+    max_price = serializers.FloatField(allow_null=True)
+    cheap = serializers.BooleanField()
+
+
+class RecommendationListSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text='"hybrid", "similar", "search", "conversation" or "fallback:popularity".')
+    reason = serializers.CharField(allow_null=True, help_text="Why a fallback served the list (else null).")
+    version_id = serializers.IntegerField(allow_null=True, help_text="The embedding version used.")
+    ranking_model_id = serializers.IntegerField(allow_null=True)
+    k = serializers.IntegerField()
+    items = RecommendationSerializer(many=True)
+    query = ParsedQuerySerializer(allow_null=True, required=False, help_text="search: constraints read from q.")
+
+
+def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
+    data = {
+        "source": result.source,
+        "reason": result.reason,
+        "version_id": result.version_id,
+        "ranking_model_id": result.ranking_model_id,
+        "k": result.k,
+        "items": [
+            {
+                "external_id": r.external_id,
+                "title": r.title,
+                "score": r.score,
+                "sources": list(r.sources),
+                "explanation": r.explanation,
+            }
+            for r in result.items
+        ],
+    }
+    if result.query is not None:
+        q = result.query
+        data["query"] = {"text": q.text, "category": q.category, "max_price": q.max_price, "cheap": q.cheap}
+    return data
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class EventSerializer(serializers.Serializer):
+    """One behaviour event. The API checks events with the importer's rules
+    (``llmrec_django.events.ingest_events``); this serializer describes them."""
+
+    event_id = serializers.CharField(max_length=255, help_text="Your id of the event; a repeated id is stored once.")
+    user_id = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="External id of the user; unknown users get a profile. Optional for a logged-in user (their own).",
+    )
+    item_id = serializers.CharField(max_length=255, help_text="External id of an existing item.")
+    event_type = serializers.CharField(max_length=32, help_text='A key of LLMREC["EVENT_WEIGHTS"], e.g. "view".')
+    value = serializers.FloatField(required=False, allow_null=True, help_text="Rating, price paid, quantity...")
+    timestamp = serializers.CharField(
+        required=False, help_text="ISO 8601 (naive means UTC) or Unix seconds; default: now."
+    )
+    device = serializers.CharField(required=False, max_length=64, allow_blank=True)
+    location = serializers.CharField(required=False, max_length=128, allow_blank=True)
+    context = serializers.DictField(required=False, help_text="Any other facts, a JSON object.")
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventSerializer(many=True, help_text='At most LLMREC["API_MAX_BULK_EVENTS"] events.')
+
+
+class IngestResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Event ids already stored or repeated in the request.")
+    users_created = serializers.IntegerField(help_text="Profiles created for unknown users.")
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+
+def _no_nul(value: Any, name: str) -> Any:
+    try:
+        _check_json_strings(value, name)
+    except RowError as exc:
+        raise serializers.ValidationError(str(exc)) from None
+    return value
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = [
+            "external_id",
+            "title",
+            "description",
+            "category",
+            "attributes",
+            "image_url",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_attributes(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return _no_nul(value, "attributes")
+
+    def validate_external_id(self, value: str) -> str:
+        tenant = self.context["tenant"]
+        clash = Item.objects.filter(tenant=tenant, external_id=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(f"An item {value!r} already exists in this tenant.")
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> Item:
+        return Item.objects.create(tenant=self.context["tenant"], **validated_data)
+
+
+class NodeSerializer(serializers.Serializer):
+    type = serializers.CharField(
+        max_length=64, help_text='"item", "user", or an entity type such as "brand" or "genre".'
+    )
+    id = serializers.CharField(max_length=255, help_text="External id of the item or user, or the entity's name.")
+
+
+class RelationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    head = NodeSerializer()
+    relation = serializers.CharField(max_length=64, help_text='e.g. "has_brand", "bought", "similar_to".')
+    tail = NodeSerializer()
+    weight = serializers.FloatField(default=1.0)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def validate_weight(self, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise serializers.ValidationError("Must be a finite number.")
+        return value
+
+    def to_representation(self, relation: Relation) -> dict[str, Any]:
+        def node(end: str) -> dict[str, str]:
+            item, entity, user = (getattr(relation, f"{end}_{kind}") for kind in ("item", "entity", "user"))
+            if item is not None:
+                return {"type": "item", "id": item.external_id}
+            if user is not None:
+                return {"type": "user", "id": user.external_id}
+            return {"type": entity.entity_type, "id": entity.name}
+
+        return {
+            "id": relation.pk,
+            "head": node("head"),
+            "relation": relation.relation,
+            "tail": node("tail"),
+            "weight": relation.weight,
+            "created_at": serializers.DateTimeField().to_representation(relation.created_at),
+        }
+
+
+class RelationUpdateSerializer(serializers.Serializer):
+    weight = serializers.FloatField()
+
+    def validate_weight(self, value: float) -> float:
+        return RelationSerializer().validate_weight(value)
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+class UserProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserProfile
+        fields = ["external_id", "profile_text", "preferences", "personalisation_enabled", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+class ConversationStartSerializer(ContextFields):
+    user = serializers.CharField(
+        required=False, max_length=255, help_text="External id of the user; by default the logged-in user's own."
+    )
+    message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    k = KField()
+
+
+class ConversationMessageSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=2000, help_text='e.g. "something lighter, less violent".')
+    k = KField()
+
+
+class ConversationFeedbackSerializer(serializers.Serializer):
+    liked = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list,
+                                  max_length=100, help_text="External ids of shown items the user liked.")  # fmt: skip
+    disliked = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list,
+                                     max_length=100, help_text="External ids of shown items the user disliked.")  # fmt: skip
+    k = KField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("liked") and not attrs.get("disliked"):
+            raise serializers.ValidationError("Give at least one liked or disliked item.")
+        return attrs
+
+
+class ConversationTurnSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    kind = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    liked = serializers.ListField(child=serializers.CharField())
+    disliked = serializers.ListField(child=serializers.CharField())
+    reply = serializers.CharField()
+    recommended = serializers.ListField(child=serializers.CharField())
+    source = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class ConversationSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.external_id")
+    version_id = serializers.IntegerField(allow_null=True)
+    category = serializers.CharField(allow_blank=True)
+    max_price = serializers.FloatField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ConversationDetailSerializer(ConversationSessionSerializer):
+    turns = ConversationTurnSerializer(many=True, source="turns.all")
+
+
+class ConversationTurnResponseSerializer(serializers.Serializer):
+    session = ConversationSessionSerializer()
+    turn = ConversationTurnSerializer()
+    reply = serializers.CharField()
+    recommendations = RecommendationListSerializer()

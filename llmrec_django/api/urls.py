@@ -1,0 +1,76 @@
+"""The API's URLs; a site mounts them with ``path("api/llmrec/", include("llmrec_django.api.urls"))``,
+which serves version 1 under ``api/llmrec/v1/`` (schema at ``v1/schema/``, Swagger UI at
+``v1/docs/``, Redoc at ``v1/redoc/``)."""
+
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from llmrec_django.api import views
+
+app_name = "llmrec_api"
+
+
+class ExternalIdConverter:
+    """An external id in a path: anything but a slash or a NUL (PostgreSQL text cannot hold one,
+    so such a path is simply not found)."""
+
+    regex = "[^/\x00]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class RowIdConverter:
+    """A primary key: at most 18 digits, so it always fits a bigint (larger ones are not found)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(ExternalIdConverter, "llmrec_external_id")
+register_converter(RowIdConverter, "llmrec_row_id")
+
+v1 = [
+    path("", views.RootView.as_view(), name="root"),
+    path("events/", views.EventView.as_view(), name="events"),
+    path("events/bulk/", views.EventBulkView.as_view(), name="events-bulk"),
+    path("search/", views.SearchView.as_view(), name="search"),
+    path("items/", views.ItemListView.as_view(), name="items"),
+    path("items/<llmrec_external_id:external_id>/", views.ItemDetailView.as_view(), name="item"),
+    path("items/<llmrec_external_id:external_id>/similar/", views.SimilarItemsView.as_view(), name="similar"),
+    path("relations/", views.RelationListView.as_view(), name="relations"),
+    path("relations/<llmrec_row_id:pk>/", views.RelationDetailView.as_view(), name="relation"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("users/<llmrec_external_id:external_id>/", views.UserView.as_view(), name="user"),
+    path(
+        "users/<llmrec_external_id:external_id>/recommendations/",
+        views.UserRecommendationsView.as_view(),
+        name="recommendations",
+    ),
+    path("users/<llmrec_external_id:external_id>/export/", views.UserExportView.as_view(), name="export"),
+    path("conversations/", views.ConversationListView.as_view(), name="conversations"),
+    path("conversations/<llmrec_row_id:pk>/", views.ConversationDetailView.as_view(), name="conversation"),
+    path(
+        "conversations/<llmrec_row_id:pk>/messages/",
+        views.ConversationMessageView.as_view(),
+        name="conversation-messages",
+    ),
+    path(
+        "conversations/<llmrec_row_id:pk>/feedback/",
+        views.ConversationFeedbackView.as_view(),
+        name="conversation-feedback",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="llmrec_api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="llmrec_api:schema"), name="redoc"),
+]
+
+urlpatterns = [path("v1/", include(v1))]

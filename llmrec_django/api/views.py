@@ -1,0 +1,557 @@
+"""The API's views: thin. Each parses its input with a serializer, checks who may touch which
+profile (``permissions``), calls a service and serializes the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from llmrec_django import conversations, events, privacy
+from llmrec_django.api import schema  # noqa: F401  (registers the OpenAPI extensions)
+from llmrec_django.api import serializers as s
+from llmrec_django.api.authentication import ApiKeyAuthentication
+from llmrec_django.api.errors import exception_handler
+from llmrec_django.api.parsers import LimitedJSONParser
+from llmrec_django.api.permissions import (
+    NOT_YOURS,
+    TENANT_HEADER,
+    IsAuthenticated,
+    IsTrusted,
+    IsTrustedOrReadOnly,
+    check_profile_access,
+    is_trusted,
+    own_profile,
+    request_tenant,
+)
+from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
+from llmrec_django.importing.validation import ITEM_NODE, USER_NODE
+from llmrec_django.models import ConversationSession, Entity, Item, Relation, UserProfile
+from llmrec_django.recommend import recommend_for_user, search, similar_items
+
+TENANT_PARAMETER = OpenApiParameter(
+    TENANT_HEADER, str, OpenApiParameter.HEADER, required=False,
+    description="Tenant slug (staff only; API keys are bound to their tenant). Default: the default tenant.",
+)  # fmt: skip
+
+
+class LLMRecView(generics.GenericAPIView):
+    """Base of every API view: authentication, permissions, throttles, JSON in and out, JSON
+    errors, the request's tenant (``self.tenant``) and cache headers."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AnonThrottle, UserThrottle, ApiKeyThrottle]
+    parser_classes = [LimitedJSONParser]
+    renderer_classes = [JSONRenderer]
+    # Responses that depend on who asks: "Cache-Control: private" so shared caches keep out.
+    personalised = True
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.tenant = request_tenant(request)
+
+    def finalize_response(self, request, response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_vary_headers(response, ("Cookie", "Authorization"))
+        if self.personalised:
+            patch_cache_control(response, private=True)
+        return response
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "tenant": getattr(self, "tenant", None)}
+
+    def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def body(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        if not isinstance(self.request.data, dict):
+            raise ValidationError({"non_field_errors": ["The request body must be a JSON object."]})
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def profile(self, external_id: str) -> UserProfile:
+        """The tenant's profile ``external_id`` if the caller may access it; else a 404 (see ``permissions``)."""
+        found = UserProfile.objects.filter(tenant=self.tenant, external_id=external_id).first()
+        if found is None:
+            if not is_trusted(self.request):
+                raise NotFound(NOT_YOURS.format(external_id=external_id))
+            raise NotFound(f"No user {external_id!r} in tenant {self.tenant.slug!r}.")
+        check_profile_access(self.request, found)
+        return found
+
+    def named_or_own_profile(self, external_id: str | None, *, create: bool = False) -> UserProfile:
+        """The named profile (checked), else the caller's own; API keys and staff must name one."""
+        if external_id:
+            return self.profile(external_id)
+        profile = own_profile(self.request, self.tenant, create=create)
+        if profile is None:
+            if is_trusted(self.request):
+                raise ValidationError({"user": ["Name the user (external id)."]})
+            raise NotFound("Your account has no recommendation profile in this tenant yet.")
+        return profile
+
+
+# --- root ------------------------------------------------------------------------------------
+
+
+class RootView(LLMRecView):
+    permission_classes = []
+    personalised = False
+
+    @extend_schema(
+        summary="Links to the API's endpoints and documentation",
+        responses=inline_serializer("ApiRoot", {"version": serializers.CharField(), "links": serializers.DictField()}),
+    )
+    def get(self, request):
+        names = ["events", "events-bulk", "search", "items", "relations", "conversations", "me", "schema", "docs"]
+        return Response(
+            {
+                "version": "v1",
+                "links": {name: request.build_absolute_uri(reverse(f"llmrec_api:{name}")) for name in names},
+            }
+        )
+
+
+# --- recommendations -------------------------------------------------------------------------
+
+
+class UserRecommendationsView(LLMRecView):
+    @extend_schema(
+        summary="A user's personalised recommendations",
+        parameters=[s.RecommendationQuerySerializer, TENANT_PARAMETER],
+        responses={200: s.RecommendationListSerializer},
+    )
+    def get(self, request, external_id: str):
+        params = self.query(s.RecommendationQuerySerializer)
+        profile = self.profile(external_id)
+        result = recommend_for_user(
+            profile,
+            tenant=self.tenant,
+            k=params.get("k"),
+            category=params.get("category"),
+            context=s.ContextFields.context_of(params),
+        )
+        return Response(s.recommendation_list_data(result))
+
+
+class SimilarItemsView(LLMRecView):
+    permission_classes = []
+
+    @extend_schema(
+        summary="Items similar to an item",
+        parameters=[s.SimilarQuerySerializer, TENANT_PARAMETER],
+        responses={200: s.RecommendationListSerializer},
+    )
+    def get(self, request, external_id: str):
+        params = self.query(s.SimilarQuerySerializer)
+        profile = self.profile(params["user"]) if params.get("user") else None
+        self.personalised = profile is not None
+        result = similar_items(external_id, tenant=self.tenant, k=params.get("k"), user=profile)
+        return Response(s.recommendation_list_data(result))
+
+
+class SearchView(LLMRecView):
+    permission_classes = []
+
+    def _search(self, params: dict[str, Any]) -> Response:
+        profile = None
+        if params.get("personalise", True):
+            profile = self.profile(params["user"]) if params.get("user") else own_profile(self.request, self.tenant)
+        self.personalised = profile is not None
+        result = search(
+            params["q"], tenant=self.tenant, user=profile, k=params.get("k"), context=s.ContextFields.context_of(params)
+        )
+        return Response(s.recommendation_list_data(result))
+
+    @extend_schema(
+        summary="Natural-language search",
+        parameters=[s.SearchQuerySerializer, TENANT_PARAMETER],
+        responses={200: s.RecommendationListSerializer},
+    )
+    def get(self, request):
+        return self._search(self.query(s.SearchQuerySerializer))
+
+    @extend_schema(
+        summary="Natural-language search (query in the body)",
+        request=s.SearchQuerySerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={200: s.RecommendationListSerializer},
+    )
+    def post(self, request):
+        return self._search(self.body(s.SearchQuerySerializer))
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class _EventsView(LLMRecView):
+    def _own_rows(self, rows: list[Any]) -> list[Any]:
+        """A logged-in user's events: ``user_id`` defaults to their profile and may name no other."""
+        if is_trusted(self.request):
+            return rows
+        profile = own_profile(self.request, self.tenant, create=True)
+        foreign = []
+        for index, row in enumerate(rows):
+            if isinstance(row, dict):
+                named = row.get("user_id")
+                if named in (None, ""):
+                    row["user_id"] = profile.external_id
+                elif str(named) != profile.external_id:
+                    foreign.append(index)
+        if foreign:
+            raise PermissionDenied(
+                f"You may only send your own events (user_id {profile.external_id!r}); rows {foreign[:20]} name another user."
+            )
+        return rows
+
+    def _ingest(self, rows: list[Any]) -> Response:
+        result = events.ingest_events(self._own_rows(rows), self.tenant)
+        body = {
+            "received": result.received,
+            "created": result.created,
+            "duplicates": result.duplicates,
+            "users_created": result.users_created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class EventView(_EventsView):
+    @extend_schema(
+        summary="Record one event (idempotent on event_id)",
+        request=s.EventSerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={201: s.IngestResultSerializer, 200: OpenApiResponse(s.IngestResultSerializer, "Already stored")},
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["The request body must be one event object."]})
+        return self._ingest([dict(request.data)])
+
+
+class EventBulkView(_EventsView):
+    @extend_schema(
+        summary="Record many events at once: all or nothing, idempotent on event_id",
+        request=s.EventBatchSerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={
+            201: s.IngestResultSerializer,
+            200: OpenApiResponse(s.IngestResultSerializer, "Every event was already stored"),
+        },
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+            raise ValidationError({"events": ['Send {"events": [event, ...]}.']})
+        return self._ingest(data["events"])
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+
+class ItemFilter(filters.FilterSet):
+    category = filters.CharFilter(field_name="category", lookup_expr="iexact")
+    is_active = filters.BooleanFilter()
+    q = filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Item
+        fields = ["category", "is_active", "q", "updated_since"]
+
+
+class RelationFilter(filters.FilterSet):
+    relation = filters.CharFilter(field_name="relation", label="Only this relation name")
+    item = filters.CharFilter(method="filter_item", label="Only edges from or to this item (external id)")
+
+    class Meta:
+        model = Relation
+        fields = ["relation", "item"]
+
+    def filter_item(self, queryset, name: str, value: str):
+        return queryset.filter(Q(head_item__external_id=value) | Q(tail_item__external_id=value))
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class ItemListView(LLMRecView, generics.ListCreateAPIView):
+    """List the catalogue (anyone) or add an item (staff, API key). A new or changed item is
+    queued for (re-)embedding once the transaction commits (``signals``)."""
+
+    permission_classes = [IsTrustedOrReadOnly]
+    serializer_class = s.ItemSerializer
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = ItemFilter
+    pagination_class = Pagination
+    personalised = False
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Item.objects.none()
+        return Item.objects.filter(tenant=self.tenant).order_by("pk")
+
+    @extend_schema(summary="List items", parameters=[TENANT_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Create an item", parameters=[TENANT_PARAMETER])
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class ItemDetailView(LLMRecView, generics.RetrieveUpdateDestroyAPIView):
+    permission_classes = [IsTrustedOrReadOnly]
+    serializer_class = s.ItemSerializer
+    lookup_field = "external_id"
+    personalised = False
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Item.objects.none()
+        return Item.objects.filter(tenant=self.tenant)
+
+    @extend_schema(summary="Read an item", parameters=[TENANT_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Replace an item", parameters=[TENANT_PARAMETER])
+    def put(self, request, *args, **kwargs):
+        return super().put(request, *args, **kwargs)
+
+    @extend_schema(summary="Change some fields of an item", parameters=[TENANT_PARAMETER])
+    def patch(self, request, *args, **kwargs):
+        return super().patch(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Delete an item (its events, vectors and relations go with it)", parameters=[TENANT_PARAMETER]
+    )
+    def delete(self, request, *args, **kwargs):
+        return super().delete(request, *args, **kwargs)
+
+
+def _relation_end(tenant, node: dict[str, str], end: str) -> dict[str, Any]:
+    kind = node["type"].strip().lower()
+    if kind == ITEM_NODE:
+        item = Item.objects.filter(tenant=tenant, external_id=node["id"]).first()
+        if item is None:
+            raise ValidationError({end: [f"Unknown item {node['id']!r} in this tenant."]})
+        return {f"{end}_item": item}
+    if kind == USER_NODE:
+        profile, _ = UserProfile.objects.get_or_create(tenant=tenant, external_id=node["id"])
+        return {f"{end}_user": profile}
+    entity, _ = Entity.objects.get_or_create(tenant=tenant, entity_type=node["type"].strip(), name=node["id"])
+    return {f"{end}_entity": entity}
+
+
+class RelationListView(LLMRecView, generics.ListAPIView):
+    """Knowledge-graph edges ``head -relation-> tail`` (staff, API keys). An end of type "item"
+    must name an existing item; "user" names a profile (created if unknown); any other type is an
+    entity of that type (created if missing). Re-posting an edge updates its weight."""
+
+    permission_classes = [IsTrusted]
+    serializer_class = s.RelationSerializer
+    pagination_class = Pagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = RelationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Relation.objects.none()
+        return (
+            Relation.objects.filter(tenant=self.tenant)
+            .select_related("head_item", "head_entity", "head_user", "tail_item", "tail_entity", "tail_user")
+            .order_by("pk")
+        )
+
+    @extend_schema(
+        summary="List knowledge-graph relations",
+        parameters=[TENANT_PARAMETER],
+    )
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
+    @extend_schema(summary="Create (or re-weight) a relation", parameters=[TENANT_PARAMETER])
+    def post(self, request):
+        data = self.body(s.RelationSerializer)
+        with transaction.atomic():  # a refused end leaves no entity or profile behind
+            ends = {
+                **_relation_end(self.tenant, data["head"], "head"),
+                **_relation_end(self.tenant, data["tail"], "tail"),
+            }
+            relation, created = Relation.objects.get_or_create(
+                tenant=self.tenant, relation=data["relation"], **ends, defaults={"weight": data["weight"]}
+            )
+            if not created and relation.weight != data["weight"]:
+                relation.weight = data["weight"]
+                relation.save(update_fields=["weight"])
+        return Response(s.RelationSerializer(relation).data, status=201 if created else 200)
+
+
+class RelationDetailView(LLMRecView):
+    permission_classes = [IsTrusted]
+    serializer_class = s.RelationSerializer
+
+    def get_object(self) -> Relation:
+        return get_object_or_404(Relation, tenant=self.tenant, pk=self.kwargs["pk"])
+
+    @extend_schema(summary="Read a relation", parameters=[TENANT_PARAMETER])
+    def get(self, request, pk: int):
+        return Response(s.RelationSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Change a relation's weight", request=s.RelationUpdateSerializer, parameters=[TENANT_PARAMETER]
+    )
+    def patch(self, request, pk: int):
+        relation = self.get_object()
+        relation.weight = self.body(s.RelationUpdateSerializer)["weight"]
+        relation.save(update_fields=["weight"])
+        return Response(s.RelationSerializer(relation).data)
+
+    @extend_schema(summary="Delete a relation", parameters=[TENANT_PARAMETER], responses={204: None})
+    def delete(self, request, pk: int):
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- users: profile, export, erasure ---------------------------------------------------------
+
+
+class MeView(LLMRecView):
+    serializer_class = s.UserProfileSerializer
+
+    @extend_schema(summary="The logged-in user's own profile", parameters=[TENANT_PARAMETER])
+    def get(self, request):
+        profile = own_profile(request, self.tenant)
+        if profile is None:
+            raise NotFound("Your account has no recommendation profile in this tenant yet.")
+        return Response(s.UserProfileSerializer(profile).data)
+
+
+class UserView(LLMRecView):
+    serializer_class = s.UserProfileSerializer
+
+    @extend_schema(summary="A user's profile", parameters=[TENANT_PARAMETER])
+    def get(self, request, external_id: str):
+        return Response(s.UserProfileSerializer(self.profile(external_id)).data)
+
+    @extend_schema(
+        summary="Erase everything stored about a user",
+        description="Deletes the profile, its events, interest vectors, conversations and the knowledge-graph "
+        "relations naming the user, and drops the user from the collaborative model. 204 when erased; "
+        "a profile that does not exist (e.g. erased before) is a 404.",
+        parameters=[TENANT_PARAMETER],
+        responses={204: None},
+    )
+    def delete(self, request, external_id: str):
+        privacy.erase_user(self.profile(external_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserExportView(LLMRecView):
+    @extend_schema(
+        summary="Export everything stored about a user (JSON)",
+        parameters=[TENANT_PARAMETER],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "profile, events, relations, conversations")},
+    )
+    def get(self, request, external_id: str):
+        profile = self.profile(external_id)
+        response = Response(privacy.export_user(profile))
+        response["Content-Disposition"] = f'attachment; filename="llmrec-user-{profile.pk}.json"'
+        return response
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+def _turn_response(turn: conversations.TurnResult, status_code: int = 200) -> Response:
+    body = {
+        "session": s.ConversationSessionSerializer(turn.session).data,
+        "turn": s.ConversationTurnSerializer(turn.turn).data,
+        "reply": turn.reply,
+        "recommendations": s.recommendation_list_data(turn.recommendations),
+    }
+    return Response(body, status=status_code)
+
+
+class ConversationListView(LLMRecView):
+    @extend_schema(
+        summary="Start a conversation (optionally with a first message)",
+        request=s.ConversationStartSerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={201: s.ConversationTurnResponseSerializer},
+    )
+    def post(self, request):
+        data = self.body(s.ConversationStartSerializer)
+        profile = self.named_or_own_profile(data.get("user"), create=True)
+        turn = conversations.start_session(
+            profile, message=data.get("message", ""), k=data.get("k"), context=s.ContextFields.context_of(data)
+        )
+        return _turn_response(turn, status.HTTP_201_CREATED)
+
+
+class _ConversationView(LLMRecView):
+    def session(self, pk: int) -> ConversationSession:
+        session = get_object_or_404(
+            ConversationSession.objects.select_related("user", "tenant", "version"), tenant=self.tenant, pk=pk
+        )
+        check_profile_access(self.request, session.user)
+        return session
+
+
+class ConversationDetailView(_ConversationView):
+    @extend_schema(
+        summary="A conversation with its turns",
+        parameters=[TENANT_PARAMETER],
+        responses={200: s.ConversationDetailSerializer},
+    )
+    def get(self, request, pk: int):
+        return Response(s.ConversationDetailSerializer(self.session(pk)).data)
+
+
+class ConversationMessageView(_ConversationView):
+    @extend_schema(
+        summary="Send a message; the answer refines the session's query",
+        request=s.ConversationMessageSerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={200: s.ConversationTurnResponseSerializer},
+    )
+    def post(self, request, pk: int):
+        data = self.body(s.ConversationMessageSerializer)
+        return _turn_response(conversations.send_message(self.session(pk), data["message"], k=data.get("k")))
+
+
+class ConversationFeedbackView(_ConversationView):
+    @extend_schema(
+        summary="Like or dislike shown items; the answer moves toward the liked ones",
+        request=s.ConversationFeedbackSerializer,
+        parameters=[TENANT_PARAMETER],
+        responses={200: s.ConversationTurnResponseSerializer},
+    )
+    def post(self, request, pk: int):
+        data = self.body(s.ConversationFeedbackSerializer)
+        turn = conversations.give_feedback(
+            self.session(pk), liked=data["liked"], disliked=data["disliked"], k=data.get("k")
+        )
+        return _turn_response(turn)

@@ -1,0 +1,76 @@
+"""Helpers for the REST API tests: clients for each kind of caller, and a keyword encoder whose
+vectors are known by hand (so a message's effect on a conversation can be computed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from llmrec_django.encoders import BaseEncoder
+from llmrec_django.models import ApiKey, UserProfile
+
+API = "/api/llmrec/v1/"
+
+# Words and the axis of the 4-d hand-made space they point along (tests/recommend_helpers.DIM).
+KEYWORD_AXES = {
+    "space": 0, "ship": 0, "star": 0, "sci-fi": 0,
+    "light": 1, "lighter": 1, "funny": 1, "comedy": 1, "gentle": 1,
+    "violent": 2, "war": 2, "gore": 2, "dark": 2,
+    "shoe": 3, "running": 3, "trail": 3,
+}  # fmt: skip
+
+
+class KeywordEncoder(BaseEncoder):
+    """A text's vector is the normalised count of its keywords per axis (a small constant on every
+    axis for texts without any), so tests can compute what a message does."""
+
+    dimension = 4
+    model_name = "keywords"
+
+    def __init__(self, path: str | None = None, **options):
+        self.model_path = path or "/hand-made"
+
+    def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False):
+        rows = []
+        for text in texts:
+            vector = np.full(self.dimension, 0.01)
+            for word in text.lower().replace(",", " ").split():
+                if word in KEYWORD_AXES:
+                    vector[KEYWORD_AXES[word]] += 1.0
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+def keyword_encoder_settings(settings) -> None:
+    from llmrec_django import backends
+
+    settings.LLMREC = {
+        **getattr(settings, "LLMREC", {}),
+        "ENCODER": {"BACKEND": "tests.api_helpers.KeywordEncoder", "OPTIONS": {"path": "/hand-made"}},
+        "EMBEDDING_DIMENSION": 4,
+    }
+    backends.reset()
+
+
+def account(username: str, *, staff: bool = False):
+    return get_user_model().objects.create_user(username=username, password="pw", is_staff=staff)
+
+
+def logged_in(user, *, csrf: bool = False) -> APIClient:
+    client = APIClient(enforce_csrf_checks=csrf)
+    client.force_login(user)
+    return client
+
+
+def profile_of(tenant, user, external_id: str) -> UserProfile:
+    return UserProfile.objects.create(tenant=tenant, external_id=external_id, user=user)
+
+
+def api_key_client(tenant) -> tuple[APIClient, ApiKey]:
+    key, raw = ApiKey.issue(tenant, "shop backend")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client, key
