@@ -176,14 +176,12 @@ class CollaborativeFactors:
         column = self.item_column.get(int(item_id))
         if self.item_neighbours is None or column is None:
             return None
-        best, best_value = None, 0.0
-        for liked_id in liked:
-            row = self.item_column.get(int(liked_id))
-            if row is not None:
-                value = float(self.item_neighbours[row, column])
-                if value > best_value:
-                    best, best_value = int(liked_id), value
-        return best
+        known = [int(i) for i in liked if int(i) in self.item_column]
+        if not known:
+            return None
+        values = self.item_neighbours[[self.item_column[i] for i in known]][:, [column]].toarray().ravel()
+        best = int(np.argmax(values))
+        return known[best] if values[best] > 0 else None
 
     def similar(self, item_id: int, n: int) -> dict[int, float]:
         """Items whose factors are closest (cosine) to ``item_id``'s, itself excluded."""

@@ -80,8 +80,11 @@ DEFAULTS: dict[str, Any] = {
     "RECENCY_HALF_LIFE_DAYS": 60.0,
     # Weight of the profile text (and recent queries) against behaviour in the interest vector.
     "PROFILE_WEIGHT": 0.5,
-    # Most recent events per user that shape the interest vector.
-    "USER_HISTORY_LIMIT": 200,
+    # Most recent events per user read when a list is built (which items are consumed, what the
+    # collaborative and KG sources start from) and when the interest vector is computed (where
+    # recency weighs them). A heavy user's older history matters: with only the last 200 events,
+    # item-KNN evidence (and NDCG@10 on a random split of MovieLens) drops by about 14%.
+    "USER_HISTORY_LIMIT": 5000,
     # Recent search queries kept per user (they feed the interest vector).
     "RECENT_QUERIES_KEPT": 5,
     # Queries sampled from the catalogue to check a new index's recall against exact search.

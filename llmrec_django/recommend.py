@@ -54,6 +54,9 @@ from llmrec_django.tenancy import resolve_tenant
 logger = logging.getLogger(__name__)
 
 SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity")
+# The user's latest liked items whose vectors a request reads: they lean the interest vector
+# toward the request's context and name the liked item a vector match is close to.
+RECENT_LIKED_ITEMS = 200
 FALLBACK = "fallback:popularity"
 
 
@@ -381,8 +384,8 @@ def recommend_for_user(
     n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
     liked = history.liked
     try:
-        context_items = [e[0] for e in history.events if history.item_weights.get(e[0], 0) > 0]
-        liked_vectors = vectorstore.item_vectors(version, set(liked) | set(context_items))
+        recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
+        liked_vectors = vectorstore.item_vectors(version, recent_liked[:RECENT_LIKED_ITEMS])
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
         ann = {
             nb.item_id: nb.score

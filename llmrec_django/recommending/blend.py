@@ -130,10 +130,12 @@ class TrainingSnapshot:
         self.cap = float(llmrec_settings.KG_CAP)
         self.popular_order = _top(self.trend, self.catalogue, self.n + 200, set())
 
-    def features(self, user: int, exclude: set[int] | None = None) -> tuple[list[int], np.ndarray]:
+    def features(
+        self, user: int, exclude: set[int] | None = None, liked: dict[int, float] | None = None
+    ) -> tuple[list[int], np.ndarray]:
         """The user's candidates (item ids) and their feature rows; ``exclude`` defaults to the
-        items the user interacted with in the snapshot."""
-        liked = self.liked.get(user, {})
+        items the user interacted with in the snapshot, ``liked`` to their weights there."""
+        liked = self.liked.get(user, {}) if liked is None else liked
         exclude = set(liked) if exclude is None else exclude
         n = self.n
         cosine_all = np.zeros(len(self.catalogue))
