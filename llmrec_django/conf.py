@@ -109,10 +109,25 @@ DEFAULTS: dict[str, Any] = {
     "ALS": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
     # Users sampled to fit the blend weights (each contributes its candidates as training rows).
     "BLEND_FIT_USERS": 2000,
+    # Recommendation copy (llmrec_django.copywriting): the generator (dotted path) and its options,
+    # the time a request waits for it before using the template instead, how long copy is
+    # cached (a fallback only briefly, so the model gets another chance), and its limits.
+    # PRECOMPUTE_ON_REFRESH: write copy ahead of time (Celery) after a user's vector refresh.
+    "COPY": {
+        "BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator",
+        "OPTIONS": {},
+        "TIME_BUDGET_SECONDS": 2.0,
+        "AHEAD_OF_TIME_BUDGET_SECONDS": 60.0,
+        "CACHE_SECONDS": 86400,
+        "FALLBACK_CACHE_SECONDS": 600,
+        "MAX_CHARS": 600,
+        "MAX_ITEMS": 5,
+        "PRECOMPUTE_ON_REFRESH": False,
+    },
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.
-BACKEND_KEYS = ("ENCODER",)
+BACKEND_KEYS = ("ENCODER", "COPY")
 
 
 def default_home() -> Path:
