@@ -48,7 +48,7 @@ _MARKUP = [
 ]
 _INJECTION = re.compile(
     r"(?i)\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}\b(?:instructions?|prompts?|rules|guidelines)\b"
-    r"|\bsystem\s+(?:prompt|message)\b|\b(?:BEGIN|END)\s+DATA\b|\bas an ai\b|\bjailbreak"
+    r"|\bsystem\s+(?:prompt|message)\b|\b(?:BEGIN|END)\s+DATA\b|\bDATA\s+[0-9a-f]{12}\b|\bas an ai\b|\bjailbreak"
 )
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
@@ -134,7 +134,7 @@ def validate_copy(
         raise CopyRejected("names none of the recommended items")
     facts = _facts_text(request)
     for match in _QUOTED.finditer(text):
-        quoted = _normalise(next(g for g in match.groups() if g))
+        quoted = _normalise(next(g for g in match.groups() if g)).strip(" ,.;:!?")
         if quoted not in facts:
             raise CopyRejected(f"quotes something not in the facts: {quoted[:60]!r}")
     if catalogue_titles is not None:
