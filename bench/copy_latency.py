@@ -79,8 +79,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llmrec_django.copywriting import CopyRejected, TemplateCopyGenerator, TransformersCopyGenerator
-    from llmrec_django.copywriting import smollm2
+    from llmrec_django.copywriting import CopyRejected, TemplateCopyGenerator, TransformersCopyGenerator, smollm2
     from llmrec_django.copywriting.validate import validate_copy
 
     figures: dict = {

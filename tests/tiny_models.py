@@ -106,9 +106,14 @@ def build_tiny_causal_lm(directory: Path) -> Path:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1500, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=1500,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
-    bpe.train_from_iterator((CORPUS + [SYSTEM_PROMPT, '{"title": "category": "facts": "why_recommended":'] * 3), trainer)
+    bpe.train_from_iterator(
+        (CORPUS + [SYSTEM_PROMPT, '{"title": "category": "facts": "why_recommended":'] * 3), trainer
+    )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>", model_max_length=2048
     )

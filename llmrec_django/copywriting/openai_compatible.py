@@ -106,7 +106,7 @@ class OpenAICompatibleCopyGenerator(CopyGenerator):
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace").strip() if exc.fp else ""
             raise CopyGenerationError(f"HTTP {exc.code} from {self.base_url}: {detail[:200]}") from exc
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise CopyGenerationError(f"no answer from {self.base_url} within {wait:.1f}s") from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError | socket.timeout):

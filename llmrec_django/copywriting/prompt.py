@@ -86,6 +86,8 @@ def build_messages(request: CopyRequest) -> list[dict[str, str]]:
         {"role": "assistant", "content": EXAMPLE_ANSWER},
         {"role": "user", "content": user_message(request, tag)},
     ]
+
+
 def plain_prompt(messages: list[dict[str, str]]) -> str:
     """The messages as one text, for a model whose tokenizer has no chat template."""
     parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]

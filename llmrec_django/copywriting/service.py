@@ -136,7 +136,9 @@ def build_request(profile: UserProfile, recommendations: Sequence[Any], tenant: 
                 explanation=_short(getattr(rec, "explanation", "") or "", 200),
             )
         )
-    text = _short(profile.profile_text, PROFILE_CHARS) if profile.personalisation_enabled and profile.profile_text else ""
+    text = (
+        _short(profile.profile_text, PROFILE_CHARS) if profile.personalisation_enabled and profile.profile_text else ""
+    )
     return CopyRequest(items=tuple(items), profile=text, max_chars=int(settings["MAX_CHARS"]))
 
 

