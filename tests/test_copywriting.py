@@ -472,3 +472,14 @@ def test_smollm2_writes_copy_or_falls_back_cleanly(tmp_path, monkeypatch):
     else:
         assert copy.generator_name == "transformers:SmolLM2-135M-Instruct.Q4_1"
         assert validate_copy(copy.text, request) == copy.text
+
+
+@pytest.mark.django_db
+def test_cached_copy_shows_in_the_admin_escaped(admin_client, shop):
+    from django.urls import reverse
+
+    items, user = shop
+    Item.objects.filter(pk=items[0].pk).update(title=HOSTILE_TITLE)
+    service.write_copy(user, recs(items[:1]))
+    page = admin_client.get(reverse("admin:llmrec_django_recommendationcopy_changelist")).content.decode()
+    assert "Picked for you" in page and "<a href=http://evil>" not in page

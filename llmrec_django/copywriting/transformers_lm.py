@@ -146,7 +146,8 @@ class TransformersCopyGenerator(CopyGenerator):
         self.load()
         import torch
 
-        if not self._generate_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+        wait = -1 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not self._generate_lock.acquire(timeout=wait):
             raise CopyGenerationError("the model is busy with another request")
         try:
             ids = self.prompt_ids(request).to(self._torch_device)
