@@ -11,7 +11,8 @@ Measures, with no database (the generators and the validator are Django-free):
 - seconds per copy with the converted model (greedy, ``--max-new-tokens``) for a few sample
   lists of 3 items, each validated: how many would be shown and how many fall back (and why).
 
-Torch uses ``torch.get_num_threads()`` threads (set OMP_NUM_THREADS to change it).
+Torch uses ``torch.get_num_threads()`` threads (set OMP_NUM_THREADS to change it). On a CPU
+shared with other busy processes, one thread is several times faster than oversubscribed ones.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def main() -> None:
 
     figures: dict = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} with {torch.get_num_threads()} threads"
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads",
+        "load_average_before": round(os.getloadavg()[0], 2),  # other work on a shared machine skews the figures
     }
     sample = requests(args.requests)
 

@@ -29,6 +29,7 @@ from llmrec_django.copywriting import (
     validate_copy,
 )
 from llmrec_django.copywriting.prompt import nonce
+from llmrec_django.copywriting.validate import phrases
 from llmrec_django.models import Interaction, Item, RecommendationCopy, UserProfile
 from llmrec_django.recommend import Recommendation
 
@@ -112,12 +113,17 @@ def test_titles_that_look_like_domains_are_allowed():
 
 
 def test_naming_another_catalogue_item_is_rejected():
-    def lookup(phrases):
-        return [p for p in phrases if p.lower() in {"star harbour", "trail runner 2"}]
+    def lookup(candidates):
+        return [p for p in candidates if p.lower() in {"star harbour", "trail runner 2"}]
 
     with pytest.raises(CopyRejected, match="Star Harbour"):
         validate_copy('"Trail Runner 2" and Star Harbour are both for you.', REQUEST, catalogue_titles=lookup)
     assert validate_copy(GOOD, REQUEST, catalogue_titles=lookup) == GOOD
+
+
+def test_phrases_keep_inner_punctuation():
+    found = phrases('Watch "Star Wars: A New Hope" tonight.')
+    assert "Star Wars: A New Hope" in found and "tonight" in found
 
 
 def test_a_cut_off_last_sentence_is_dropped():
@@ -483,3 +489,18 @@ def test_cached_copy_shows_in_the_admin_escaped(admin_client, shop):
     service.write_copy(user, recs(items[:1]))
     page = admin_client.get(reverse("admin:llmrec_django_recommendationcopy_changelist")).content.decode()
     assert "Picked for you" in page and "<a href=http://evil>" not in page
+
+
+@pytest.mark.django_db
+def test_a_vector_refresh_queues_copy_when_asked(shop, tenant, settings, monkeypatch):
+    from llmrec_django import embedding, tasks
+
+    items, user = shop
+    seen = []
+    monkeypatch.setattr(embedding, "refresh_users", lambda tenant_id, user_ids: len(user_ids))
+    monkeypatch.setattr(service, "precompute_copy", lambda *a, **kw: seen.append(a) or 1)
+    tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
+    assert seen == []  # off by default
+    settings.LLMREC = {**settings.LLMREC, "COPY": {"PRECOMPUTE_ON_REFRESH": True}}
+    tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
+    assert seen == [(tenant.pk, [user.pk])]

@@ -92,9 +92,14 @@ def clean_generated_text(text: str) -> str:
 
 
 def phrases(text: str, max_words: int = MAX_TITLE_WORDS) -> set[str]:
-    """Every run of 1..max_words consecutive words of ``text`` (candidate titles)."""
-    words = _WORD.findall(text)
-    return {" ".join(words[i : i + n]) for n in range(1, max_words + 1) for i in range(len(words) - n + 1)}
+    """Every run of 1..max_words consecutive words of ``text`` as written, inner punctuation
+    included ("Star Wars: A New Hope"), whitespace collapsed: the candidate titles."""
+    spans = [m.span() for m in _WORD.finditer(text)]
+    return {
+        " ".join(text[spans[i][0] : spans[i + n - 1][1]].split())
+        for n in range(1, max_words + 1)
+        for i in range(len(spans) - n + 1)
+    }
 
 
 def validate_copy(
