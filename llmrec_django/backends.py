@@ -1,6 +1,7 @@
 """Loads the pluggable backends named in ``LLMREC`` (dotted paths), once per process.
 
-``get_encoder()`` returns the configured text encoder. A backend whose path does not import
+``get_encoder()`` returns the configured text encoder, ``get_copy_generator()`` the configured
+recommendation copy generator. A backend whose path does not import
 raises ``ImproperlyConfigured`` naming the setting, so a typo is caught at start-up by the
 system checks rather than at the first request.
 """
@@ -58,6 +59,11 @@ def get_encoder(path: str | None = None) -> Any:
             cls = load_backend_class("ENCODER")
             instance = _instances[key] = cls(**{**backend_options("ENCODER"), "path": path})
     return instance
+
+
+def get_copy_generator() -> Any:
+    """The configured copy generator (``LLMREC["COPY"]``), built once per process."""
+    return get_backend("COPY")
 
 
 def reset() -> None:

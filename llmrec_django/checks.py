@@ -8,6 +8,7 @@ IDs:
 - llmrec.E005  the database is not PostgreSQL
 - llmrec.E006  a backend's dotted path does not import
 - llmrec.E010  LLMREC has a key the app does not know (a typo)
+- llmrec.E011  the copy generator's options are wrong or its model is not there
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 
@@ -74,6 +75,32 @@ def check_encoder(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+@register("llmrec")
+def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
+    from llmrec_django.backends import backend_options, load_backend_class
+
+    try:
+        cls = load_backend_class("COPY")
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="llmrec.E006")]
+    config = llmrec_settings.COPY
+    errors = []
+    for key in ("TIME_BUDGET_SECONDS", "AHEAD_OF_TIME_BUDGET_SECONDS", "MAX_CHARS", "MAX_ITEMS"):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            errors.append(Error(f'LLMREC["COPY"]["{key}"] must be a positive number, not {value!r}.', id="llmrec.E011"))
+    check_options = getattr(cls, "check_options", None)
+    for problem in check_options(backend_options("COPY")) if check_options else []:
+        errors.append(
+            Error(
+                f"Copy generator {cls.__name__}: {problem}",
+                hint='Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.',
+                id="llmrec.E011",
+            )
+        )
+    return errors
 
 
 def _broker_url() -> str | None:

@@ -129,10 +129,25 @@ DEFAULTS: dict[str, Any] = {
     "CONVERSATION_ROCCHIO": {"alpha": 1.0, "beta": 0.75, "gamma": 0.25},
     # Conversations: weight of a message's embedding against the session's query vector.
     "CONVERSATION_MESSAGE_WEIGHT": 0.5,
+    # Recommendation copy (llmrec_django.copywriting): the generator (dotted path) and its options,
+    # the time a request waits for it before using the template instead, how long copy is
+    # cached (a fallback only briefly, so the model gets another chance), and its limits.
+    # PRECOMPUTE_ON_REFRESH: write copy ahead of time (Celery) after a user's vector refresh.
+    "COPY": {
+        "BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator",
+        "OPTIONS": {},
+        "TIME_BUDGET_SECONDS": 2.0,
+        "AHEAD_OF_TIME_BUDGET_SECONDS": 60.0,
+        "CACHE_SECONDS": 86400,
+        "FALLBACK_CACHE_SECONDS": 600,
+        "MAX_CHARS": 600,
+        "MAX_ITEMS": 5,
+        "PRECOMPUTE_ON_REFRESH": False,
+    },
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.
-BACKEND_KEYS = ("ENCODER",)
+BACKEND_KEYS = ("ENCODER", "COPY")
 
 
 def default_home() -> Path:

@@ -69,7 +69,21 @@ def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
 
 @shared_task(acks_late=True)
 def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
-    return embedding.refresh_users(tenant_id, user_ids)
+    refreshed = embedding.refresh_users(tenant_id, user_ids)
+    if llmrec_settings.COPY["PRECOMPUTE_ON_REFRESH"] and user_ids:
+        generate_copy.delay(tenant_id, list(user_ids))
+    return refreshed
+
+
+@shared_task(acks_late=True)
+def generate_copy(tenant_id: int, user_ids: list[int], k: int | None = None) -> int:
+    """Write and cache recommendation copy for these users' current lists (ahead of their visit)."""
+    from llmrec_django.copywriting.service import precompute_copy
+
+    if not Tenant.objects.filter(pk=tenant_id).exists():
+        logger.info("Tenant %s is gone; no copy to write.", tenant_id)
+        return 0
+    return precompute_copy(tenant_id, user_ids, k=k)
 
 
 @shared_task(acks_late=True)
