@@ -94,6 +94,11 @@ DEFAULTS: dict[str, Any] = {
     # Candidates each source (vector search, collaborative, knowledge graph, popularity) proposes
     # before merging, scoring, rules and diversity cut the list to k.
     "CANDIDATES_PER_SOURCE": 100,
+    # Places at the end of each personalised list kept for the best-matching new items (no
+    # collaborative evidence yet: nobody interacted with them when the model was last fitted),
+    # so that new items get seen and learnt about; marked "new_item" in the item's sources.
+    # 0 turns it off.
+    "NEW_ITEM_SLOTS": 1,
     # MMR trade-off between relevance (1.0: plain sort by score) and diversity (0.0).
     "MMR_LAMBDA": 0.8,
     # Event types whose items are not recommended again to the same user ("already consumed").

@@ -86,14 +86,14 @@ def test_hybrid_score_defaults_to_the_seed_design_cos_times_r():
 
 def test_hybrid_features_fill_missing_sources():
     features = hybrid_features([0.5, 0.2], None, [1.0, 2.0])
-    assert features.tolist() == [[0.5, 1.0, 0.0, 0.0, 0.0], [0.2, 2.0, 0.0, 0.0, 0.0]]
+    assert features.tolist() == [[0.5, 0.5, 0.0, 0.0, 0.0], [0.2, 1.0, 0.0, 0.0, 0.0]]
 
 
-def test_hybrid_features_scale_item_knn_by_the_list_and_repeat_relevance_for_cold_items():
+def test_hybrid_features_scale_collaborative_scores_by_the_list_and_repeat_relevance_for_cold_items():
     features = hybrid_features(
-        [0.5, 0.2, 0.4], [2.0, 1.0, 1.0], [0.1, 0.2, 0.0], [0.3, 0.1, 0.0], item_knn=[4.0, 1.0, 0.0], known=[1, 1, 0]
+        [0.5, 0.2, 0.4], [2.0, 1.0, 1.0], [0.1, -0.2, 0.0], [0.3, 0.1, 0.0], item_knn=[4.0, 1.0, 0.0], known=[1, 1, 0]
     )
-    expected = [[1.0, 0.1, 1.0, 0.3, 0.0], [0.2, 0.2, 0.25, 0.1, 0.0], [0.4, 0.0, 0.0, 0.0, 0.4]]
+    expected = [[1.0, 0.5, 1.0, 0.3, 0.0], [0.2, -1.0, 0.25, 0.1, 0.0], [0.4, 0.0, 0.0, 0.0, 0.4]]
     np.testing.assert_allclose(features, expected)
     assert len(features[0]) == len(HYBRID_FEATURES)
 

@@ -237,3 +237,22 @@ def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, sett
             thread.join(10)
     settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 60}
     assert data.popularity(tenant.pk) == {item.pk: 1.0}
+
+
+def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, tenant, settings):
+    items, alice, version = world
+    # Fans bought everything but the shoe: the collaborative model has never seen it, a new item.
+    for n in range(3):
+        u = UserProfile.objects.create(tenant=tenant, external_id=f"fan{n}")
+        for key in ("ship", "harbour", "field", "orbit", "boot"):
+            Interaction.objects.create(
+                tenant=tenant, event_id=f"f{n}{key}", user=u, item=items[key], event_type="purchase"
+            )
+    collaborative.fit_collaborative_model(tenant, factors=2, iterations=10)
+    result = recommend_for_user("alice", k=3, mmr_lambda=1.0)
+    new = [r for r in result.items if "new_item" in r.sources]
+    assert [r.title for r in result.items] == ["Star Harbour", "Quiet Field", "Mud Runner"]
+    assert [r.title for r in new] == ["Mud Runner"], "the last place goes to the new item"
+    assert new[0].explanation == 'New here, and close to "Lantern Ship" you bought'
+    settings.LLMREC = {"NEW_ITEM_SLOTS": 0}
+    assert not any("new_item" in r.sources for r in recommend_for_user("alice", k=3, mmr_lambda=1.0).items)
