@@ -249,10 +249,13 @@ def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, te
                 tenant=tenant, event_id=f"f{n}{key}", user=u, item=items[key], event_type="purchase"
             )
     collaborative.fit_collaborative_model(tenant, factors=2, iterations=10)
+    # cos(shoe, ship) = 0.196: below the default floor of similarity to what Alice liked ...
+    assert not any("new_item" in r.sources for r in recommend_for_user("alice", k=3, mmr_lambda=1.0).items)
+    settings.LLMREC = {"NEW_ITEM_MIN_SIMILARITY": 0.15}  # ... above this one
     result = recommend_for_user("alice", k=3, mmr_lambda=1.0)
     new = [r for r in result.items if "new_item" in r.sources]
     assert [r.title for r in result.items] == ["Star Harbour", "Quiet Field", "Mud Runner"]
     assert [r.title for r in new] == ["Mud Runner"], "the last place goes to the new item"
     assert new[0].explanation == 'New here, and close to "Lantern Ship" you bought'
-    settings.LLMREC = {"NEW_ITEM_SLOTS": 0}
+    settings.LLMREC = {"NEW_ITEM_SLOTS": 0, "NEW_ITEM_MIN_SIMILARITY": 0.15}
     assert not any("new_item" in r.sources for r in recommend_for_user("alice", k=3, mmr_lambda=1.0).items)
