@@ -39,7 +39,7 @@ _MOBILE = re.compile(r"Mobi|iPhone|iPod|Android|Windows Phone|BlackBerry|Opera M
 
 
 def device_from_user_agent(user_agent: str) -> str:
-    """"tablet", "mobile" or "desktop" (the default, also for an empty User-Agent)."""
+    """ "tablet", "mobile" or "desktop" (the default, also for an empty User-Agent)."""
     user_agent = user_agent or ""
     if _TABLET.search(user_agent):
         return "tablet"

@@ -45,7 +45,9 @@ def shop(tenant, settings):
                                timestamp=timezone.now())  # fmt: skip
     for n in range(3):
         walker = UserProfile.objects.create(tenant=tenant, external_id=f"walker-{n}")
-        Interaction.objects.create(tenant=tenant, event_id=f"w{n}", user=walker, item=items["shoe"], event_type="purchase")
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"w{n}", user=walker, item=items["shoe"], event_type="purchase"
+        )
     return items, ann, profile
 
 

@@ -8,7 +8,9 @@ class SignUpForm(UserCreationForm):
     interests = forms.CharField(
         required=False,
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. slow-burning thrillers, trail running, green tea"}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "e.g. slow-burning thrillers, trail running, green tea"}
+        ),
         help_text="Optional: what you like, in your words. Your first recommendations start from it.",
     )
 
