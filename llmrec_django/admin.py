@@ -443,9 +443,8 @@ class EvaluationReportAdmin(admin.ModelAdmin):
             raise PermissionDenied
         report = record.report or {}
         k = record.k
-        methods = report.get("methods") or {}
         rows = []
-        for name, metrics in methods.items():
+        for name, metrics in evaluation_reports.ordered_methods(report):
             cold = metrics.get("cold_users") or {}
             rows.append(
                 {

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+CHAR_WIDTH = 6.5  # an 11px sans-serif character, roughly, for laying out labels
 PALETTE = ("#2f6fdf", "#e07b39", "#3f9a6b", "#9b59b6", "#c4505a", "#7f8c8d", "#d4a017", "#17a2b8")
 
 
@@ -61,9 +62,11 @@ def bar_chart(
     top = max_value if max_value is not None else nice_ceiling(max(values, default=0.0))
     left, right, top_pad, label_h, legend_h = 56, 12, 30 if title else 12, 40, 24
     bar_w = 14 if len(names) > 1 else 28
-    group_w = max(72, len(names) * bar_w + 24)
+    longest_label = max((len(str(c)) for c in categories), default=0)
+    group_w = max(72, len(names) * bar_w + 24, int(CHAR_WIDTH * longest_label) + 12)
     plot_h = height
-    width = left + right + max(1, len(categories)) * group_w
+    legend_w = sum(24 + int(CHAR_WIDTH * len(name)) for name in names)
+    width = max(left + right + max(1, len(categories)) * group_w, left + legend_w + right)
     total_h = top_pad + plot_h + label_h + legend_h
     parts = [
         f'<svg class="llmrec-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
@@ -105,6 +108,6 @@ def bar_chart(
     for s, name in enumerate(names):
         parts.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{PALETTE[s % len(PALETTE)]}"/>')
         parts.append(f'<text x="{x + 14}" y="{legend_y}">{escape(name)}</text>')
-        x += 24 + 7 * len(name)
+        x += 24 + int(CHAR_WIDTH * len(name))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above

@@ -31,6 +31,8 @@ from llmrec_django.models import EvaluationReport, Tenant
 logger = logging.getLogger(__name__)
 
 QUALITY_METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate", "mrr")
+METHOD_ORDER = ("hybrid", "hybrid_no_mmr", "most_popular", "item_knn", "als")
+STEP_ORDER = ("split", "copy", "vectors", "fit", "hybrid_lists", "baselines", "metrics")
 CATALOGUE_METRICS = ("coverage", "diversity")
 
 
@@ -98,11 +100,22 @@ def run_saved_evaluation(report_id: int) -> EvaluationReport | None:
     return record
 
 
+def _in_order(names, order) -> list[str]:
+    """``names`` in the given order first, the rest after (stored JSON does not keep key order)."""
+    names = list(names)
+    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
+
+
+def ordered_methods(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    methods = report.get("methods") or {}
+    return [(name, methods[name]) for name in _in_order(methods, METHOD_ORDER)]
+
+
 def report_charts(record: EvaluationReport) -> list[dict[str, Any]]:
     """The report page's charts: ranking quality, catalogue coverage and diversity, cold start,
     timings; each ``{"title", "svg"}``. Empty until the run is done."""
     report = record.report or {}
-    methods = report.get("methods") or {}
+    methods = dict(ordered_methods(report))
     k = report.get("k")
     if not methods or not k:
         return []
@@ -128,7 +141,8 @@ def report_charts(record: EvaluationReport) -> list[dict[str, Any]]:
         {"title": "Catalogue coverage and diversity", "svg": bar_chart(catalogue, figures(catalogue, plain))},
         {"title": "Cold start", "svg": bar_chart(cold_labels, figures(cold_keys, cold))},
     ]
-    timings = {name: seconds for name, seconds in (report.get("timings") or {}).items() if name != "total"}
+    stored = report.get("timings") or {}
+    timings = {name: stored[name] for name in _in_order(stored, STEP_ORDER) if name != "total"}
     if timings:
         charts.append(
             {
@@ -145,7 +159,7 @@ def history_chart(records: list[EvaluationReport]) -> Any:
     if not done:
         return None
     done.reverse()
-    names = list(dict.fromkeys(name for r in done for name in r.report["methods"]))
+    names = _in_order({name for r in done for name in r.report["methods"]}, METHOD_ORDER)
     labels = [f"#{r.pk} k={r.k}" for r in done]
     series = {name: [r.metric(name, f"ndcg@{r.k}") for r in done] for name in names}
     return bar_chart(labels, series)

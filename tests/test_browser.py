@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.utils import timezone
 
 from llmrec_django.models import EvaluationReport, Interaction, UserProfile
@@ -46,6 +47,9 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield browser
         browser.close()
+        # Queries made while Playwright's loop runs use connections of their own (Django keeps
+        # them per context); close them here, or the test database cannot be dropped at the end.
+        connections.close_all()
 
 
 # Titles use the keyword encoder's words (tests/api_helpers.KEYWORD_AXES): "space"/"ship"/"star"
