@@ -1,8 +1,8 @@
 /*
  * The example shop's conversational page: plain JavaScript on the conversations API.
  * POST conversations/ starts a session with the first message; later messages go to
- * conversations/{id}/messages/ and 👍/👎 to conversations/{id}/feedback/ (stored as like and
- * dislike events). Each answer is {reply, recommendations: {items: [...]}}.
+ * conversations/{id}/messages/ and Like / Not for me to conversations/{id}/feedback/ (stored as like and
+ * dislike events), each asking for k items (data-k). Each answer is {reply, recommendations: {items: [...]}}.
  */
 (function () {
   "use strict";
@@ -11,6 +11,7 @@
   var log = root.querySelector(".chat-log");
   var form = root.querySelector(".chat-form");
   var input = form.querySelector("input[name=message]");
+  var k = parseInt(root.dataset.k, 10) || 6;
   var sessionId = null;
 
   function csrfToken() {
@@ -62,12 +63,12 @@
     like.type = "button";
     like.className = "like";
     like.title = "More like this";
-    like.textContent = "👍";
+    like.textContent = "Like";
     var dislike = document.createElement("button");
     dislike.type = "button";
     dislike.className = "dislike";
-    dislike.title = "Not for me";
-    dislike.textContent = "👎";
+    dislike.title = "Less like this";
+    dislike.textContent = "Not for me";
     like.addEventListener("click", function () { feedback(item, true, card); });
     dislike.addEventListener("click", function () { feedback(item, false, card); });
     card.append(link, why, like, dislike);
@@ -99,9 +100,9 @@
     if (!sessionId) { return; }
     card.classList.add(liked ? "liked" : "disliked");
     card.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-    add("me", (liked ? "👍 " : "👎 ") + item.title);
+    add("me", (liked ? "More like " : "Not ") + "\u201c" + item.title + "\u201d");
     busy(true);
-    var body = liked ? { liked: [item.external_id], disliked: [] } : { liked: [], disliked: [item.external_id] };
+    var body = liked ? { liked: [item.external_id], disliked: [], k: k } : { liked: [], disliked: [item.external_id], k: k };
     post(urlFor(root.dataset.feedbackUrl, sessionId), body).then(answer, fail).finally(function () { busy(false); });
   }
 
@@ -113,8 +114,8 @@
     input.value = "";
     busy(true);
     var request = sessionId
-      ? post(urlFor(root.dataset.messageUrl, sessionId), { message: message })
-      : post(root.dataset.startUrl, { message: message });
+      ? post(urlFor(root.dataset.messageUrl, sessionId), { message: message, k: k })
+      : post(root.dataset.startUrl, { message: message, k: k });
     request.then(answer, fail).finally(function () { busy(false); input.focus(); });
   });
 })();
