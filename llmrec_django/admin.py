@@ -81,10 +81,26 @@ class OutgoingRelationInline(admin.TabularInline):
     verbose_name_plural = "knowledge-graph edges (this item -> ...)"
 
 
+class EmbeddedFilter(admin.SimpleListFilter):
+    """Items with or without a vector in their tenant's active embedding version."""
+
+    title = "vector in the active version"
+    parameter_name = "embedded"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "yes"), ("no", "no")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        embedded = ItemVector.objects.filter(item=models.OuterRef("pk"), version__status=EmbeddingVersion.Status.ACTIVE)
+        return queryset.filter(models.Exists(embedded) if self.value() == "yes" else ~models.Exists(embedded))
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ["title", "external_id", "category", "tenant", "is_active", "embedding_status", "updated_at"]
-    list_filter = ["tenant", "is_active", "category"]
+    list_filter = ["tenant", "is_active", EmbeddedFilter, "category"]
     search_fields = ["external_id", "title", "description"]
     readonly_fields = [
         "content_hash", "embedding_status", "model_text", "similar_preview_link", "created_at", "updated_at"

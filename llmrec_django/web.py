@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
@@ -80,8 +81,8 @@ def item_url(external_id: str) -> str:
     pattern = llmrec_settings.ITEM_URL
     if not pattern:
         return ""
-    if "{" in pattern or "/" in pattern:
-        return pattern.format(external_id=external_id)
+    if "{" in pattern:
+        return pattern.format(external_id=quote(external_id, safe=""))
     try:
         return reverse(pattern, kwargs={"external_id": external_id})
     except NoReverseMatch:

@@ -99,6 +99,15 @@ def test_the_index_and_the_profiles_link_to_the_preview(admin_client, shop):
     assert "mode=similar&amp;item=ship" in change
 
 
+def test_items_filter_by_having_a_vector_in_the_active_version(admin_client, shop, tenant):
+    make_item(tenant, "new", "Brand new", vector=None)
+    url = reverse("admin:llmrec_django_item_changelist")
+    without = admin_client.get(url, {"embedded": "no"}).content.decode()
+    assert "Brand new" in without and "Lantern Ship" not in without
+    embedded = admin_client.get(url, {"embedded": "yes"}).content.decode()
+    assert "Lantern Ship" in embedded and "Brand new" not in embedded
+
+
 def test_the_version_list_rolls_back(admin_client, shop, tenant):
     items, _, first = shop
     second = activate(tenant, items)
