@@ -100,13 +100,17 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def wait_for(condition, what: str, timeout: float = 15.0):
+def wait_for(condition, what: str, page=None, timeout: float = 15.0):
+    """Poll ``condition``; with ``page``, Playwright's loop runs meanwhile (route handlers need it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.2)
+        if page is not None:
+            page.wait_for_timeout(200)
+        else:
+            time.sleep(0.2)
     raise AssertionError(f"Timed out waiting for {what}.")
 
 
@@ -214,4 +218,46 @@ def test_staff_open_the_preview_the_evaluation_report_and_the_api_docs(browser, 
     page.goto(live_server.url + "/api/llmrec/v1/docs/")
     page.wait_for_selector(".swagger-ui .opblock")
     shoot(page, "api-docs")
+    context.close()
+
+
+def test_a_lost_answer_is_retried_with_the_same_event_ids_and_stored_once(browser, live_server, site, tenant):
+    """The first batch reaches the server but its answer is lost: the script sends the same events
+    again, and the API's idempotency on event_id stores each once."""
+    get_user_model().objects.create_user("ann", password="ann-password-1")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("input[name=username]", "ann")
+    page.fill("input[name=password]", "ann-password-1")
+    page.click("form.form button")
+    page.wait_for_url("**/for-you/")
+
+    batches = []
+
+    def lose_the_first_answer(route):
+        batches.append(route.request.post_data_json["events"])
+        response = route.fetch()  # the server stores the events ...
+        if len(batches) == 1:
+            route.abort()  # ... but the page never hears back
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/api/llmrec/v1/events/bulk/", lose_the_first_answer)
+    page.goto(live_server.url + "/items/harbour/")
+    shown = page.locator("[data-llmrec-list=similar] [data-llmrec-item]").count()
+    wait_for(lambda: batches, "the first batch", page)
+    page.wait_for_timeout(300)  # the failure reaches the script
+    page.evaluate("window.llmrec.flush()")  # instead of waiting for the retry timer
+    wait_for(lambda: len(batches) >= 2, "the retried batch", page)
+    first_ids = [e["event_id"] for e in batches[0]]
+    assert [e["event_id"] for e in batches[1]][: len(first_ids)] == first_ids
+
+    profile = UserProfile.objects.get(tenant=tenant, user__username="ann")
+    mine = Interaction.objects.filter(tenant=tenant, user=profile)
+    assert mine.filter(event_type="view", item__external_id="harbour").count() == 1
+    assert mine.filter(event_type="impression", context__list="similar").count() == shown > 0
+    wait_for(lambda: page.evaluate("sessionStorage.getItem('llmrec.pending-events')") == "[]", "the queue", page)
+    page.unroute_all(behavior="ignoreErrors")
     context.close()
