@@ -44,7 +44,9 @@ def browser(monkeypatch):
         pytest.skip("No chromium executable on PATH (Debian: apt-get install chromium).")
     sync_api = pytest.importorskip("playwright.sync_api", reason="The playwright package is not installed.")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield browser
         browser.close()
         # Queries made while Playwright's loop runs use connections of their own (Django keeps
