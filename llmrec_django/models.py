@@ -657,3 +657,61 @@ class RecommendationCopy(models.Model):
 
     def __str__(self) -> str:
         return f"copy for {self.user_id} by {self.generator_name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin pages: the recommendation preview and stored evaluation reports
+
+
+class RecommendationPreview(UserProfile):
+    """Not a table: the admin's "recommendation preview" page (any user's list with scores,
+    sources and explanations) hangs on this proxy so it appears in the admin index and has its
+    own view permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "recommendation preview"
+        verbose_name_plural = "recommendation preview"
+
+
+class EvaluationReport(models.Model):
+    """One run of the offline evaluation (``llmrec_django.evaluation.evaluate_tenant``), stored
+    so the admin can list past runs and chart them. ``report`` is ``EvaluationReport.to_dict()``.
+
+    Started from the admin (a Celery task: ``tasks.run_evaluation``) or by
+    ``llmrec_evaluate --save``; see ``llmrec_django.evaluation_reports``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="evaluation_reports")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    options = models.JSONField(default=dict, blank=True, help_text="EvaluationOptions of the run.")
+    report = models.JSONField(default=dict, blank=True, help_text="Every figure of the run (to_dict()).")
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} of {self.tenant} ({self.status})"
+
+    @property
+    def k(self) -> int | None:
+        return self.report.get("k") or self.options.get("k")
+
+    def metric(self, method: str, name: str) -> float | None:
+        """A figure of one method, e.g. ``metric("hybrid", "ndcg@10")``; None when absent."""
+        value = (self.report.get("methods") or {}).get(method, {}).get(name)
+        return float(value) if isinstance(value, int | float) else None

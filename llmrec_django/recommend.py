@@ -331,6 +331,25 @@ def _popular_list(
     )
 
 
+def popular_items(
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    category: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    reason: str = "no user given",
+) -> RecommendationList:
+    """The popularity list (time-decayed, with the rules of ``context``): what anonymous visitors
+    see. ``source`` is ``fallback:popularity`` with ``reason``."""
+    timer = _Timer()
+    tenant = resolve_tenant(tenant)
+    k = _clamp_k(k)
+    version = vectorstore.active_version(tenant)
+    return _popular_list(
+        tenant, reason=reason, k=k, version=version, timer=timer, context=request_context(context), category=category
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # For a user
 

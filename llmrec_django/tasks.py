@@ -103,3 +103,12 @@ def train_ranking(tenant_id: int) -> dict | None:
         logger.info("Tenant %s: no blend fitted (%s).", tenant.slug, exc)
         blend = None
     return {"collaborative_model": cf.pk if cf else None, "ranking_model": blend.pk if blend else None}
+
+
+@shared_task(acks_late=True)
+def run_evaluation(report_id: int) -> str | None:
+    """Run a queued offline evaluation (``evaluation_reports.start_evaluation``) and store it."""
+    from llmrec_django.evaluation_reports import run_saved_evaluation
+
+    record = run_saved_evaluation(report_id)
+    return record.status if record else None

@@ -3,6 +3,7 @@
 python manage.py llmrec_evaluate                          # temporal hold-out of each user's last event
 python manage.py llmrec_evaluate --reuse-vectors --json eval.json
 python manage.py llmrec_evaluate --split random --seed 1 --k 20
+python manage.py llmrec_evaluate --save                   # also store it for the admin's report page
 """
 
 import json
@@ -44,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-context", action="store_true", help="Send no request context with the hybrid.")
         parser.add_argument("--max-users", type=int, help="Evaluate a seeded sample of at most N users.")
         parser.add_argument("--keep-scratch", action="store_true", help="Keep the scratch tenant afterwards.")
+        parser.add_argument(
+            "--save", action="store_true", help="Also store the report for the admin (Evaluation reports)."
+        )
         parser.add_argument("--json", dest="json_path", metavar="OUT", help="Also write every figure to this file.")
 
     def handle(self, *args, **options):
@@ -73,3 +77,8 @@ class Command(BaseCommand):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report.to_dict(), indent=2, default=str))
             self.stdout.write(f"Wrote {path}")
+        if options["save"]:
+            from llmrec_django.evaluation_reports import save_report
+
+            record = save_report(tenant, evaluation_options, report)
+            self.stdout.write(f"Saved as evaluation report {record.pk} (admin: Evaluation reports).")

@@ -1,0 +1,165 @@
+"""Stored runs of the offline evaluation, for the admin's evaluation report page.
+
+Usage::
+
+    from llmrec_django.evaluation import EvaluationOptions
+    from llmrec_django.evaluation_reports import start_evaluation, save_report
+
+    record = start_evaluation(tenant, EvaluationOptions(k=10, reuse_vectors=True), started_by=request.user)
+    # queued: the Celery task ``tasks.run_evaluation`` runs it (eagerly, in this process, without
+    # a broker); ``record.status`` goes queued -> running -> done (``record.report``) or failed.
+    record = save_report(tenant, options, report)   # a run made elsewhere (llmrec_evaluate --save)
+
+``report_charts(record)`` gives the SVG charts the admin page shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from llmrec_django.charts import bar_chart
+from llmrec_django.evaluation import EvaluationOptions, evaluate_tenant
+from llmrec_django.evaluation import EvaluationReport as Report
+from llmrec_django.models import EvaluationReport, Tenant
+
+logger = logging.getLogger(__name__)
+
+QUALITY_METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate", "mrr")
+METHOD_ORDER = ("hybrid", "hybrid_no_mmr", "most_popular", "item_knn", "als")
+STEP_ORDER = ("split", "copy", "vectors", "fit", "hybrid_lists", "baselines", "metrics")
+CATALOGUE_METRICS = ("coverage", "diversity")
+
+
+def options_to_dict(options: EvaluationOptions) -> dict[str, Any]:
+    return {**asdict(options), "ratios": list(options.ratios)}
+
+
+def options_from_dict(data: dict[str, Any]) -> EvaluationOptions:
+    data = dict(data)
+    if "ratios" in data:
+        data["ratios"] = tuple(data["ratios"])
+    return EvaluationOptions(**data)
+
+
+def _json_safe(report: Report) -> dict[str, Any]:
+    return json.loads(json.dumps(report.to_dict(), default=str))
+
+
+def save_report(tenant: Tenant, options: EvaluationOptions, report: Report, started_by: Any = None) -> EvaluationReport:
+    """Store a finished run."""
+    return EvaluationReport.objects.create(
+        tenant=tenant,
+        status=EvaluationReport.Status.DONE,
+        options=options_to_dict(options),
+        report=_json_safe(report),
+        started_by=started_by,
+        finished_at=timezone.now(),
+    )
+
+
+def start_evaluation(tenant: Tenant, options: EvaluationOptions, started_by: Any = None) -> EvaluationReport:
+    """Record a queued run and hand it to the ``run_evaluation`` task once this transaction commits."""
+    from llmrec_django import tasks
+
+    record = EvaluationReport.objects.create(tenant=tenant, options=options_to_dict(options), started_by=started_by)
+    transaction.on_commit(lambda: tasks.run_evaluation.delay(record.pk))
+    return record
+
+
+def run_saved_evaluation(report_id: int) -> EvaluationReport | None:
+    """Run a queued evaluation and store its figures or its error. A finished one is left as it is
+    (a redelivered task does nothing)."""
+    record = EvaluationReport.objects.select_related("tenant").filter(pk=report_id).first()
+    if record is None:
+        logger.info("Evaluation report %s is gone; nothing to run.", report_id)
+        return None
+    if record.status in (EvaluationReport.Status.DONE, EvaluationReport.Status.FAILED):
+        return record
+    record.status = EvaluationReport.Status.RUNNING
+    record.save(update_fields=["status"])
+    try:
+        report = evaluate_tenant(record.tenant, options_from_dict(record.options))
+    except Exception as exc:  # noqa: BLE001 - recorded on the report, shown in the admin
+        if isinstance(exc, ValueError):  # the data or the options do not allow an evaluation
+            logger.warning("Evaluation %s of tenant %s: %s", record.pk, record.tenant.slug, exc)
+        else:
+            logger.exception("Evaluation %s of tenant %s failed.", record.pk, record.tenant.slug)
+        record.status = EvaluationReport.Status.FAILED
+        record.error = f"{type(exc).__name__}: {exc}"
+    else:
+        record.status = EvaluationReport.Status.DONE
+        record.report = _json_safe(report)
+    record.finished_at = timezone.now()
+    record.save(update_fields=["status", "report", "error", "finished_at"])
+    return record
+
+
+def _in_order(names, order) -> list[str]:
+    """``names`` in the given order first, the rest after (stored JSON does not keep key order)."""
+    names = list(names)
+    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
+
+
+def ordered_methods(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    methods = report.get("methods") or {}
+    return [(name, methods[name]) for name in _in_order(methods, METHOD_ORDER)]
+
+
+def report_charts(record: EvaluationReport) -> list[dict[str, Any]]:
+    """The report page's charts: ranking quality, catalogue coverage and diversity, cold start,
+    timings; each ``{"title", "svg"}``. Empty until the run is done."""
+    report = record.report or {}
+    methods = dict(ordered_methods(report))
+    k = report.get("k")
+    if not methods or not k:
+        return []
+
+    def figures(keys: list[str], pick) -> dict[str, list[float | None]]:
+        return {name: [pick(metrics, key) for key in keys] for name, metrics in methods.items()}
+
+    def plain(metrics: dict[str, Any], key: str) -> float | None:
+        value = metrics.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    def cold(metrics: dict[str, Any], key: str) -> float | None:
+        if key.startswith("cold_users:"):
+            return plain(metrics.get("cold_users") or {}, key.split(":", 1)[1])
+        return plain(metrics, key)
+
+    quality = [f"{m}@{k}" for m in QUALITY_METRICS]
+    catalogue = [f"{m}@{k}" for m in CATALOGUE_METRICS]
+    cold_keys = [f"cold_item_recall@{k}", f"cold_users:recall@{k}", f"cold_users:ndcg@{k}"]
+    cold_labels = [f"cold items R@{k}", f"cold users R@{k}", f"cold users NDCG@{k}"]
+    charts = [
+        {"title": f"Ranking quality at k={k}", "svg": bar_chart(quality, figures(quality, plain))},
+        {"title": "Catalogue coverage and diversity", "svg": bar_chart(catalogue, figures(catalogue, plain))},
+        {"title": "Cold start", "svg": bar_chart(cold_labels, figures(cold_keys, cold))},
+    ]
+    stored = report.get("timings") or {}
+    timings = {name: stored[name] for name in _in_order(stored, STEP_ORDER) if name != "total"}
+    if timings:
+        charts.append(
+            {
+                "title": f"Time per step (s; total {report['timings'].get('total', 0):.1f} s)",
+                "svg": bar_chart(list(timings), {"seconds": list(timings.values())}, value_format="{:.2f} s"),
+            }
+        )
+    return charts
+
+
+def history_chart(records: list[EvaluationReport]) -> Any:
+    """NDCG@k of every method over past finished runs (oldest first), or None."""
+    done = [r for r in records if r.status == EvaluationReport.Status.DONE and r.report.get("methods")]
+    if not done:
+        return None
+    done.reverse()
+    names = _in_order({name for r in done for name in r.report["methods"]}, METHOD_ORDER)
+    labels = [f"#{r.pk} k={r.k}" for r in done]
+    series = {name: [r.metric(name, f"ndcg@{r.k}") for r in done] for name in names}
+    return bar_chart(labels, series)
