@@ -56,8 +56,9 @@ class Interactions:
     times: np.ndarray  # Unix seconds
 
 
-def load_interactions(tenant: Tenant | int) -> Interactions:
-    """Every interaction of the tenant with a positive weight, oldest first (one query)."""
+def load_interactions(tenant: Tenant | int, *, positive_only: bool = True) -> Interactions:
+    """Every interaction of the tenant with a positive weight, oldest first (one query); with
+    ``positive_only=False`` every one with a non-zero weight (dislikes, poor ratings: negative)."""
     rows = list(
         Interaction.objects.for_tenant(tenant)
         .order_by("timestamp", "pk")
@@ -68,7 +69,7 @@ def load_interactions(tenant: Tenant | int) -> Interactions:
         return Interactions(empty, empty, np.zeros(0), np.zeros(0))
     users, items, types, values, stamps = zip(*rows, strict=True)
     weights = event_weights(list(types), list(values), np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0)
-    keep = weights > 0
+    keep = weights > 0 if positive_only else weights != 0
     return Interactions(
         user_ids=np.asarray(users, dtype=np.int64)[keep],
         item_ids=np.asarray(items, dtype=np.int64)[keep],

@@ -20,7 +20,7 @@ import numpy as np
 from llmrec_django import collaborative, vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
-from llmrec_django.core.interest import interest_vector
+from llmrec_django.core.interest import SECONDS_PER_DAY, interest_vector
 from llmrec_django.models import Item, RankingModel, Tenant
 from llmrec_django.recommending import data as data_module
 
@@ -88,7 +88,13 @@ class TrainingSnapshot:
     same five sources as ``recommend_for_user`` and returns their ``hybrid_features`` rows.
     """
 
-    def __init__(self, tenant: Tenant, data: collaborative.Interactions):
+    def __init__(
+        self, tenant: Tenant, data: collaborative.Interactions, events: collaborative.Interactions | None = None
+    ):
+        """``data``: the positive interactions (collaborative model, popularity, KG); ``events``:
+        every weighted event of the same window (dislikes and poor ratings too), from which the
+        interest vectors are built as ``embedding.compute_user_vectors`` builds them (signed,
+        recency-decayed weights); ``data`` when not given."""
         self.factors = collaborative.fit_factors(data)
         self.catalogue = np.array(
             Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True),
@@ -126,6 +132,19 @@ class TrainingSnapshot:
         self.liked: dict[int, dict[int, float]] = defaultdict(dict)
         for u, i, w in zip(data.user_ids.tolist(), data.item_ids.tolist(), data.weights.tolist(), strict=True):
             self.liked[u][i] = self.liked[u].get(i, 0.0) + w
+        # Interest weights per user and item: signed, decayed by age at the window's end (the
+        # service decays from "now"; a constant factor per user, which normalising removes).
+        events = data if events is None else events
+        half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)
+        end = float(events.times.max()) if len(events.times) else 0.0
+        decay = (
+            0.5 ** ((end - events.times) / SECONDS_PER_DAY / half_life) if half_life > 0 else np.ones(len(events.times))
+        )
+        self.interest: dict[int, dict[int, float]] = defaultdict(dict)
+        for u, i, w in zip(
+            events.user_ids.tolist(), events.item_ids.tolist(), (events.weights * decay).tolist(), strict=True
+        ):
+            self.interest[u][i] = self.interest[u].get(i, 0.0) + w
         self.n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
         self.cap = float(llmrec_settings.KG_CAP)
         self.popular_order = _top(self.trend, self.catalogue, self.n + 200, set())
@@ -140,9 +159,10 @@ class TrainingSnapshot:
         n = self.n
         cosine_all = np.zeros(len(self.catalogue))
         if self.vectors is not None:
-            rows_liked = [self.column[i] for i in liked if i in self.column]
+            interest = self.interest.get(user) or liked
+            rows_liked = [self.column[i] for i in interest if i in self.column]
             if rows_liked:
-                weights = np.array([liked[int(self.catalogue[r])] for r in rows_liked])
+                weights = np.array([interest[int(self.catalogue[r])] for r in rows_liked])
                 u_vec = interest_vector(self.vectors[rows_liked], weights)
                 if u_vec is not None:
                     cosine_all = self.vectors @ u_vec
@@ -190,8 +210,21 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
         interactions.weights[train],
         interactions.times[train],
     )
-    snapshot = TrainingSnapshot(tenant, train_data)
     held_out = dict(zip(interactions.user_ids[valid].tolist(), interactions.item_ids[valid].tolist(), strict=True))
+    # Every weighted event from before each user's held-out item, for the interest vectors.
+    cut = {int(u): float(t) for u, t in zip(interactions.user_ids[valid], interactions.times[valid], strict=True)}
+    every = collaborative.load_interactions(tenant, positive_only=False)
+    before = np.array(
+        [
+            t < cut.get(u, np.inf) and held_out.get(u) != i
+            for u, i, t in zip(every.user_ids.tolist(), every.item_ids.tolist(), every.times.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    events = collaborative.Interactions(
+        every.user_ids[before], every.item_ids[before], every.weights[before], every.times[before]
+    )
+    snapshot = TrainingSnapshot(tenant, train_data, events)
     users = sorted(held_out)
     limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
     rng = np.random.default_rng(seed)
