@@ -120,9 +120,8 @@ class CollaborativeFactors:
                     break
         return result
 
-    def score_items(self, user_id: int, item_ids: list[int]) -> np.ndarray:
-        """The user's score for each of ``item_ids`` (0 for an unknown user or item)."""
-        scores = self.user_scores(user_id)
+    def _pick(self, scores: np.ndarray | None, item_ids: list[int]) -> np.ndarray:
+        """``scores`` (one per column) for ``item_ids``; 0 for unknown items or no scores."""
         out = np.zeros(len(item_ids))
         if scores is None:
             return out
@@ -131,6 +130,10 @@ class CollaborativeFactors:
             if column is not None:
                 out[position] = scores[column]
         return out
+
+    def score_items(self, user_id: int, item_ids: list[int]) -> np.ndarray:
+        """The user's score for each of ``item_ids`` (0 for an unknown user or item)."""
+        return self._pick(self.user_scores(user_id), item_ids)
 
     def _neighbour_vector(self, liked: Mapping[int, float] | Iterable[int]) -> np.ndarray | None:
         """Item-KNN score of every column: the sum of each liked item's neighbour row (binary, as
@@ -162,15 +165,7 @@ class CollaborativeFactors:
 
     def neighbour_scores(self, liked: Mapping[int, float] | Iterable[int], item_ids: list[int]) -> np.ndarray:
         """The item-KNN score of each of ``item_ids`` given ``liked`` (0 when unknown)."""
-        out = np.zeros(len(item_ids))
-        scores = self._neighbour_vector(liked)
-        if scores is None:
-            return out
-        for position, item_id in enumerate(item_ids):
-            column = self.item_column.get(int(item_id))
-            if column is not None:
-                out[position] = scores[column]
-        return out
+        return self._pick(self._neighbour_vector(liked), item_ids)
 
     def strongest_neighbour(self, liked: Iterable[int], item_id: int) -> int | None:
         """The liked item that contributes most to ``item_id``'s item-KNN score (for explanations)."""
