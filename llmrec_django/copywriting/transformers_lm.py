@@ -33,6 +33,7 @@ from typing import Any
 
 from llmrec_django.copywriting.base import CopyGenerationError, CopyGenerator, CopyRequest, reject_unknown_options
 from llmrec_django.copywriting.prompt import build_messages, plain_prompt
+from llmrec_django.encoders.base import torch_device
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +104,10 @@ class TransformersCopyGenerator(CopyGenerator):
         return self
 
     def _load(self) -> None:
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         started = time.perf_counter()
-        if self.device == "auto":
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        else:
-            device = torch.device(self.device)
+        device = torch_device(self.device)
         extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True, **extra)
         model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True, **extra)

@@ -64,3 +64,16 @@ class BaseEncoder:
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
         raise NotImplementedError
+
+
+def torch_device(name: str):
+    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device, which must exist
+    (asking for CUDA on a machine without it is an error, not a silent CPU run)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"Device {name!r} was asked for but CUDA is not available.")
+    return device

@@ -42,7 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from llmrec_django.encoders.base import BaseEncoder, default_model_path, model_dimension, resolve_model_path
+from llmrec_django.encoders.base import (
+    BaseEncoder,
+    default_model_path,
+    model_dimension,
+    resolve_model_path,
+    torch_device,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +127,7 @@ class TransformerEncoder(BaseEncoder):
         from transformers import AutoModel, AutoTokenizer
 
         started = time.perf_counter()
-        if self.device == "auto":
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        else:
-            device = torch.device(self.device)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise RuntimeError(f"Encoder device {self.device!r} was asked for but CUDA is not available.")
+        device = torch_device(self.device)
 
         tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         model = AutoModel.from_pretrained(self.model_path, local_files_only=True)
