@@ -74,3 +74,28 @@ def api_key_client(tenant) -> tuple[APIClient, ApiKey]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client, key
+
+
+def ann_catalogue(tenant, settings) -> tuple[dict, object, UserProfile]:
+    """Five items on four axes (science fiction, light, violent, running) and Ann, an account
+    whose profile bought "Lantern Ship"; the keyword encoder is configured. Returns
+    ``(items by key, Ann's account, her profile)``."""
+    from django.utils import timezone
+
+    from llmrec_django.models import Interaction
+    from tests.recommend_helpers import make_item
+
+    keyword_encoder_settings(settings)
+    items = {
+        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
+        "harbour": make_item(tenant, "harbour", "Star Harbour", vector=[0.95, 0.3, 0, 0]),
+        "field": make_item(tenant, "field", "Quiet Field", vector=[0.2, 1, 0, 0]),
+        "war": make_item(tenant, "war", "Iron Front", vector=[0.3, 0, 1, 0]),
+        "shoe": make_item(tenant, "shoe", "Mud Runner", category="running shoes", vector=[0, 0, 0, 1], price=40),
+    }
+    ann = account("ann")
+    profile = profile_of(tenant, ann, "ann")
+    Interaction.objects.create(
+        tenant=tenant, event_id="a1", user=profile, item=items["ship"], event_type="purchase", timestamp=timezone.now()
+    )
+    return items, ann, profile

@@ -2,13 +2,17 @@
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from llmrec_django.models import BusinessRule, Interaction, UserProfile
+from llmrec_django.models import BusinessRule, UserProfile
 from llmrec_django.recommending import data
-from tests.api_helpers import API, account, api_key_client, keyword_encoder_settings, logged_in, profile_of
-from tests.recommend_helpers import activate, make_item
+from tests.api_helpers import (
+    API,
+    ann_catalogue,
+    api_key_client,
+    logged_in,
+)
+from tests.recommend_helpers import activate
 
 pytestmark = pytest.mark.django_db
 
@@ -22,18 +26,7 @@ def fresh():
 @pytest.fixture
 def world(tenant, settings):
     """Ann (a logged-in account) bought "Lantern Ship"; her vector points at it."""
-    keyword_encoder_settings(settings)
-    items = {
-        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
-        "harbour": make_item(tenant, "harbour", "Star Harbour", vector=[0.95, 0.3, 0, 0]),
-        "field": make_item(tenant, "field", "Quiet Field", vector=[0.2, 1, 0, 0]),
-        "war": make_item(tenant, "war", "Iron Front", vector=[0.3, 0, 1, 0]),
-        "shoe": make_item(tenant, "shoe", "Mud Runner", category="running shoes", vector=[0, 0, 0, 1], price=40),
-    }
-    ann = account("ann")
-    profile = profile_of(tenant, ann, "ann")
-    Interaction.objects.create(tenant=tenant, event_id="a1", user=profile, item=items["ship"], event_type="purchase",
-                               timestamp=timezone.now())  # fmt: skip
+    items, ann, profile = ann_catalogue(tenant, settings)
     version = activate(tenant, list(items.values()), users=[(profile, [1, 0, 0, 0])])
     return items, ann, version
 

@@ -8,12 +8,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.template import Context, Template
 from django.test import RequestFactory
-from django.utils import timezone
 
 from llmrec_django import web
 from llmrec_django.models import Interaction, UserProfile
 from llmrec_django.recommending import data
-from tests.api_helpers import account, keyword_encoder_settings, profile_of
+from tests.api_helpers import ann_catalogue
 from tests.recommend_helpers import activate, make_item
 
 pytestmark = pytest.mark.django_db
@@ -31,18 +30,7 @@ def fresh():
 @pytest.fixture
 def shop(tenant, settings):
     """Ann (an account) bought "Lantern Ship"; her vector points at it. Three walkers bought "Mud Runner"."""
-    keyword_encoder_settings(settings)
-    items = {
-        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
-        "harbour": make_item(tenant, "harbour", "Star Harbour", vector=[0.95, 0.3, 0, 0]),
-        "field": make_item(tenant, "field", "Quiet Field", vector=[0.2, 1, 0, 0]),
-        "war": make_item(tenant, "war", "Iron Front", vector=[0.3, 0, 1, 0]),
-        "shoe": make_item(tenant, "shoe", "Mud Runner", category="running shoes", vector=[0, 0, 0, 1], price=40),
-    }
-    ann = account("ann")
-    profile = profile_of(tenant, ann, "ann")
-    Interaction.objects.create(tenant=tenant, event_id="a1", user=profile, item=items["ship"], event_type="purchase",
-                               timestamp=timezone.now())  # fmt: skip
+    items, ann, profile = ann_catalogue(tenant, settings)
     for n in range(3):
         walker = UserProfile.objects.create(tenant=tenant, external_id=f"walker-{n}")
         Interaction.objects.create(
