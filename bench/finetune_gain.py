@@ -142,14 +142,20 @@ def main() -> None:
     base, tuned = encoder.metrics["baseline"], encoder.metrics["candidate"]
     print(f"\n== summary ({metric}, temporal split, each user's last liked movie held out, all users) ==")
     print(f"base encoder (all-MiniLM-L6-v2)   {base:.4f}")
-    print(f"fine-tuned encoder                {tuned:.4f}   x{tuned / base:.3f} ({'goal met' if tuned / base >= GOAL else 'below the 1.10 goal'})")
+    print(
+        f"fine-tuned encoder                {tuned:.4f}   x{tuned / base:.3f} ({'goal met' if tuned / base >= GOAL else 'below the 1.10 goal'})"
+    )
     if "reranker" in figures:
         rr_base, rr = figures["reranker"]["baseline"], figures["reranker"]["candidate"]
-        print(f"fine-tuned + re-ranker            {rr:.4f}   x{rr / base:.3f} vs base, x{rr / rr_base:.3f} vs fine-tuned ({rr_base:.4f} re-measured)")
+        print(
+            f"fine-tuned + re-ranker            {rr:.4f}   x{rr / base:.3f} vs base, x{rr / rr_base:.3f} vs fine-tuned ({rr_base:.4f} re-measured)"
+        )
     for name in ("encoder", "reranker"):
         if name in figures:
             f = figures[name]
-            print(f"{name}: {f['seconds_per_epoch']} s/epoch on {f['device']} ({f['window']['train_examples']} examples); run {f['duration']}s in all")
+            print(
+                f"{name}: {f['seconds_per_epoch']} s/epoch on {f['device']} ({f['window']['train_examples']} examples); run {f['duration']}s in all"
+            )
     print(f"machine: {machine()}; total {time.perf_counter() - started:.0f}s")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))

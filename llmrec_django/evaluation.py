@@ -647,7 +647,11 @@ def evaluate_tenant(
     concurrently = not connection.in_atomic_block
     say("Building the embedding version ..." + (" (reusing item vectors)" if options.reuse_vectors else ""))
     version, version_info = build_scratch_version(
-        source, copy, reuse_vectors=options.reuse_vectors, concurrently=concurrently, from_version=options.vectors_version
+        source,
+        copy,
+        reuse_vectors=options.reuse_vectors,
+        concurrently=concurrently,
+        from_version=options.vectors_version,
     )
     lap("vectors")
     say("Fitting the collaborative model and the blend ...")

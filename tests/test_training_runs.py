@@ -208,5 +208,7 @@ def test_importing_the_tasks_and_training_modules_initialises_no_torch():
         " llmrec_django.training.reranker, llmrec_django.recommend;"
         "print(sorted(m for m in ('torch', 'transformers', 'tokenizers') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
     assert out.stdout.strip() == "[]"

@@ -111,7 +111,9 @@ def load_split(tenant: Tenant) -> SplitData:
     split = split_log(log, EvaluationOptions(split="temporal", test_events=1))
     profiles = {
         pk: (text, list(queries or []))
-        for pk, text, queries in UserProfile.objects.for_tenant(tenant).values_list("pk", "profile_text", "recent_queries")
+        for pk, text, queries in UserProfile.objects.for_tenant(tenant).values_list(
+            "pk", "profile_text", "recent_queries"
+        )
     }
     users: dict[int, UserHistory] = {}
     known: dict[int, set[int]] = defaultdict(set)
@@ -174,7 +176,9 @@ def item_text_map(item_ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def hard_negative_pools(tenant: Tenant, users: Iterable[int], known: dict[int, set[int]], depth: int) -> dict[int, list[int]]:
+def hard_negative_pools(
+    tenant: Tenant, users: Iterable[int], known: dict[int, set[int]], depth: int
+) -> dict[int, list[int]]:
     """Per user, items near their interest vector in the active ANN index, own items excluded."""
     version = vectorstore.active_version(tenant)
     if version is None or depth <= SKIP_NEAREST:
@@ -209,7 +213,9 @@ class NegativeSampler:
         pool = [i for i in self.pools.get(user, ()) if i not in avoid]
         return self.rng.choice(pool) if pool else self.random_item(user, avoid)
 
-    def draw(self, user: int, n: int, avoid: set[int], *, first: Sequence[int] = (), mix_random: bool = False) -> list[int]:
+    def draw(
+        self, user: int, n: int, avoid: set[int], *, first: Sequence[int] = (), mix_random: bool = False
+    ) -> list[int]:
         out: list[int] = []
         for item in first:
             if len(out) < n and item not in avoid and item not in out:
@@ -285,7 +291,12 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
         if text:
             valid += [(text, texts[item]) for item in items if item in texts]
     random.Random(seed).shuffle(valid)  # in-batch negatives should not be ordered by user id
-    window = {**split.window, "train_examples": len(train), "valid_examples": len(valid), "hard_negative_users": len(pools)}
+    window = {
+        **split.window,
+        "train_examples": len(train),
+        "valid_examples": len(valid),
+        "hard_negative_users": len(pools),
+    }
     return TrainingExamples(train, valid, window)
 
 
@@ -313,7 +324,9 @@ def reranker_examples(tenant: Tenant, params: dict[str, Any], split: SplitData |
             avoid = split.known.get(user, set()) | set(items)
             for negative in sampler.draw(user, per_positive, avoid, mix_random=True):
                 valid_labelled.append((user, negative, before, 0.0))
-    needed = {e[1] for e in labelled + valid_labelled} | {i for e in labelled + valid_labelled for i in e[2][-history_n:]}
+    needed = {e[1] for e in labelled + valid_labelled} | {
+        i for e in labelled + valid_labelled for i in e[2][-history_n:]
+    }
     texts, titles = item_text_map(needed), _titles(needed)
 
     def build(rows):

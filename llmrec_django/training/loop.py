@@ -81,7 +81,13 @@ class EpochRecord:
     best: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "seconds": self.seconds, "best": self.best, **self.valid}
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "seconds": self.seconds,
+            "best": self.best,
+            **self.valid,
+        }
 
 
 @dataclass

@@ -49,6 +49,11 @@ class BiEncoder(nn.Module):
 
         self.tokenizer = _tokenizer(path)
         self.transformer = AutoModel.from_pretrained(str(path), local_files_only=True)
+        # Mean pooling never uses BERT's pooler: frozen, it gets no gradient, which is what
+        # DistributedDataParallel requires of every trainable parameter.
+        for name, parameter in self.transformer.named_parameters():
+            if name.startswith("pooler."):
+                parameter.requires_grad_(False)
         self.max_length = effective_max_length(self.tokenizer, self.transformer.config, max_length)
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:

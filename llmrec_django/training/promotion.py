@@ -160,7 +160,10 @@ def rollback(run: TrainingRun) -> TrainingRun:
     with transaction.atomic():
         if run.kind == TrainingRun.Kind.ENCODER:
             previous = run.previous_version
-            if previous is None or previous.status not in (EmbeddingVersion.Status.READY, EmbeddingVersion.Status.ACTIVE):
+            if previous is None or previous.status not in (
+                EmbeddingVersion.Status.READY,
+                EmbeddingVersion.Status.ACTIVE,
+            ):
                 raise PromotionError(f"The version active before run {run.pk} is gone; it cannot be rolled back.")
             vectorstore.activate_version(previous)
             TrainingRun.objects.filter(

@@ -86,7 +86,11 @@ def fail(run_id: int, error: str) -> None:
         return
     duration = (now - run.started_at).total_seconds() if run.started_at else None
     TrainingRun.objects.filter(pk=run_id).exclude(status=TrainingRun.Status.SUCCEEDED).update(
-        status=TrainingRun.Status.FAILED, error=error[:20_000], finished_at=now, duration_seconds=duration, stage="failed"
+        status=TrainingRun.Status.FAILED,
+        error=error[:20_000],
+        finished_at=now,
+        duration_seconds=duration,
+        stage="failed",
     )
 
 
@@ -154,7 +158,9 @@ def train_on_ranks(
             _update(run, progress=round(fraction, 4))
 
     trainer = trainers.train_encoder if kind == "encoder" else trainers.train_reranker
-    result = trainer(base, examples, params, output=output, dist_info=dist_info, on_epoch=on_epoch, on_progress=on_progress)
+    result = trainer(
+        base, examples, params, output=output, dist_info=dist_info, on_epoch=on_epoch, on_progress=on_progress
+    )
     if is_main:
         _update(run, device=f"{result['device']} ({result['precision']})", progress=1.0, stage="trained")
     return result

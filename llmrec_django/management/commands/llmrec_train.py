@@ -56,7 +56,12 @@ class Command(BaseCommand):
         from llmrec_django.training.config import parse_value
 
         overrides = {}
-        for key, option in (("epochs", "epochs"), ("batch_size", "batch_size"), ("learning_rate", "lr"), ("device", "device")):
+        for key, option in (
+            ("epochs", "epochs"),
+            ("batch_size", "batch_size"),
+            ("learning_rate", "lr"),
+            ("device", "device"),
+        ):
             if options.get(option) is not None:
                 overrides[key] = options[option]
         for item in options["set"]:
