@@ -296,9 +296,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return self.gain(run)
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{:.4f}</td><td>{:.4f}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (key, value, metrics["baseline_metrics"].get(key, 0.0))
+                (key, f"{value:.4f}", f"{metrics['baseline_metrics'].get(key, 0.0):.4f}")
                 for key, value in metrics["candidate_metrics"].items()
                 if isinstance(value, float)
             ),

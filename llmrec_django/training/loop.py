@@ -86,7 +86,8 @@ class EpochRecord:
             "train_loss": self.train_loss,
             "seconds": self.seconds,
             "best": self.best,
-            **self.valid,
+            # JSON (and PostgreSQL's jsonb) has no NaN: an undefined metric is stored as null.
+            **{key: value if math.isfinite(value) else None for key, value in self.valid.items()},
         }
 
 
