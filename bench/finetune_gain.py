@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--history-items", type=int, default=5)
+    parser.add_argument("--top-n", type=int, default=50, help="Items of each list the re-ranker re-orders.")
     parser.add_argument("--no-reranker", action="store_true")
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
@@ -120,8 +121,16 @@ def main() -> None:
         "AUTO_PROMOTE": True,
         "EVALUATION_USERS": None,
         "COMMON": {**llmrec_settings.TRAINING["COMMON"], **common},
+        "RERANKER": {**llmrec_settings.TRAINING["RERANKER"], "top_n": args.top_n},
     }
-    figures: dict = {"settings": {**common, "examples": args.examples, "reranker_examples": args.reranker_examples}}
+    figures: dict = {
+        "settings": {
+            **common,
+            "examples": args.examples,
+            "reranker_examples": args.reranker_examples,
+            "top_n": args.top_n,
+        }
+    }
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
         print("\n== encoder run ==", flush=True)
         encoder = runs.create_run(tenant, "encoder", {"max_examples": args.examples})

@@ -185,15 +185,21 @@ def test_training_tasks_go_to_the_gpu_queue_and_run_through_celery(tenant, shop)
     assert run.status == TrainingRun.Status.SUCCEEDED and run.task_id
 
 
-def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings):
+def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings, monkeypatch):
     from llmrec_django import tasks
 
+    sent = []
+    monkeypatch.setattr(tasks.train_model, "delay", lambda run_id: sent.append(run_id) or type("R", (), {"id": "t1"}))
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 100}}
     assert tasks.schedule_retraining(["reranker"]) == []  # 72 interactions only
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 50}}
     assert runs.new_interactions_since_last_run(tenant, "reranker") == 72
     started = tasks.schedule_retraining(["reranker"])
-    assert len(started) == 1
+    assert started == sent and len(sent) == 1
+    assert tasks.schedule_retraining(["reranker"]) == []  # one is already queued
+    # Once it succeeded, only interactions after its data window count.
+    last_id = Interaction.objects.order_by("-pk").values_list("pk", flat=True).first()
+    TrainingRun.objects.filter(pk=sent[0]).update(status="succeeded", data_window={"last_interaction_id": last_id})
     assert runs.new_interactions_since_last_run(tenant, "reranker") == 0
     assert tasks.schedule_retraining(["reranker"]) == []
 
