@@ -44,6 +44,7 @@ def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, 
     assert model_dir.is_relative_to(tmp_path / "artifacts") and (model_dir / "config.json").is_file()
     version = run.embedding_version
     assert version.status == EmbeddingVersion.Status.READY and version.model_path == str(model_dir)
+    assert version.model_name == f"encoder-{run.pk}"
     assert version.items_done == version.items_total == 18
     # Evaluated against the active version on the same split; manual mode waits for an admin.
     assert run.metrics["metric"] == "ndcg@10" and {"baseline", "candidate"} <= set(run.metrics)

@@ -55,6 +55,7 @@ def enqueue_run(tenant: Tenant, kind: str, overrides: dict[str, Any] | None = No
 
 
 def artifact_dir(run: TrainingRun) -> Path:
+    """The run's model folder; its name (``encoder-12``) becomes the embedding version's model name."""
     return training_config.artifacts_root() / run.tenant.slug / f"{run.kind}-{run.pk}"
 
 
@@ -138,7 +139,7 @@ def train_on_ranks(
     is_main = dist_info.is_main and run is not None
     if is_main:
         output = artifact_dir(run)
-        _update(run, stage="building examples", base_model_path=base, artifact_path=str(output / "model"))
+        _update(run, stage="building examples", base_model_path=base, artifact_path=str(output))
     builder = training_data.encoder_examples if kind == "encoder" else training_data.reranker_examples
     examples = builder(tenant, params)
     if len(examples.train) < 2:

@@ -1,7 +1,7 @@
 """The two trainers: load the base model, run the shared loop, save the best epoch's weights.
 
 Both take ``(base_path, examples, params)`` and return the loop's summary as a dict; with
-``output`` (rank 0) the best weights and the tokenizer are saved to ``output / "model"``, which
+``output`` (rank 0) the best weights and the tokenizer are saved to the folder ``output``, which
 ``TransformerEncoder`` (encoder) or ``training.reranker`` (cross-encoder) loads as is.
 """
 
@@ -24,13 +24,12 @@ def _save_best(output: Path | None) -> Callable[[Any, int], None] | None:
 
     def checkpoint(module, epoch: int) -> None:
         # Written beside, then swapped in, so a crash mid-save never leaves a half model as "best".
-        partial = output / "model.partial"
+        partial = output.with_name(output.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         module.save(partial)
         (partial / "EPOCH").write_text(str(epoch))
-        final = output / "model"
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        shutil.rmtree(output, ignore_errors=True)
+        partial.rename(output)
 
     return checkpoint
 
