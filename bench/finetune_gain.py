@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--history-items", type=int, default=5)
+    parser.add_argument("--anchor", choices=["titles", "item_texts"], default="titles", help="Encoder anchor text.")
     parser.add_argument("--top-n", type=int, default=50, help="Items of each list the re-ranker re-orders.")
     parser.add_argument("--no-reranker", action="store_true")
     parser.add_argument("--json", help="Write the figures to this file.")
@@ -129,11 +130,12 @@ def main() -> None:
             "examples": args.examples,
             "reranker_examples": args.reranker_examples,
             "top_n": args.top_n,
+            "anchor": args.anchor,
         }
     }
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
         print("\n== encoder run ==", flush=True)
-        encoder = runs.create_run(tenant, "encoder", {"max_examples": args.examples})
+        encoder = runs.create_run(tenant, "encoder", {"max_examples": args.examples, "anchor": args.anchor})
         encoder = runs.execute_run(encoder.pk)
         if encoder.promotion != "active":
             print(f"(the fine-tuned encoder was {encoder.promotion}; activated anyway to measure the re-ranker on it)")

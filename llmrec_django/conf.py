@@ -147,8 +147,9 @@ DEFAULTS: dict[str, Any] = {
             "history_items": 5,  # recent liked items in a user's text
             "max_examples": 50_000,  # training pairs kept (the most recent), 0: all
         },
-        # Two-tower encoder: InfoNCE over in-batch and ANN-mined hard negatives.
-        "ENCODER": {"temperature": 0.05, "hard_negatives": 1, "hard_negative_depth": 50},
+        # Two-tower encoder: InfoNCE over in-batch and ANN-mined hard negatives. anchor: the user
+        # side lists the recent items' "titles", or their full "item_texts" (the items' own format).
+        "ENCODER": {"temperature": 0.05, "hard_negatives": 1, "hard_negative_depth": 50, "anchor": "titles"},
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
         # active encoder's weights. top_n: items of a list the re-ranker re-orders.
         "RERANKER": {"base_path": None, "negatives_per_positive": 3, "top_n": 50, "batch_size": 16},

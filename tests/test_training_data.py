@@ -95,3 +95,16 @@ def test_unknown_parameters_are_refused():
         training_config.run_params("encoder", {"learning_rate": 0})
     with pytest.raises(ValueError, match="Unknown model kind"):
         training_config.run_params("ranker")
+
+
+def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop):
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0, "anchor": "item_texts"})
+    examples = training_data.encoder_examples(tenant, params)
+    split = training_data.load_split(tenant)
+    texts = training_data.item_text_map({i for h in split.users.values() for _, i in h.liked})
+    history = next(iter(split.users.values()))
+    first, second, third = (texts[i] for _, i in history.liked[:3])
+    expected = f"{training_data.user_text(history.profile, history.queries, [])} {second} {first}"
+    assert (expected, third, []) in examples.train
+    with pytest.raises(ValueError, match="anchor must be"):
+        training_data.encoder_examples(tenant, {**params, "anchor": "both"})

@@ -8,7 +8,8 @@ pairs it was trained on, and early stopping watches the same held-out items.
   then the titles of the user's last ``history_items`` liked items before the moment of the
   example (``user_text``). The serving re-ranker builds it the same way (``current_user_text``).
 - **Encoder pairs**: for every positive (user, item) of the training part, in time order, the
-  user text made of what came before -> the item's text (``embedding.item_texts``), plus
+  user text made of what came before (``anchor="item_texts"``: the profile then the full texts
+  of those items, newest first, instead of their titles) -> the item's text (``embedding.item_texts``), plus
   ``hard_negatives`` items drawn from the user's nearest items in the active version's ANN index
   (ranks 5..``hard_negative_depth``, the user's own items excluded); random items without an
   active version. Validation: the user text from the whole training history -> the held-out item.
@@ -274,10 +275,19 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     needed = {i for u, item, before in events for i in (item, *before[-history_n:], *negatives[(u, item)])}
     needed |= {i for u in split.held_out for i in split.held_out[u]}
     needed |= {i for h in split.users.values() for _, i in h.liked[-history_n:]}
+    if params.get("anchor", "titles") not in ("titles", "item_texts"):
+        raise ValueError(f"ENCODER anchor must be 'titles' or 'item_texts', not {params.get('anchor')!r}.")
     texts, titles = item_text_map(needed), _titles(needed)
+
+    use_item_texts = params.get("anchor", "titles") == "item_texts"
 
     def anchor(user: int, before: Sequence[int]) -> str:
         history = split.users[user]
+        if use_item_texts:
+            # The full texts of the recent items, newest first (truncation drops the oldest): the
+            # anchor then looks like the item texts the catalogue is embedded from.
+            recent = [texts[i] for i in reversed(before[-history_n:]) if i in texts]
+            return " ".join([user_text(history.profile, history.queries, []), *recent]).strip()
         return user_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
 
     train = [
