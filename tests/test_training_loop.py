@@ -135,3 +135,12 @@ def test_mixed_precision_training_on_cuda(tiny_encoder_dir, precision):
     assert result.precision == expected
     assert next(model.parameters()).device.type == "cuda" and next(model.parameters()).dtype == torch.float32
     assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+
+
+def test_the_serving_scorer_resolves_auto_to_the_available_device(tiny_encoder_dir):
+    from llmrec_django.training.reranker import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer(str(tiny_encoder_dir), max_length=32, batch_size=2, device="auto")
+    probabilities = scorer.score(["likes films"] * 3, CORPUS[7:10])
+    assert probabilities.shape == (3,) and ((probabilities > 0) & (probabilities < 1)).all()
+    assert scorer._model[1].type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -46,14 +46,11 @@ class CrossEncoderScorer:
         self._lock = threading.Lock()
 
     def _load(self):
-        import torch
-
+        from llmrec_django.training.loop import resolve_device
         from llmrec_django.training.modules import CrossEncoder
 
+        device = resolve_device(self.device)  # "auto": CUDA when available, else CPU
         model = CrossEncoder(self.path, max_length=self.max_length)
-        device = torch.device("cuda" if self.device == "auto" and torch.cuda.is_available() else self.device)
-        if self.device == "auto" and not torch.cuda.is_available():
-            device = torch.device("cpu")
         model.to(device).eval()
         return model, device
 
