@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from llmrec_django import embedding, tasks, vectorstore
@@ -47,7 +47,7 @@ def _preview_link(label: str, **params: object) -> str:
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "active_version", "created_at"]
     search_fields = ["slug", "name"]
-    actions = ["build_embedding_version", "roll_back_embedding_version"]
+    actions = ["build_embedding_version", "roll_back_embedding_version", "train_encoder", "train_reranker"]
 
     @admin.display(description="Active embedding version")
     def active_version(self, tenant: Tenant) -> str:
@@ -59,6 +59,21 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             version = tasks.start_build(tenant)
             self.message_user(request, f"{tenant}: building version {version.pk} ({version.items_total} items).")
+
+    @admin.action(description="Fine-tune the encoder (on the GPU workers)")
+    def train_encoder(self, request, queryset) -> None:
+        self._train(request, queryset, "encoder")
+
+    @admin.action(description="Train the CTR re-ranker (on the GPU workers)")
+    def train_reranker(self, request, queryset) -> None:
+        self._train(request, queryset, "reranker")
+
+    def _train(self, request, queryset, kind: str) -> None:
+        from llmrec_django.training import runs
+
+        for tenant in queryset:
+            run = runs.enqueue_run(tenant, kind)
+            self.message_user(request, f"{tenant}: {kind} training run {run.pk} queued.")
 
     @admin.action(description="Roll back to the previously active embedding version")
     def roll_back_embedding_version(self, request, queryset) -> None:
@@ -494,3 +509,95 @@ class EvaluationReportAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/llmrec_django/evaluationreport/report.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning runs
+
+from llmrec_django.models import TrainingRun  # noqa: E402
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "tenant",
+        "kind",
+        "status",
+        "stage",
+        "progress_shown",
+        "promotion",
+        "gain",
+        "device",
+        "created_at",
+    ]
+    list_filter = ["tenant", "kind", "status", "promotion"]
+    readonly_fields = ["chart", "evaluation"] + [f.name for f in TrainingRun._meta.fields]
+    actions = ["promote", "roll_back"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started by llmrec_train, the tenant actions or Celery beat
+
+    @admin.display(description="Progress")
+    def progress_shown(self, run: TrainingRun) -> str:
+        return format_html('<progress value="{}" max="1"></progress> {}%', run.progress, round(100 * run.progress))
+
+    @admin.display(description="Candidate vs active")
+    def gain(self, run: TrainingRun) -> str:
+        metrics = run.metrics or {}
+        if "candidate" not in metrics:
+            return "-"
+        gain = metrics.get("relative_gain")
+        return f"{metrics['metric']} {metrics['candidate']:.4f} vs {metrics['baseline']:.4f}" + (
+            "" if gain is None else f" ({gain:+.1%})"
+        )
+
+    @admin.display(description="Loss and validation metrics per epoch")
+    def chart(self, run: TrainingRun) -> str:
+        from django.utils.safestring import mark_safe
+
+        from llmrec_django.training.chart import epoch_chart_svg
+
+        svg = epoch_chart_svg(run.epochs or [])
+        return mark_safe(svg) if svg else "no epoch finished yet"  # noqa: S308 (numbers and fixed labels only)
+
+    @admin.display(description="Offline evaluation")
+    def evaluation(self, run: TrainingRun) -> str:
+        metrics = run.metrics or {}
+        if "candidate_metrics" not in metrics:
+            return self.gain(run)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (key, f"{value:.4f}", f"{metrics['baseline_metrics'].get(key, 0.0):.4f}")
+                for key, value in metrics["candidate_metrics"].items()
+                if isinstance(value, float)
+            ),
+        )
+        header = format_html("<tr><th>metric</th><th>this run</th><th>{}</th></tr>", metrics.get("baseline_model", ""))
+        return format_html("<table>{}{}</table>", header, rows)
+
+    @admin.action(description="Promote (switch recommendations to this model)")
+    def promote(self, request, queryset) -> None:
+        from llmrec_django.training import promotion
+
+        for run in queryset:
+            try:
+                promotion.promote(run)
+            except promotion.PromotionError as exc:
+                self.message_user(request, f"Run {run.pk}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Run {run.pk} is active.")
+
+    @admin.action(description="Roll back (the model active before this run serves again)")
+    def roll_back(self, request, queryset) -> None:
+        from llmrec_django.training import promotion
+
+        for run in queryset:
+            try:
+                promotion.rollback(run)
+            except promotion.PromotionError as exc:
+                self.message_user(request, f"Run {run.pk}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Run {run.pk} rolled back.")

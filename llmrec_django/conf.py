@@ -157,6 +157,51 @@ DEFAULTS: dict[str, Any] = {
     # name taking ``external_id`` (e.g. "shop:item") or a format string ("/items/{external_id}/");
     # None renders titles without links.
     "ITEM_URL": None,
+    # Fine-tuning the encoder and the CTR re-ranker on the site's own interactions
+    # (``llmrec_django.training``; ``llmrec_train``; the ``train_model`` task on QUEUES["train"]).
+    # ENCODER / RERANKER hold each model's hyper-parameters; COMMON ones apply to both unless a
+    # model's dict sets them.
+    "TRAINING": {
+        # Where checkpoints and trained models are written; None: LLMREC_HOME/training.
+        "ARTIFACTS": None,
+        # True: a run whose offline evaluation beats the active model is switched on at once;
+        # False: it waits (promotion "pending") for an admin to click "promote".
+        "AUTO_PROMOTE": True,
+        # Metric of ``llmrec_django.evaluation`` the promotion compares, and by how much (relative)
+        # the candidate must beat the active model: 0.0 means "strictly better".
+        "PROMOTION_METRIC": "ndcg@10",
+        "MIN_IMPROVEMENT": 0.0,
+        # Users sampled by the promotion's evaluation (None: all users with a held-out item).
+        "EVALUATION_USERS": 2000,
+        # Celery beat's retraining task starts a run only when at least this many interactions
+        # arrived since the last successful run of that model.
+        "MIN_NEW_INTERACTIONS": 1000,
+        # Re-embed the catalogue on the embedding workers (a chord) after an encoder run started as
+        # a task; False (and the foreground command) embeds in the training process.
+        "EMBED_ON_WORKERS": True,
+        "COMMON": {
+            "epochs": 2,
+            "batch_size": 32,
+            "learning_rate": 2e-5,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.1,  # share of the optimiser steps with a linear warm-up
+            "grad_accumulation": 1,  # micro-batches per optimiser step
+            "max_grad_norm": 1.0,
+            "patience": 1,  # epochs without a better validation loss before stopping early
+            "seed": 0,
+            "precision": "auto",  # auto (bf16, else fp16, on CUDA; fp32 on CPU), bf16, fp16, fp32
+            "device": "auto",  # auto, cpu, cuda, cuda:1 ...
+            "max_length": 128,  # tokens per text
+            "history_items": 5,  # recent liked items in a user's text
+            "max_examples": 50_000,  # training pairs kept (the most recent), 0: all
+        },
+        # Two-tower encoder: InfoNCE over in-batch and ANN-mined hard negatives. anchor: the user
+        # side lists the recent items' "titles", or their full "item_texts" (the items' own format).
+        "ENCODER": {"temperature": 0.05, "hard_negatives": 1, "hard_negative_depth": 50, "anchor": "titles"},
+        # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
+        # active encoder's weights. top_n: items of a list the re-ranker re-orders.
+        "RERANKER": {"base_path": None, "negatives_per_positive": 3, "top_n": 50, "batch_size": 16},
+    },
 }
 
 # Keys whose values are (or contain) dotted paths to backends; resolved by llmrec_django.backends.

@@ -115,6 +115,7 @@ class EvaluationOptions:
     max_users: int | None = None  # evaluate a seeded sample of the users with held-out items
     keep_scratch: bool = False  # leave the scratch tenant in place afterwards (to inspect it)
     scratch_slug: str | None = None  # default "<tenant>-eval"
+    vectors_version: int | None = None  # with reuse_vectors: this version's vectors (and encoder), not the active one
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -387,14 +388,20 @@ def copy_to_scratch(source: Tenant, slug: str, log: EventLog, rows: np.ndarray) 
 
 
 def build_scratch_version(
-    source: Tenant, copy: ScratchCopy, *, reuse_vectors: bool, concurrently: bool
+    source: Tenant, copy: ScratchCopy, *, reuse_vectors: bool, concurrently: bool, from_version: int | None = None
 ) -> tuple[EmbeddingVersion, dict[str, Any]]:
-    """The scratch tenant's active version: embedded afresh, or with the source's item vectors."""
+    """The scratch tenant's active version: embedded afresh, or with the source's item vectors
+    (those of version ``from_version``, a candidate not yet active, when given)."""
     started = time.perf_counter()
     if not reuse_vectors:
         version = embedding.build_version_in_process(copy.tenant, concurrently=concurrently)
         return version, {"reused_vectors": False, "embedded_items": version.items_done}
-    active = vectorstore.active_version(source)
+    if from_version is not None:
+        active = EmbeddingVersion.objects.filter(pk=from_version, tenant=source).first()
+        if active is None or active.status not in (EmbeddingVersion.Status.READY, EmbeddingVersion.Status.ACTIVE):
+            raise ValueError(f"Version {from_version} of tenant {source.slug!r} is not ready to be evaluated.")
+    else:
+        active = vectorstore.active_version(source)
     if active is None:
         raise ValueError(f"Tenant {source.slug!r} has no active embedding version to reuse (run llmrec_embed).")
     version = vectorstore.create_version(
@@ -638,7 +645,11 @@ def evaluate_tenant(
     concurrently = not connection.in_atomic_block
     say("Building the embedding version ..." + (" (reusing item vectors)" if options.reuse_vectors else ""))
     version, version_info = build_scratch_version(
-        source, copy, reuse_vectors=options.reuse_vectors, concurrently=concurrently
+        source,
+        copy,
+        reuse_vectors=options.reuse_vectors,
+        concurrently=concurrently,
+        from_version=options.vectors_version,
     )
     lap("vectors")
     say("Fitting the collaborative model and the blend ...")

@@ -50,6 +50,7 @@ from llmrec_django.query_parsing import ParsedQuery, parse_query
 from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
 from llmrec_django.tenancy import resolve_tenant
+from llmrec_django.training import reranker
 
 logger = logging.getLogger(__name__)
 
@@ -527,6 +528,7 @@ def recommend_for_user(
             text = "Liked by people with tastes like yours"
         return text or "Popular this week"
 
+    scores = reranker.rerank(tenant, profile, ids, scores)  # the trained CTR re-ranker, when one is active
     recs = _finish(
         tenant,
         ids,

@@ -49,16 +49,30 @@ def build_failed(request, exc, traceback, version_id: int) -> None:
     embedding.mark_failed(version_id, f"{type(exc).__name__}: {exc}")
 
 
-def start_build(tenant: Tenant, model_path: str | None = None, *, activate: bool = True) -> EmbeddingVersion:
-    """Create a version and fan its chunks out to the workers; returns at once."""
+def start_build(
+    tenant: Tenant,
+    model_path: str | None = None,
+    *,
+    activate: bool = True,
+    then=None,
+    on_error_run: int | None = None,
+) -> EmbeddingVersion:
+    """Create a version and fan its chunks out to the workers; returns at once.
+
+    ``then``: a signature run after the version is finished (a training run's evaluation);
+    ``on_error_run``: the training run to mark failed if the build fails.
+    """
     version = embedding.create_build(tenant, model_path)
     ranges = embedding.item_id_ranges(tenant, int(llmrec_settings.EMBED_CHUNK_SIZE))
     chunks = [embed_item_range.si(version.pk, first, last) for first, last in ranges]
     finish = build_finish.s(version.pk, activate=activate).on_error(build_failed.s(version_id=version.pk))
+    if on_error_run is not None:
+        finish = finish.on_error(train_build_failed.s(run_id=on_error_run))
     if chunks:
-        chord(chunks)(finish)
+        chord(chunks)(finish | then if then is not None else finish)
     else:
-        build_finish.apply_async(args=([], version.pk), kwargs={"activate": activate})
+        finish = finish.clone(args=([],))  # no chunk results to pass on
+        (finish | then if then is not None else finish).apply_async()
     return version
 
 
@@ -112,3 +126,59 @@ def run_evaluation(report_id: int) -> str | None:
 
     record = run_saved_evaluation(report_id)
     return record.status if record else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning (llmrec_django.training). A GPU worker consumes QUEUES["train"] ("llmrec.gpu"):
+#   celery -A example_site worker -Q llmrec.gpu --pool solo --concurrency 1 --max-memory-per-child ...
+
+
+@shared_task(bind=True, acks_late=True)
+def train_model(self, run_id: int) -> dict | None:
+    """Train, re-embed (fanned out to the embedding workers), evaluate and maybe promote a run.
+
+    Idempotent: a run that already finished is left alone (a redelivered task does nothing).
+    """
+    from llmrec_django.training import runs
+
+    run = runs.execute_run(
+        run_id,
+        task_id=self.request.id or "",
+        embed_on_workers=bool(llmrec_settings.TRAINING["EMBED_ON_WORKERS"]) and not self.request.is_eager,
+    )
+    return None if run is None else {"run": run.pk, "status": run.status, "promotion": run.promotion}
+
+
+@shared_task(acks_late=True)
+def train_finish_run(run_id: int) -> dict:
+    """After the catalogue was re-embedded on the workers: evaluation and promotion decision."""
+    from llmrec_django.models import TrainingRun
+    from llmrec_django.training import runs
+
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status in runs.FINISHED:
+        return {"run": run.pk, "status": run.status, "promotion": run.promotion}
+    run = runs.finish_run_safely(run_id)
+    return {"run": run.pk, "status": run.status, "promotion": run.promotion}
+
+
+@shared_task
+def train_build_failed(request, exc, traceback, run_id: int) -> None:
+    from llmrec_django.training import runs
+
+    runs.fail(run_id, f"re-embedding the catalogue failed: {type(exc).__name__}: {exc}")
+
+
+@shared_task
+def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
+    """Celery beat's entry (e.g. nightly): queue a run per tenant and model kind that received
+    at least ``TRAINING["MIN_NEW_INTERACTIONS"]`` interactions since its last successful run."""
+    from llmrec_django.evaluation import SCRATCH_SUFFIX
+    from llmrec_django.training import runs
+
+    started = []
+    for tenant in Tenant.objects.exclude(slug__endswith=SCRATCH_SUFFIX).order_by("pk"):
+        for kind in kinds or ["encoder", "reranker"]:
+            if runs.retraining_due(tenant, kind):
+                started.append(runs.enqueue_run(tenant, kind).pk)
+    return started

@@ -1,0 +1,66 @@
+"""Hyper-parameters of a training run: ``LLMREC["TRAINING"]`` COMMON, then the model's own dict,
+then per-run overrides (``llmrec_train --set key=value``), checked against the known keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llmrec_django.conf import DEFAULTS, llmrec_settings
+from llmrec_django.training.loop import LoopConfig
+
+KINDS = ("encoder", "reranker")
+LOOP_KEYS = tuple(LoopConfig.__dataclass_fields__)
+
+
+def known_keys(kind: str) -> set[str]:
+    training = DEFAULTS["TRAINING"]
+    return set(training["COMMON"]) | set(training[kind.upper()])
+
+
+def run_params(kind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every hyper-parameter of a ``kind`` run; an unknown override key raises ``ValueError``."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown model kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    training = llmrec_settings.TRAINING
+    params = {**training["COMMON"], **training[kind.upper()]}
+    unknown = set(overrides or {}) - known_keys(kind)
+    if unknown:
+        raise ValueError(
+            f"Unknown {kind} training parameter(s) {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(sorted(known_keys(kind)))}."
+        )
+    params.update(overrides or {})
+    loop_config(params)  # validates the loop's part now, before any work
+    return params
+
+
+def loop_config(params: dict[str, Any]) -> LoopConfig:
+    values = {key: params[key] for key in LOOP_KEYS if key in params}
+    for key in ("epochs", "batch_size", "grad_accumulation", "patience", "seed"):
+        if key in values:
+            values[key] = int(values[key])
+    for key in ("learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm"):
+        if key in values:
+            values[key] = float(values[key])
+    return LoopConfig(**values)
+
+
+def parse_value(raw: str) -> Any:
+    """A ``--set`` value: int, float, true/false/none, or the string itself."""
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def artifacts_root() -> Path:
+    configured = llmrec_settings.TRAINING.get("ARTIFACTS")
+    return Path(configured).expanduser() if configured else llmrec_settings.home / "training"

@@ -1,0 +1,363 @@
+"""Training examples from a tenant's own interactions, with a time-based validation split.
+
+The split is the offline evaluation's (``evaluation.split_log`` with the temporal scheme, each
+user's last positive item held out), so the promotion's evaluation never scores a model on
+pairs it was trained on, and early stopping watches the same held-out items.
+
+- **User text** (the anchor, and the re-ranker's left side): the profile text, recent searches,
+  then the titles of the user's last ``history_items`` liked items before the moment of the
+  example (``user_text``). The serving re-ranker builds it the same way (``current_user_text``).
+- **Encoder pairs**: for every positive (user, item) of the training part, in time order, the
+  user text made of what came before (``anchor="item_texts"``: the profile then the full texts
+  of those items, newest first, instead of their titles) -> the item's text (``embedding.item_texts``), plus
+  ``hard_negatives`` items drawn from the user's nearest items in the active version's ANN index
+  (ranks 5..``hard_negative_depth``, the user's own items excluded); random items without an
+  active version. Validation: the user text from the whole training history -> the held-out item.
+- **Re-ranker examples**: the same positives labelled 1, and per positive
+  ``negatives_per_positive`` items labelled 0: first items the user was shown but ignored
+  (``impression`` events with no positive event on the item), then ANN hard negatives and random
+  catalogue items, alternately. Validation: each held-out item with as many negatives.
+- ``max_examples`` keeps a seeded sample of the training pairs (0: all).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from llmrec_django import vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.text import build_user_text
+from llmrec_django.models import Interaction, Item, Tenant, UserProfile
+
+logger = logging.getLogger(__name__)
+
+SKIP_NEAREST = 5  # the very nearest items are too often unlabelled positives
+
+
+@dataclass
+class UserHistory:
+    profile: str
+    queries: list[str]
+    liked: list[tuple[float, int]] = field(default_factory=list)  # (time, item), oldest first
+
+
+@dataclass
+class TrainingExamples:
+    train: list[tuple]
+    valid: list[tuple]
+    window: dict[str, Any]
+
+
+def user_text(profile: str, queries: Sequence[str], recent_titles: Sequence[str]) -> str:
+    """The text of a user: profile, recent searches, then recently liked titles (newest last)."""
+    text = build_user_text(profile, queries)
+    titles = [t.strip() for t in recent_titles if t and t.strip()]
+    if titles:
+        text = (text + " " if text else "") + "Recently liked: " + "; ".join(titles) + "."
+    return text
+
+
+def current_user_text(profile: UserProfile, history_items: int) -> str:
+    """The user text for a request now: the profile and their last liked items (the serving side)."""
+    weights = llmrec_settings.EVENT_WEIGHTS
+    events = (
+        Interaction.objects.filter(user_id=profile.pk)
+        .order_by("-timestamp", "-pk")
+        .values_list("item_id", "event_type", "value")[: int(llmrec_settings.USER_HISTORY_LIMIT)]
+    )
+    recent: list[int] = []
+    for item_id, event_type, value in events:
+        if _is_positive(event_type, value, weights) and item_id not in recent:
+            recent.append(item_id)
+            if len(recent) >= history_items:
+                break
+    titles = dict(Item.objects.filter(pk__in=recent).values_list("pk", "title"))
+    return user_text(profile.profile_text, profile.recent_queries or [], [titles.get(i, "") for i in reversed(recent)])
+
+
+def _is_positive(event_type: str, value: float | None, weights: dict[str, float]) -> bool:
+    from llmrec_django.core.interest import event_weights
+
+    return float(event_weights([event_type], [value], np.zeros(1), weights, 0.0)[0]) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The split and the shared pieces
+
+
+@dataclass
+class SplitData:
+    tenant: Tenant
+    users: dict[int, UserHistory]  # training positives per user, oldest first
+    held_out: dict[int, list[int]]  # user -> held-out items
+    known: dict[int, set[int]]  # every item a user touched in training (any event type)
+    ignored: dict[int, list[int]]  # impressions without a positive event on the item
+    window: dict[str, Any]
+
+
+def load_split(tenant: Tenant) -> SplitData:
+    from llmrec_django.evaluation import EvaluationOptions, load_log, split_log
+
+    log = load_log(tenant)
+    if not len(log):
+        raise ValueError(f"Tenant {tenant.slug!r} has no interactions to train on.")
+    split = split_log(log, EvaluationOptions(split="temporal", test_events=1))
+    profiles = {
+        pk: (text, list(queries or []))
+        for pk, text, queries in UserProfile.objects.for_tenant(tenant).values_list(
+            "pk", "profile_text", "recent_queries"
+        )
+    }
+    users: dict[int, UserHistory] = {}
+    known: dict[int, set[int]] = defaultdict(set)
+    seen_pairs: set[tuple[int, int]] = set()
+    impressions: dict[int, list[int]] = defaultdict(list)
+    liked_pairs: set[tuple[int, int]] = set()
+    impression_ids = set()
+    rows = split.train
+    for row in rows.tolist():
+        user, item = int(log.users[row]), int(log.items[row])
+        known[user].add(item)
+        if log.weights[row] > 0:
+            liked_pairs.add((user, item))
+            if (user, item) not in seen_pairs:  # a pair counts once, at its first positive event
+                seen_pairs.add((user, item))
+                history = users.setdefault(user, UserHistory(*profiles.get(user, ("", []))))
+                history.liked.append((float(log.times[row]), item))
+        else:
+            impression_ids.add(int(log.ids[row]))
+            impressions[user].append(item)
+    # Only real impressions count as "shown but ignored", not dislikes or poor ratings.
+    shown = set(
+        Interaction.objects.filter(pk__in=list(impression_ids), event_type="impression").values_list("pk", flat=True)
+    )
+    ignored: dict[int, list[int]] = defaultdict(list)
+    for row in rows.tolist():
+        if int(log.ids[row]) in shown:
+            user, item = int(log.users[row]), int(log.items[row])
+            if (user, item) not in liked_pairs and item not in ignored[user]:
+                ignored[user].append(item)
+    held_out = {u: sorted(items) for u, items in split.relevant.items()}
+    for user in held_out:
+        users.setdefault(user, UserHistory(*profiles.get(user, ("", []))))
+    times = log.times[rows] if len(rows) else np.zeros(0)
+    window = {
+        "split": "temporal, each user's last positive item held out for validation",
+        "events": len(log),
+        "train_events": len(rows),
+        "held_out_pairs": sum(len(v) for v in held_out.values()),
+        "users": len(users),
+        "first_event": _iso(times.min()) if len(times) else None,
+        "last_train_event": _iso(times.max()) if len(times) else None,
+        "last_event": _iso(log.times.max()),
+        "last_interaction_id": int(log.ids.max()),
+    }
+    return SplitData(tenant, users, held_out, known, dict(ignored), window)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(float(seconds), tz=UTC).isoformat(timespec="seconds")
+
+
+def item_text_map(item_ids: Iterable[int]) -> dict[int, str]:
+    from llmrec_django.embedding import item_texts
+
+    ids = sorted(set(item_ids))
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        out.update({t.item_id: t.text for t in item_texts(Item.objects.filter(pk__in=ids[start : start + 5000]))})
+    return out
+
+
+def hard_negative_pools(
+    tenant: Tenant, users: Iterable[int], known: dict[int, set[int]], depth: int
+) -> dict[int, list[int]]:
+    """Per user, items near their interest vector in the active ANN index, own items excluded."""
+    version = vectorstore.active_version(tenant)
+    if version is None or depth <= SKIP_NEAREST:
+        return {}
+    pools = {}
+    for user in users:
+        vector = vectorstore.user_vector(version, user)
+        if vector is None:
+            continue
+        near = vectorstore.nearest_items(version, vector, depth, exclude_item_ids=sorted(known.get(user, ())))
+        pools[user] = [n.item_id for n in near][SKIP_NEAREST:]
+    return pools
+
+
+class NegativeSampler:
+    """Draws negatives for a user: hard ones from their ANN pool, else random catalogue items."""
+
+    def __init__(self, catalogue: Sequence[int], pools: dict[int, list[int]], known: dict[int, set[int]], seed: int):
+        self.catalogue = list(catalogue)
+        self.pools = pools
+        self.known = known
+        self.rng = random.Random(seed)
+
+    def random_item(self, user: int, avoid: set[int]) -> int | None:
+        for _ in range(20):
+            item = self.rng.choice(self.catalogue)
+            if item not in avoid and item not in self.known.get(user, ()):
+                return item
+        return None
+
+    def hard_item(self, user: int, avoid: set[int]) -> int | None:
+        pool = [i for i in self.pools.get(user, ()) if i not in avoid]
+        return self.rng.choice(pool) if pool else self.random_item(user, avoid)
+
+    def draw(
+        self, user: int, n: int, avoid: set[int], *, first: Sequence[int] = (), mix_random: bool = False
+    ) -> list[int]:
+        out: list[int] = []
+        for item in first:
+            if len(out) < n and item not in avoid and item not in out:
+                out.append(item)
+        while len(out) < n:
+            use_random = mix_random and len(out) % 2 == 1
+            item = self.random_item(user, avoid | set(out)) if use_random else self.hard_item(user, avoid | set(out))
+            if item is None:
+                break
+            out.append(item)
+        return out
+
+
+def _positive_events(split: SplitData) -> list[tuple[int, int, list[int]]]:
+    """(user, item, the user's earlier liked items newest last) for every training positive."""
+    out = []
+    for user, history in split.users.items():
+        items = [item for _, item in history.liked]
+        for position, item in enumerate(items):
+            out.append((user, item, items[:position]))
+    return out
+
+
+def _sample(examples: list, max_examples: int, seed: int) -> list:
+    if max_examples and len(examples) > max_examples:
+        rng = random.Random(seed)
+        examples = rng.sample(examples, max_examples)
+    return examples
+
+
+def _catalogue(tenant: Tenant) -> list[int]:
+    return list(Item.objects.for_tenant(tenant).filter(is_active=True).values_list("pk", flat=True))
+
+
+def _titles(item_ids: Iterable[int]) -> dict[int, str]:
+    return dict(Item.objects.filter(pk__in=set(item_ids)).values_list("pk", "title"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Examples per model
+
+
+def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | None = None) -> TrainingExamples:
+    """(user text, next item text, [hard negative texts]) to train; (user text, item text) to validate."""
+    split = split or load_split(tenant)
+    seed, history_n = int(params["seed"]), int(params["history_items"])
+    events = [e for e in _positive_events(split) if e[2] or _has_profile(split.users[e[0]])]
+    events = _sample(events, int(params["max_examples"]), seed)
+    users = {e[0] for e in events} | set(split.held_out)
+    n_hard = int(params["hard_negatives"])
+    pools = hard_negative_pools(tenant, users, split.known, int(params["hard_negative_depth"])) if n_hard else {}
+    sampler = NegativeSampler(_catalogue(tenant), pools, split.known, seed)
+    negatives = {
+        (user, item): sampler.draw(user, n_hard, split.known.get(user, set()) | {item}) for user, item, _ in events
+    }
+    needed = {i for u, item, before in events for i in (item, *before[-history_n:], *negatives[(u, item)])}
+    needed |= {i for u in split.held_out for i in split.held_out[u]}
+    needed |= {i for h in split.users.values() for _, i in h.liked[-history_n:]}
+    if params.get("anchor", "titles") not in ("titles", "item_texts"):
+        raise ValueError(f"ENCODER anchor must be 'titles' or 'item_texts', not {params.get('anchor')!r}.")
+    texts, titles = item_text_map(needed), _titles(needed)
+
+    use_item_texts = params.get("anchor", "titles") == "item_texts"
+
+    def anchor(user: int, before: Sequence[int]) -> str:
+        history = split.users[user]
+        if use_item_texts:
+            # The full texts of the recent items, newest first (truncation drops the oldest): the
+            # anchor then looks like the item texts the catalogue is embedded from.
+            recent = [texts[i] for i in reversed(before[-history_n:]) if i in texts]
+            return " ".join([user_text(history.profile, history.queries, []), *recent]).strip()
+        return user_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
+
+    train = [
+        (anchor(user, before), texts[item], [texts[n] for n in negatives[(user, item)] if n in texts])
+        for user, item, before in events
+        if item in texts
+    ]
+    valid = []
+    for user, items in sorted(split.held_out.items()):
+        text = anchor(user, [i for _, i in split.users[user].liked])
+        if text:
+            valid += [(text, texts[item]) for item in items if item in texts]
+    random.Random(seed).shuffle(valid)  # in-batch negatives should not be ordered by user id
+    window = {
+        **split.window,
+        "train_examples": len(train),
+        "valid_examples": len(valid),
+        "hard_negative_users": len(pools),
+    }
+    return TrainingExamples(train, valid, window)
+
+
+def reranker_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | None = None) -> TrainingExamples:
+    """(user text, item text, label 1/0): clicks/purchases vs ignored impressions and sampled items."""
+    split = split or load_split(tenant)
+    seed, history_n = int(params["seed"]), int(params["history_items"])
+    per_positive = int(params["negatives_per_positive"])
+    events = _sample(_positive_events(split), int(params["max_examples"]), seed)
+    users = {e[0] for e in events} | set(split.held_out)
+    pools = hard_negative_pools(tenant, users, split.known, int(params.get("hard_negative_depth", 50)))
+    sampler = NegativeSampler(_catalogue(tenant), pools, split.known, seed)
+    ignored = split.ignored
+    labelled: list[tuple[int, int, tuple[int, ...], float]] = []
+    for user, item, before in events:
+        labelled.append((user, item, tuple(before), 1.0))
+        avoid = split.known.get(user, set()) - set(ignored.get(user, ())) | {item}
+        for negative in sampler.draw(user, per_positive, avoid, first=ignored.get(user, ())[:1], mix_random=True):
+            labelled.append((user, negative, tuple(before), 0.0))
+    valid_labelled = []
+    for user, items in sorted(split.held_out.items()):
+        before = tuple(i for _, i in split.users[user].liked)
+        for item in items:
+            valid_labelled.append((user, item, before, 1.0))
+            avoid = split.known.get(user, set()) | set(items)
+            for negative in sampler.draw(user, per_positive, avoid, mix_random=True):
+                valid_labelled.append((user, negative, before, 0.0))
+    needed = {e[1] for e in labelled + valid_labelled} | {
+        i for e in labelled + valid_labelled for i in e[2][-history_n:]
+    }
+    texts, titles = item_text_map(needed), _titles(needed)
+
+    def build(rows):
+        out = []
+        for user, item, before, label in rows:
+            history = split.users[user]
+            left = user_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
+            if item in texts:
+                out.append((left or "(new user)", texts[item], label))
+        return out
+
+    train, valid = build(labelled), build(valid_labelled)
+    window = {
+        **split.window,
+        "train_examples": len(train),
+        "train_positives": int(sum(e[2] for e in train)),
+        "valid_examples": len(valid),
+        "ignored_impressions_used": sum(min(1, len(v)) for v in ignored.values()),
+    }
+    return TrainingExamples(train, valid, window)
+
+
+def _has_profile(history: UserHistory) -> bool:
+    return bool(history.profile.strip() or history.queries)

@@ -1,0 +1,179 @@
+"""Safe promotion: a trained model serves only if its offline evaluation beats the active one.
+
+``evaluate(run)`` runs ``llmrec_django.evaluation.evaluate_tenant`` twice on the same temporal
+split (each user's last positive item held out: the training's validation split), in the same
+call: once as the tenant serves now, once with the candidate, and stores both metric sets on the
+run (``run.metrics``):
+
+- encoder run: the active version's item vectors vs the run's new version's (the re-ranker off
+  in both, so the encoder alone is compared);
+- re-ranker run: the active version with the active re-ranker (or none) vs with this one.
+
+``decide(run)``: better by more than ``MIN_IMPROVEMENT`` (relative) on ``PROMOTION_METRIC``:
+promoted at once with ``AUTO_PROMOTE``, else left "pending" for ``promote(run)`` (the admin's
+button); not better: "rejected". ``promote`` switches atomically (``vectorstore.activate_version``
+for an encoder's version) and keeps the previous model for ``rollback(run)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from llmrec_django import vectorstore
+from llmrec_django.conf import llmrec_settings
+from llmrec_django.models import EmbeddingVersion, TrainingRun
+from llmrec_django.training import reranker
+
+logger = logging.getLogger(__name__)
+
+
+class PromotionError(RuntimeError):
+    pass
+
+
+def evaluation_options(run: TrainingRun, vectors_version: int | None):
+    from llmrec_django.evaluation import EvaluationOptions
+
+    training = llmrec_settings.TRAINING
+    metric = str(training["PROMOTION_METRIC"])
+    k = int(metric.split("@")[1]) if "@" in metric else int(llmrec_settings.DEFAULT_K)
+    return EvaluationOptions(
+        k=k,
+        split="temporal",
+        test_events=1,
+        reuse_vectors=True,
+        vectors_version=vectors_version,
+        max_users=training.get("EVALUATION_USERS") or None,
+        seed=int(run.params.get("seed", 0)),
+        scratch_slug=f"{run.tenant.slug}-train{run.pk}-eval",
+    )
+
+
+def _score(run: TrainingRun, vectors_version: int | None, reranker_path: str | None) -> dict[str, Any]:
+    from llmrec_django.evaluation import HYBRID, evaluate_tenant
+
+    with reranker.using(reranker_path):
+        report = evaluate_tenant(run.tenant, evaluation_options(run, vectors_version))
+    hybrid = report.methods[HYBRID]
+    return {key: value for key, value in hybrid.items() if not isinstance(value, dict)}
+
+
+def evaluate(run: TrainingRun) -> dict[str, Any]:
+    """Evaluate the candidate and the active model on the same split; stored on ``run.metrics``."""
+    metric = str(llmrec_settings.TRAINING["PROMOTION_METRIC"])
+    active_version = vectorstore.active_version(run.tenant)
+    if active_version is None:
+        raise PromotionError(f"Tenant {run.tenant.slug!r} has no active embedding version to compare with.")
+    if run.kind == TrainingRun.Kind.ENCODER:
+        baseline = _score(run, active_version.pk, None)
+        candidate = _score(run, run.embedding_version_id, None)
+        baseline_model = f"embedding version {active_version.pk} ({active_version.model_name})"
+    else:
+        current = reranker.active_reranker(run.tenant)
+        baseline = _score(run, active_version.pk, current.artifact_path if current else None)
+        candidate = _score(run, active_version.pk, run.artifact_path)
+        baseline_model = f"re-ranker run {current.pk}" if current else "no re-ranker"
+    if metric not in candidate:
+        raise PromotionError(f"PROMOTION_METRIC {metric!r} is not one of {', '.join(sorted(candidate))}.")
+    metrics = {
+        "metric": metric,
+        "baseline": baseline[metric],
+        "candidate": candidate[metric],
+        "relative_gain": (candidate[metric] / baseline[metric] - 1) if baseline[metric] else None,
+        "baseline_model": baseline_model,
+        "baseline_metrics": baseline,
+        "candidate_metrics": candidate,
+        "evaluated_at": timezone.now().isoformat(timespec="seconds"),
+    }
+    run.metrics = metrics
+    TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
+    return metrics
+
+
+def beats_active(run: TrainingRun) -> bool:
+    metrics = run.metrics or {}
+    if "candidate" not in metrics:
+        return False
+    margin = float(llmrec_settings.TRAINING["MIN_IMPROVEMENT"])
+    return metrics["candidate"] > metrics["baseline"] * (1 + margin)
+
+
+def decide(run: TrainingRun, *, auto_promote: bool | None = None) -> str:
+    auto = bool(llmrec_settings.TRAINING["AUTO_PROMOTE"]) if auto_promote is None else auto_promote
+    if not beats_active(run):
+        _set_promotion(run, TrainingRun.Promotion.REJECTED)
+    elif auto:
+        promote(run)
+    else:
+        _set_promotion(run, TrainingRun.Promotion.PENDING)
+    return run.promotion
+
+
+def _set_promotion(run: TrainingRun, state: str, **fields: Any) -> None:
+    run.promotion = state
+    for key, value in fields.items():
+        setattr(run, key, value)
+    TrainingRun.objects.filter(pk=run.pk).update(promotion=state, **fields)
+
+
+def promote(run: TrainingRun) -> TrainingRun:
+    """Switch the run's model on; the one it replaces stays for ``rollback``."""
+    run.refresh_from_db()
+    if run.status != TrainingRun.Status.SUCCEEDED and run.stage not in ("evaluating",):
+        raise PromotionError(f"Run {run.pk} is {run.status}; only a finished run can be promoted.")
+    if run.promotion == TrainingRun.Promotion.ACTIVE:
+        return run
+    with transaction.atomic():
+        if run.kind == TrainingRun.Kind.ENCODER:
+            version = run.embedding_version
+            if version is None or version.status not in (EmbeddingVersion.Status.READY, EmbeddingVersion.Status.ACTIVE):
+                raise PromotionError(f"Run {run.pk} has no ready embedding version to activate.")
+            previous = vectorstore.active_version(run.tenant)
+            vectorstore.activate_version(version)
+            TrainingRun.objects.for_tenant(run.tenant).filter(
+                kind=TrainingRun.Kind.ENCODER, promotion=TrainingRun.Promotion.ACTIVE
+            ).exclude(pk=run.pk).update(promotion=TrainingRun.Promotion.REPLACED)
+            _set_promotion(
+                run,
+                TrainingRun.Promotion.ACTIVE,
+                previous_version=previous if previous and previous.pk != version.pk else None,
+                promoted_at=timezone.now(),
+            )
+        else:
+            current = reranker.active_reranker(run.tenant)
+            if current is not None:
+                TrainingRun.objects.filter(pk=current.pk).update(promotion=TrainingRun.Promotion.REPLACED)
+            _set_promotion(run, TrainingRun.Promotion.ACTIVE, previous_run=current, promoted_at=timezone.now())
+    logger.info("Promoted %s.", run)
+    return run
+
+
+def rollback(run: TrainingRun) -> TrainingRun:
+    """Undo the promotion of ``run``: the model active before it serves again."""
+    run.refresh_from_db()
+    if run.promotion != TrainingRun.Promotion.ACTIVE:
+        raise PromotionError(f"Run {run.pk} is not the active {run.kind}; nothing to roll back.")
+    with transaction.atomic():
+        if run.kind == TrainingRun.Kind.ENCODER:
+            previous = run.previous_version
+            if previous is None or previous.status not in (
+                EmbeddingVersion.Status.READY,
+                EmbeddingVersion.Status.ACTIVE,
+            ):
+                raise PromotionError(f"The version active before run {run.pk} is gone; it cannot be rolled back.")
+            vectorstore.activate_version(previous)
+            TrainingRun.objects.filter(
+                tenant=run.tenant, kind=TrainingRun.Kind.ENCODER, embedding_version=previous
+            ).update(promotion=TrainingRun.Promotion.ACTIVE)
+        else:
+            previous_run = run.previous_run
+            _set_promotion(run, TrainingRun.Promotion.ROLLED_BACK)
+            if previous_run is not None:
+                TrainingRun.objects.filter(pk=previous_run.pk).update(promotion=TrainingRun.Promotion.ACTIVE)
+        _set_promotion(run, TrainingRun.Promotion.ROLLED_BACK)
+    logger.info("Rolled back %s.", run)
+    return run

@@ -1,0 +1,108 @@
+"""The two trainers: load the base model, run the shared loop, save the best epoch's weights.
+
+Both take ``(base_path, examples, params)`` and return the loop's summary as a dict; with
+``output`` (rank 0) the best weights and the tokenizer are saved to the folder ``output``, which
+``TransformerEncoder`` (encoder) or ``training.reranker`` (cross-encoder) loads as is.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from llmrec_django.training.config import loop_config
+from llmrec_django.training.data import TrainingExamples
+from llmrec_django.training.loop import DistributedInfo, EpochRecord, fit
+
+
+def _save_best(output: Path | None) -> Callable[[Any, int], None] | None:
+    if output is None:
+        return None
+
+    def checkpoint(module, epoch: int) -> None:
+        # Written beside, then swapped in, so a crash mid-save never leaves a half model as "best".
+        partial = output.with_name(output.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        module.save(partial)
+        (partial / "EPOCH").write_text(str(epoch))
+        shutil.rmtree(output, ignore_errors=True)
+        partial.rename(output)
+
+    return checkpoint
+
+
+def _summary(result) -> dict[str, Any]:
+    return {
+        "epochs": [r.to_dict() for r in result.epochs],
+        "best_epoch": result.best_epoch,
+        "best_valid_loss": result.best_valid_loss,
+        "stopped_early": result.stopped_early,
+        "device": result.device,
+        "precision": result.precision,
+        "world_size": result.world_size,
+        "steps": result.steps,
+    }
+
+
+def train_encoder(
+    base_path: str,
+    examples: TrainingExamples,
+    params: dict[str, Any],
+    *,
+    output: Path | None = None,
+    dist_info: DistributedInfo | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Two-tower fine-tuning with InfoNCE (in-batch + hard negatives)."""
+    from llmrec_django.training.modules import BiEncoder, collate_pairs, info_nce_loss, info_nce_validation
+
+    config = loop_config(params)
+    temperature = float(params["temperature"])
+    model = BiEncoder(base_path, max_length=int(params["max_length"]))
+    result = fit(
+        model,
+        examples.train,
+        functools.partial(collate_pairs, model),
+        functools.partial(info_nce_loss, temperature=temperature),
+        lambda module: info_nce_validation(module, examples.valid, config.batch_size, temperature),
+        config,
+        checkpoint=_save_best(output),
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+        dist_info=dist_info,
+    )
+    return _summary(result)
+
+
+def train_reranker(
+    base_path: str,
+    examples: TrainingExamples,
+    params: dict[str, Any],
+    *,
+    output: Path | None = None,
+    dist_info: DistributedInfo | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Cross-encoder CTR model with binary cross-entropy."""
+    from llmrec_django.training.modules import CrossEncoder, bce_loss, bce_validation, collate_labelled
+
+    config = loop_config(params)
+    model = CrossEncoder(base_path, max_length=int(params["max_length"]))
+    result = fit(
+        model,
+        examples.train,
+        functools.partial(collate_labelled, model),
+        bce_loss,
+        lambda module: bce_validation(module, examples.valid, config.batch_size * 4),
+        config,
+        checkpoint=_save_best(output),
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+        dist_info=dist_info,
+    )
+    return _summary(result)

@@ -1,0 +1,110 @@
+"""Training examples: pairs from interactions, the time-based validation split, negatives."""
+
+import pytest
+
+from llmrec_django.training import config as training_config
+from llmrec_django.training import data as training_data
+from tests.training_helpers import FILMS, GEAR, build_shop, fast_training
+
+
+@pytest.fixture
+def shop(tenant, tiny_encoder, settings, tmp_path):
+    fast_training(settings, ARTIFACTS=str(tmp_path))
+    return build_shop(tenant)
+
+
+def test_user_text_joins_profile_searches_and_recent_titles():
+    assert training_data.user_text("Likes films", ["space opera"], ["Alien", "", "Heat"]) == (
+        "Likes films. Recently searched: space opera. Recently liked: Alien; Heat."
+    )
+    assert training_data.user_text("", [], []) == ""
+
+
+def test_the_split_holds_out_each_users_last_liked_item(tenant, shop):
+    items, users, _ = shop
+    split = training_data.load_split(tenant)
+    last = {}
+    for u, profile in enumerate(users):
+        taste = FILMS if u % 2 else GEAR
+        order = taste[u % 3 :] + taste[: u % 3]
+        last[profile.pk] = items[order[4]].pk
+    assert {user: held[0] for user, held in split.held_out.items()} == last
+    for user, history in split.users.items():
+        assert last[user] not in [item for _, item in history.liked]
+        assert [t for t, _ in history.liked] == sorted(t for t, _ in history.liked)
+    assert split.window["held_out_pairs"] == len(users)
+    assert split.window["first_event"] < split.window["last_train_event"] <= split.window["last_event"]
+    # The impressions the users ignored are known to the split.
+    assert all(len(split.ignored[u.pk]) == 1 for u in users)
+
+
+def test_encoder_pairs_use_only_earlier_history_and_never_the_held_out_item(tenant, shop):
+    items, users, _ = shop
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 1})
+    examples = training_data.encoder_examples(tenant, params)
+    texts = {i.pk: training_data.item_text_map([i.pk])[i.pk] for i in items}
+    split = training_data.load_split(tenant)
+    held_out_texts = {texts[i] for held in split.held_out.values() for i in held}
+    # 12 users x 3 training positives each (the first one has no history but a profile text: 4).
+    assert len(examples.train) == 12 * 4
+    for anchor, positive, negatives in examples.train:
+        assert positive not in anchor
+        assert anchor.count(";") <= 1  # at most two titles
+        assert len(negatives) == 1 and negatives[0] != positive
+    assert {positive for _, positive in examples.valid} <= held_out_texts
+    assert len(examples.valid) == len(users)
+    assert examples.window["train_examples"] == len(examples.train)
+    assert examples.window["hard_negative_users"] > 0  # mined from the active version's index
+
+
+def test_hard_negatives_exclude_the_users_own_items(tenant, shop):
+    _, users, _ = shop
+    split = training_data.load_split(tenant)
+    pools = training_data.hard_negative_pools(tenant, [u.pk for u in users], split.known, depth=12)
+    assert pools
+    for user, pool in pools.items():
+        assert not set(pool) & split.known[user]
+
+
+def test_max_examples_keeps_a_seeded_sample(tenant, shop):
+    params = training_config.run_params("encoder", {"max_examples": 10, "hard_negatives": 0})
+    first = training_data.encoder_examples(tenant, params)
+    again = training_data.encoder_examples(tenant, params)
+    assert len(first.train) == 10
+    assert first.train == again.train
+
+
+def test_reranker_examples_label_clicks_one_and_ignored_or_sampled_items_zero(tenant, shop):
+    items, users, _ = shop
+    params = training_config.run_params("reranker", {"negatives_per_positive": 2})
+    examples = training_data.reranker_examples(tenant, params)
+    positives = [e for e in examples.train if e[2] == 1.0]
+    negatives = [e for e in examples.train if e[2] == 0.0]
+    assert len(positives) == 12 * 4
+    assert len(negatives) == 2 * len(positives)
+    ignored_texts = {training_data.item_text_map([items[i].pk])[items[i].pk] for i in range(len(items))}
+    assert {e[1] for e in negatives} <= ignored_texts
+    assert examples.window["ignored_impressions_used"] == len(users)
+    assert {e[2] for e in examples.valid} == {0.0, 1.0}
+
+
+def test_unknown_parameters_are_refused():
+    with pytest.raises(ValueError, match="Unknown encoder training parameter"):
+        training_config.run_params("encoder", {"epoch": 3})
+    with pytest.raises(ValueError, match="learning_rate"):
+        training_config.run_params("encoder", {"learning_rate": 0})
+    with pytest.raises(ValueError, match="Unknown model kind"):
+        training_config.run_params("ranker")
+
+
+def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop):
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0, "anchor": "item_texts"})
+    examples = training_data.encoder_examples(tenant, params)
+    split = training_data.load_split(tenant)
+    texts = training_data.item_text_map({i for h in split.users.values() for _, i in h.liked})
+    history = next(iter(split.users.values()))
+    first, second, third = (texts[i] for _, i in history.liked[:3])
+    expected = f"{training_data.user_text(history.profile, history.queries, [])} {second} {first}"
+    assert (expected, third, []) in examples.train
+    with pytest.raises(ValueError, match="anchor must be"):
+        training_data.encoder_examples(tenant, {**params, "anchor": "both"})

@@ -1,0 +1,146 @@
+"""The shared training loop: loss goes down, accumulation, early stopping, checkpoints, seeds,
+data parallelism under torchrun (gloo, CPU), and mixed precision on CUDA (GPU machines only)."""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from llmrec_django.training.loop import LoopConfig, fit, resolve_precision
+from llmrec_django.training.modules import (
+    BiEncoder,
+    CrossEncoder,
+    bce_loss,
+    bce_validation,
+    collate_labelled,
+    collate_pairs,
+    info_nce_loss,
+    info_nce_validation,
+)
+from tests.tiny_models import CORPUS
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRS = [(CORPUS[i], CORPUS[(i + 1) % len(CORPUS)], [CORPUS[(i + 5) % len(CORPUS)]]) for i in range(len(CORPUS))]
+VALID = [(a, b) for a, b, _ in PAIRS[:8]]
+
+
+def _fit_encoder(model_dir, config, **kwargs):
+    model = BiEncoder(model_dir, max_length=32)
+    result = fit(
+        model,
+        PAIRS,
+        functools.partial(collate_pairs, model),
+        info_nce_loss,
+        lambda module: info_nce_validation(module, VALID, 4, 0.05),
+        config,
+        **kwargs,
+    )
+    return model, result
+
+
+def test_the_encoder_loss_goes_down_and_the_best_epoch_is_checkpointed(tiny_encoder_dir, tmp_path):
+    saved = []
+
+    def checkpoint(module, epoch):
+        module.save(tmp_path / f"epoch{epoch}")
+        saved.append(epoch)
+
+    config = LoopConfig(epochs=4, batch_size=8, learning_rate=2e-3, device="cpu", patience=10)
+    _, result = _fit_encoder(tiny_encoder_dir, config, checkpoint=checkpoint)
+    losses = [e.train_loss for e in result.epochs]
+    assert losses[-1] < losses[0]
+    assert result.device == "cpu" and result.precision == "fp32" and result.world_size == 1
+    assert saved == [e.epoch for e in result.epochs if e.best] and saved[0] == 1
+    assert (tmp_path / f"epoch{saved[-1]}" / "config.json").is_file()
+    assert result.steps == 4 * 4  # 27 pairs / 8 per batch = 4 steps per epoch
+
+
+def test_runs_are_seeded_and_accumulation_takes_fewer_optimiser_steps(tiny_encoder_dir):
+    config = LoopConfig(epochs=1, batch_size=4, learning_rate=1e-3, device="cpu", seed=7)
+    _, first = _fit_encoder(tiny_encoder_dir, config)
+    _, again = _fit_encoder(tiny_encoder_dir, config)
+    assert first.epochs[0].train_loss == again.epochs[0].train_loss
+    _, accumulated = _fit_encoder(tiny_encoder_dir, LoopConfig(**{**config.to_dict(), "grad_accumulation": 3}))
+    assert first.steps == 7 and accumulated.steps == 3
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(tiny_encoder_dir):
+    calls = iter([1.0, 1.1, 1.2, 0.5, 0.4])
+    model = BiEncoder(tiny_encoder_dir, max_length=16)
+    result = fit(
+        model,
+        PAIRS[:8],
+        functools.partial(collate_pairs, model),
+        info_nce_loss,
+        lambda module: {"valid_loss": next(calls)},
+        LoopConfig(epochs=5, batch_size=4, device="cpu", patience=1),
+    )
+    assert [e.epoch for e in result.epochs] == [1, 2, 3]
+    assert result.stopped_early and result.best_epoch == 1
+
+
+def test_the_cross_encoder_learns_to_separate_clicks(tiny_encoder_dir):
+    examples = [("likes films", CORPUS[i], 1.0 if 7 <= i <= 14 else 0.0) for i in range(18)] * 2
+    model = CrossEncoder(tiny_encoder_dir, max_length=32)
+    result = fit(
+        model,
+        examples,
+        functools.partial(collate_labelled, model),
+        bce_loss,
+        lambda module: bce_validation(module, examples[:18], 8),
+        LoopConfig(epochs=4, batch_size=6, learning_rate=2e-3, device="cpu", patience=10),
+    )
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+    assert result.epochs[-1].valid["valid_auc"] > 0.5
+
+
+def test_bad_loop_settings_are_refused():
+    with pytest.raises(ValueError, match="epochs"):
+        LoopConfig(epochs=0)
+    with pytest.raises(ValueError, match="precision"):
+        LoopConfig(precision="int8")
+    assert resolve_precision("bf16", torch.device("cpu")) == "fp32"
+
+
+@pytest.mark.slow
+def test_data_parallel_training_with_torchrun_on_two_cpu_processes(tiny_encoder_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(ROOT / "tests" / "training_ddp_worker.py"), str(tiny_encoder_dir), str(tmp_path)],
+        check=True, env=env, cwd=ROOT, timeout=300, capture_output=True,
+    )  # fmt: skip
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    # Gradients are averaged, so both replicas hold the same weights after every step.
+    assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-9)
+    # 27 pairs over 2 ranks: 14 each, 4 micro-batches of 4, accumulated by 2: 2 steps per epoch.
+    assert ranks[0]["steps"] == ranks[1]["steps"] == 4
+    assert len(ranks[0]["epochs"]) == 2 and ranks[1]["epochs"] == []  # rank 0 validates and records
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_mixed_precision_training_on_cuda(tiny_encoder_dir, precision):
+    config = LoopConfig(epochs=3, batch_size=8, learning_rate=2e-3, device="cuda", precision=precision, patience=10)
+    model, result = _fit_encoder(tiny_encoder_dir, config)
+    assert result.device.startswith("cuda")
+    expected = "fp16" if precision == "fp16" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    assert result.precision == expected
+    assert next(model.parameters()).device.type == "cuda" and next(model.parameters()).dtype == torch.float32
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+
+
+def test_the_serving_scorer_resolves_auto_to_the_available_device(tiny_encoder_dir):
+    from llmrec_django.training.reranker import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer(str(tiny_encoder_dir), max_length=32, batch_size=2, device="auto")
+    probabilities = scorer.score(["likes films"] * 3, CORPUS[7:10])
+    assert probabilities.shape == (3,) and ((probabilities > 0) & (probabilities < 1)).all()
+    assert scorer._model[1].type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,221 @@
+"""Training runs end to end with the tiny model: train, record, re-embed, evaluate, promote, roll back."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from llmrec_django import collaborative, vectorstore
+from llmrec_django.models import EmbeddingVersion, Interaction, TrainingRun
+from llmrec_django.queues import route_task
+from llmrec_django.recommend import recommend_for_user
+from llmrec_django.recommending import data
+from llmrec_django.training import promotion, reranker, runs
+from tests.training_helpers import build_shop, fast_training
+
+
+@pytest.fixture
+def shop(tenant, tiny_encoder, settings, tmp_path):
+    fast_training(settings, ARTIFACTS=str(tmp_path / "artifacts"))
+    data.clear_caches()
+    collaborative.clear_cache()
+    reranker.clear_cache()
+    yield build_shop(tenant)
+    reranker.clear_cache()
+
+
+def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, tmp_path):
+    _, _, base_version = shop
+    run = runs.create_run(tenant, "encoder", {"epochs": 3, "patience": 5})
+    run = runs.execute_run(run.pk, auto_promote=False)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    # Per-epoch records: the training loss goes down on the tiny model.
+    assert [e["epoch"] for e in run.epochs] == [1, 2, 3]
+    assert run.epochs[-1]["train_loss"] < run.epochs[0]["train_loss"]
+    assert all({"valid_loss", "valid_accuracy", "seconds"} <= set(e) for e in run.epochs)
+    assert run.params["learning_rate"] == 1e-3 and run.params["weight_decay"] == 0.01
+    assert run.device == "cpu (fp32)" and run.progress == 1.0 and run.duration_seconds > 0
+    assert run.data_window["train_examples"] > 0 and run.data_window["valid_examples"] == 12
+    # The best epoch's weights are saved under ARTIFACTS and re-embedded into a new version.
+    model_dir = Path(run.artifact_path)
+    assert model_dir.is_relative_to(tmp_path / "artifacts") and (model_dir / "config.json").is_file()
+    version = run.embedding_version
+    assert version.status == EmbeddingVersion.Status.READY and version.model_path == str(model_dir)
+    assert version.model_name == f"encoder-{run.pk}"
+    assert version.items_done == version.items_total == 18
+    # Evaluated against the active version on the same split; manual mode waits for an admin.
+    assert run.metrics["metric"] == "ndcg@10" and {"baseline", "candidate"} <= set(run.metrics)
+    assert run.metrics["baseline_model"].startswith(f"embedding version {base_version.pk}")
+    if promotion.beats_active(run):
+        assert run.promotion == TrainingRun.Promotion.PENDING
+    else:
+        assert run.promotion == TrainingRun.Promotion.REJECTED
+    assert vectorstore.active_version(tenant).pk == base_version.pk  # nothing switched yet
+
+    # One click promotes; the previous version stays for a one-click rollback.
+    promotion.promote(run)
+    assert vectorstore.active_version(tenant).pk == version.pk
+    assert run.previous_version_id == base_version.pk and run.promotion == TrainingRun.Promotion.ACTIVE
+    promotion.rollback(run)
+    assert vectorstore.active_version(tenant).pk == base_version.pk
+    run.refresh_from_db()
+    assert run.promotion == TrainingRun.Promotion.ROLLED_BACK
+    with pytest.raises(promotion.PromotionError):
+        promotion.rollback(run)
+
+    # Idempotent: a finished run is not trained again (a redelivered task does nothing).
+    assert runs.execute_run(run.pk).epochs == run.epochs
+
+
+def _finished_run(tenant, kind, version=None, baseline=0.5, candidate=0.6, path=""):
+    return TrainingRun.objects.create(
+        tenant=tenant,
+        kind=kind,
+        status=TrainingRun.Status.SUCCEEDED,
+        embedding_version=version,
+        artifact_path=path,
+        metrics={"metric": "ndcg@10", "baseline": baseline, "candidate": candidate},
+    )
+
+
+def _ready_copy(version):
+    copy = vectorstore.create_version(version.tenant, model_name="tuned", model_path=version.model_path, dimension=32)
+    copy.status = EmbeddingVersion.Status.READY
+    copy.save()
+    return copy
+
+
+def test_promotion_only_when_better_and_manual_mode_waits(tenant, shop, settings):
+    _, _, base_version = shop
+    worse = _finished_run(tenant, "encoder", _ready_copy(base_version), baseline=0.5, candidate=0.4)
+    assert promotion.decide(worse, auto_promote=True) == TrainingRun.Promotion.REJECTED
+    assert vectorstore.active_version(tenant).pk == base_version.pk
+
+    equal = _finished_run(tenant, "encoder", _ready_copy(base_version), baseline=0.5, candidate=0.5)
+    assert promotion.decide(equal, auto_promote=True) == TrainingRun.Promotion.REJECTED
+
+    better = _finished_run(tenant, "encoder", _ready_copy(base_version))
+    assert promotion.decide(better, auto_promote=False) == TrainingRun.Promotion.PENDING
+    assert vectorstore.active_version(tenant).pk == base_version.pk
+    assert promotion.decide(better, auto_promote=True) == TrainingRun.Promotion.ACTIVE
+    assert vectorstore.active_version(tenant).pk == better.embedding_version_id
+
+    # MIN_IMPROVEMENT: 0.6 vs 0.5 is +20 %, not enough when 25 % is asked for.
+    settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_IMPROVEMENT": 0.25}}
+    again = _finished_run(tenant, "encoder", _ready_copy(base_version))
+    assert promotion.decide(again, auto_promote=True) == TrainingRun.Promotion.REJECTED
+
+    # A newer promotion replaces the active encoder run, which stays for rollback.
+    settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_IMPROVEMENT": 0.0}}
+    newest = _finished_run(tenant, "encoder", _ready_copy(base_version))
+    promotion.decide(newest, auto_promote=True)
+    better.refresh_from_db()
+    assert better.promotion == TrainingRun.Promotion.REPLACED
+    promotion.rollback(newest)
+    better.refresh_from_db()
+    assert better.promotion == TrainingRun.Promotion.ACTIVE
+    assert vectorstore.active_version(tenant).pk == better.embedding_version_id
+
+
+def test_a_reranker_run_trains_and_reorders_recommendations_when_active(tenant, shop):
+    _, users, _ = shop
+    run = runs.create_run(tenant, "reranker", {"epochs": 2, "patience": 5})
+    run = runs.execute_run(run.pk, auto_promote=False)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.epochs[-1]["train_loss"] < run.epochs[0]["train_loss"]
+    assert "valid_auc" in run.epochs[0]
+    assert run.metrics["baseline_model"] == "no re-ranker"
+    assert run.promotion in (TrainingRun.Promotion.PENDING, TrainingRun.Promotion.REJECTED)
+
+    user = users[1]
+    before = recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids
+    with reranker.using(run.artifact_path):
+        reordered = recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids
+    assert before and reordered != before
+
+    # Promoted, it serves every request; rolled back, the hybrid order is back.
+    promotion.promote(run)
+    assert reranker.active_reranker(tenant).pk == run.pk
+    assert recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids == reordered
+    promotion.rollback(run)
+    assert reranker.active_reranker(tenant) is None
+    assert recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids == before
+
+
+def test_a_failing_run_leaves_its_error_on_the_record(tenant, shop):
+    Interaction.objects.for_tenant(tenant).delete()
+    run = runs.create_run(tenant, "encoder")
+    with pytest.raises(ValueError, match="no interactions"):
+        runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert "no interactions to train on" in run.error and run.finished_at is not None
+    assert vectorstore.active_version(tenant).pk == shop[2].pk
+
+
+def test_the_command_trains_waits_for_promotion_and_promotes(tenant, shop, capsys):
+    call_command("llmrec_train", "reranker", "--epochs", "1", "--manual", "--set", "negatives_per_positive=1")
+    run = TrainingRun.objects.get(kind="reranker")
+    out = capsys.readouterr().out
+    assert f"reranker run {run.pk}" in out and "ndcg@10: candidate" in out
+    assert run.params["negatives_per_positive"] == 1 and run.params["epochs"] == 1
+    call_command("llmrec_train", "promote", str(run.pk))
+    run.refresh_from_db()
+    assert run.promotion == TrainingRun.Promotion.ACTIVE
+    call_command("llmrec_train", "list")
+    assert "reranker" in capsys.readouterr().out
+    call_command("llmrec_train", "rollback", str(run.pk))
+    with pytest.raises(CommandError, match="Unknown reranker training parameter"):
+        call_command("llmrec_train", "reranker", "--set", "nope=1")
+    with pytest.raises(CommandError, match="needs a run id"):
+        call_command("llmrec_train", "promote")
+
+
+def test_training_tasks_go_to_the_gpu_queue_and_run_through_celery(tenant, shop):
+    from llmrec_django import tasks
+
+    assert route_task("llmrec_django.tasks.train_model", (), {}, {}) == {"queue": "llmrec.gpu"}
+    assert route_task("llmrec_django.tasks.train_finish_run", (), {}, {}) == {"queue": "llmrec.gpu"}
+    assert tasks.train_model.acks_late
+    run = runs.enqueue_run(tenant, "reranker", {"epochs": 1})  # eager in the tests
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.task_id
+
+
+def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings, monkeypatch):
+    from llmrec_django import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.train_model, "delay", lambda run_id: sent.append(run_id) or type("R", (), {"id": "t1"}))
+    settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 100}}
+    assert tasks.schedule_retraining(["reranker"]) == []  # 72 interactions only
+    settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 50}}
+    assert runs.new_interactions_since_last_run(tenant, "reranker") == 72
+    started = tasks.schedule_retraining(["reranker"])
+    assert started == sent and len(sent) == 1
+    assert tasks.schedule_retraining(["reranker"]) == []  # one is already queued
+    # Once it succeeded, only interactions after its data window count.
+    last_id = Interaction.objects.order_by("-pk").values_list("pk", flat=True).first()
+    TrainingRun.objects.filter(pk=sent[0]).update(status="succeeded", data_window={"last_interaction_id": last_id})
+    assert runs.new_interactions_since_last_run(tenant, "reranker") == 0
+    assert tasks.schedule_retraining(["reranker"]) == []
+
+
+def test_importing_the_tasks_and_training_modules_initialises_no_torch():
+    """Workers fork after importing the tasks: neither torch (CUDA) nor a tokenizer may be loaded yet."""
+    import subprocess
+
+    code = (
+        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings'); django.setup();"
+        "import llmrec_django.tasks, llmrec_django.training.runs, llmrec_django.training.promotion,"
+        " llmrec_django.training.reranker, llmrec_django.recommend;"
+        "print(sorted(m for m in ('torch', 'transformers', 'tokenizers') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
+    assert out.stdout.strip() == "[]"
