@@ -32,6 +32,7 @@ query error all give the popularity list, with ``source="fallback:popularity"`` 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -470,7 +471,7 @@ def recommend_for_user(
     entity_weights = ranking.user_entity_weights(liked, liked_edges)
     kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
     popular_all = data.popularity(tenant.pk)
-    popular = dict(list(((i, s) for i, s in popular_all.items() if i not in exclude))[:n])
+    popular = dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
     timer.lap("sources")
 
     ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
