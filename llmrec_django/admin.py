@@ -43,6 +43,26 @@ def _preview_link(label: str, **params: object) -> str:
     return format_html('<a href="{}">{}</a>', preview_url(**params), label)
 
 
+def apply_each(model_admin, request, objects, operation, error: type[Exception], label, done) -> None:
+    """Run ``operation`` on each object; an ``error`` becomes an error message naming
+    ``label(obj)``, success the message ``done(obj, result)``. Later objects still run."""
+    for obj in objects:
+        try:
+            result = operation(obj)
+        except error as exc:
+            model_admin.message_user(request, f"{label(obj)}: {exc}", messages.ERROR)
+        else:
+            model_admin.message_user(request, done(obj, result))
+
+
+def roll_back_tenants(model_admin, request, tenants) -> None:
+    """Re-activate the previously active embedding version of each tenant."""
+    apply_each(
+        model_admin, request, tenants, vectorstore.rollback, vectorstore.VersionStateError,
+        label=str, done=lambda tenant, version: f"{tenant}: version {version.pk} is active again.",
+    )  # fmt: skip
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "active_version", "created_at"]
@@ -77,13 +97,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll back to the previously active embedding version")
     def roll_back_embedding_version(self, request, queryset) -> None:
-        for tenant in queryset:
-            try:
-                version = vectorstore.rollback(tenant)
-            except vectorstore.VersionStateError as exc:
-                self.message_user(request, f"{tenant}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{tenant}: version {version.pk} is active again.")
+        roll_back_tenants(self, request, queryset)
 
 
 class OutgoingRelationInline(admin.TabularInline):
@@ -232,23 +246,15 @@ class EmbeddingVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll back (re-activate the previously active version of their tenants)")
     def roll_back(self, request, queryset) -> None:
-        for tenant in Tenant.objects.filter(pk__in=queryset.values("tenant_id")):
-            try:
-                version = vectorstore.rollback(tenant)
-            except vectorstore.VersionStateError as exc:
-                self.message_user(request, f"{tenant}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{tenant}: version {version.pk} is active again.")
+        roll_back_tenants(self, request, Tenant.objects.filter(pk__in=queryset.values("tenant_id")))
 
     @admin.action(description="Retire (drop vectors and index)")
     def retire(self, request, queryset) -> None:
-        for version in queryset:
-            try:
-                vectorstore.retire_version(version)
-            except vectorstore.VersionStateError as exc:
-                self.message_user(request, f"Version {version.pk}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"Version {version.pk} retired.")
+        apply_each(
+            self, request, queryset, vectorstore.retire_version, vectorstore.VersionStateError,
+            label=lambda version: f"Version {version.pk}",
+            done=lambda version, _: f"Version {version.pk} retired.",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,22 +588,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def promote(self, request, queryset) -> None:
         from llmrec_django.training import promotion
 
-        for run in queryset:
-            try:
-                promotion.promote(run)
-            except promotion.PromotionError as exc:
-                self.message_user(request, f"Run {run.pk}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"Run {run.pk} is active.")
+        apply_each(
+            self, request, queryset, promotion.promote, promotion.PromotionError,
+            label=lambda run: f"Run {run.pk}", done=lambda run, _: f"Run {run.pk} is active.",
+        )  # fmt: skip
 
     @admin.action(description="Roll back (the model active before this run serves again)")
     def roll_back(self, request, queryset) -> None:
         from llmrec_django.training import promotion
 
-        for run in queryset:
-            try:
-                promotion.rollback(run)
-            except promotion.PromotionError as exc:
-                self.message_user(request, f"Run {run.pk}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"Run {run.pk} rolled back.")
+        apply_each(
+            self, request, queryset, promotion.rollback, promotion.PromotionError,
+            label=lambda run: f"Run {run.pk}", done=lambda run, _: f"Run {run.pk} rolled back.",
+        )  # fmt: skip
