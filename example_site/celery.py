@@ -6,7 +6,7 @@ GPU training worker (one process per GPU, no fork after CUDA is initialised)::
 
 Beat (``celery -A example_site beat``) runs ``schedule_retraining`` nightly: a tenant's encoder
 and re-ranker are retrained when at least ``LLMREC["TRAINING"]["MIN_NEW_INTERACTIONS"]``
-interactions arrived since their last successful run.
+interactions arrived since their last successful run, and ``attribute_events`` every minute.
 """
 
 import os
@@ -28,4 +28,6 @@ app.conf.beat_schedule = {
         "task": "llmrec_django.tasks.schedule_retraining",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Online measurement: credit clicks and purchases to the lists that showed the items.
+    "llmrec-attribution": {"task": "llmrec_django.tasks.attribute_events", "schedule": 60.0},
 }

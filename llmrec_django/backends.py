@@ -61,9 +61,21 @@ def get_encoder(path: str | None = None) -> Any:
     return instance
 
 
-def get_copy_generator() -> Any:
-    """The configured copy generator (``LLMREC["COPY"]``), built once per process."""
-    return get_backend("COPY")
+def get_copy_generator(path: str | None = None) -> Any:
+    """The configured copy generator (``LLMREC["COPY"]``), built once per process; with ``path``
+    (an experiment arm's), that generator class built with no options."""
+    if path is None:
+        return get_backend("COPY")
+    key = f"COPY@{path}"
+    instance = _instances.get(key)
+    if instance is None:
+        try:
+            cls = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"Copy generator {path!r} does not import: {exc}") from exc
+        with _lock:
+            instance = _instances.setdefault(key, cls())
+    return instance
 
 
 def reset() -> None:

@@ -52,13 +52,19 @@ def bar_chart(
     tick_format: str = "{:g}",
     max_value: float | None = None,
     height: int = 240,
+    intervals: Mapping[str, Sequence[tuple[float, float] | None]] | None = None,
 ) -> SafeString:
-    """A grouped bar chart as an inline ``<svg>`` (see the module docstring)."""
+    """A grouped bar chart as an inline ``<svg>`` (see the module docstring). ``intervals``: per
+    series, a ``(low, high)`` per category (or None), drawn as an error bar on the bar."""
     names = list(series)
+    intervals = intervals or {}
     for name in names:
         if len(series[name]) != len(categories):
             raise ValueError(f"Series {name!r} has {len(series[name])} values for {len(categories)} categories.")
+        if name in intervals and len(intervals[name]) != len(categories):
+            raise ValueError(f"Series {name!r} has {len(intervals[name])} intervals for {len(categories)} categories.")
     values = [v for name in names for v in series[name] if v is not None and math.isfinite(v)]
+    values += [bounds[1] for name in names for bounds in intervals.get(name, ()) if bounds and math.isfinite(bounds[1])]
     top = max_value if max_value is not None else nice_ceiling(max(values, default=0.0))
     left, right, top_pad, label_h, legend_h = 56, 12, 30 if title else 12, 40, 24
     bar_w = 14 if len(names) > 1 else 28
@@ -98,6 +104,16 @@ def bar_chart(
                 f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(name)} · {escape(category)}: '
                 f"{escape(_number(value, value_format))}</title></rect>"
             )
+            bounds = intervals.get(name, [None] * len(categories))[g]
+            if bounds is not None and all(math.isfinite(b) for b in bounds):
+                low, high = (baseline - plot_h * min(max(b, 0.0), top) / top for b in bounds)
+                cx = x + (bar_w - 2) / 2
+                parts.append(
+                    f'<path d="M{cx:.1f} {low:.1f}V{high:.1f}M{cx - 3:.1f} {low:.1f}h6M{cx - 3:.1f} {high:.1f}h6" '
+                    f'stroke="#1d2330" stroke-width="1"><title>{escape(name)} · {escape(category)}: '
+                    f"{escape(_number(bounds[0], value_format))} to {escape(_number(bounds[1], value_format))}"
+                    "</title></path>"
+                )
         cx = left + g * group_w + group_w / 2
         parts.append(
             f'<text x="{cx:.1f}" y="{baseline + 16}" text-anchor="middle" fill="#1d2330">{escape(category)}</text>'

@@ -157,6 +157,51 @@ DEFAULTS: dict[str, Any] = {
     # name taking ``external_id`` (e.g. "shop:item") or a format string ("/items/{external_id}/");
     # None renders titles without links.
     "ITEM_URL": None,
+    # Online measurement (``llmrec_django.online``): every served list gets an id and is logged
+    # (its items are the impressions); later engagement is attributed to it; experiments split
+    # users between strategies.
+    "ONLINE": {
+        # Served lists are written by a background thread in batches ("background"), or in the
+        # request ("inline", for tests and scripts); "off" logs nothing (lists still get an id).
+        "LOG_WRITES": "background",
+        "LOG_FLUSH_SECONDS": 1.0,
+        "LOG_BATCH_SIZE": 500,
+        # Lists waiting in memory beyond this are dropped (and counted in the log) rather than
+        # growing without bound while the database is unreachable.
+        "LOG_MAX_PENDING": 50_000,
+        # Event types credited to the list that showed their item, and how long after the list
+        # was served (seconds) an event still counts.
+        "ATTRIBUTION_WINDOWS": {
+            "click": 3600,
+            "like": 86400,
+            "add_to_cart": 86400,
+            "rating": 7 * 86400,
+            "purchase": 7 * 86400,
+        },
+        # Events newer than this wait for the next attribution pass: their list may still be in a
+        # process's write buffer.
+        "ATTRIBUTION_DELAY_SECONDS": 10,
+        # Which attributed event types are clicks and conversions in the reports; a conversion's
+        # ``value`` is its revenue.
+        "CLICK_EVENTS": ["click"],
+        "CONVERSION_EVENTS": ["purchase"],
+        # Confidence level of the reports' intervals and the significance threshold (1 - level).
+        "CONFIDENCE": 0.95,
+        # Seconds the active experiments of a tenant are cached per process.
+        "EXPERIMENT_CACHE_SECONDS": 10,
+        # Exploration: SLOTS places at the end of a personalised list, in a share EPSILON of the
+        # lists, go to candidates shown fewer than MAX_IMPRESSIONS times in the last WINDOW_DAYS,
+        # picked at random among the POOL best-scored of them; marked "explore" in the item's
+        # sources and in the served list. 0 slots: off (an experiment arm may turn it on).
+        "EXPLORATION": {
+            "SLOTS": 0,
+            "EPSILON": 1.0,
+            "MAX_IMPRESSIONS": 100,
+            "WINDOW_DAYS": 7,
+            "POOL": 20,
+            "CACHE_SECONDS": 300,
+        },
+    },
     # Fine-tuning the encoder and the CTR re-ranker on the site's own interactions
     # (``llmrec_django.training``; ``llmrec_train``; the ``train_model`` task on QUEUES["train"]).
     # ENCODER / RERANKER hold each model's hyper-parameters; COMMON ones apply to both unless a

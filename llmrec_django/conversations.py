@@ -47,6 +47,7 @@ from llmrec_django.models import (
     Item,
     UserProfile,
 )
+from llmrec_django.online import serving
 from llmrec_django.query_parsing import ParsedQuery, parse_query
 from llmrec_django.recommend import Recommendation, RecommendationList, recommend_for_user, recommend_for_vector
 from llmrec_django.recommending import data
@@ -237,6 +238,9 @@ def _answer(
             context=session.context,
             exclude=exclude,
         )
+    serving.conversation_turn(
+        result, tenant_id=session.tenant_id, user_id=session.user_id, session_id=session.pk, context=session.context
+    )
     parts = parts or MessageParts()
     reply = conversation_reply(
         kind=kind,

@@ -31,8 +31,11 @@ from llmrec_django.models import (
     CollaborativeModel,
     ConversationSession,
     ConversationTurn,
+    ExperimentAssignment,
     Interaction,
+    Item,
     Relation,
+    ServedList,
     UserProfile,
     UserVector,
 )
@@ -118,7 +121,32 @@ def export_user(profile: UserProfile) -> dict[str, Any]:
             {"version": v.version_id, "events_used": v.events_used, "updated_at": v.updated_at.isoformat()}
             for v in vectors
         ],
+        "experiments": [
+            {"experiment": experiment, "arm": arm, "assigned_at": at.isoformat()}
+            for experiment, arm, at in ExperimentAssignment.objects.filter(user=profile)
+            .order_by("assigned_at")
+            .values_list("experiment__name", "arm__name", "assigned_at")
+        ],
+        "served_lists": _served_lists(profile),
     }
+
+
+def _served_lists(profile: UserProfile) -> list[dict[str, Any]]:
+    """The lists shown to the user (online measurement), items by external id."""
+    lists = list(ServedList.objects.filter(user=profile).order_by("served_at"))
+    ids = {i for served in lists for i in served.item_ids}
+    external = dict(Item.objects.filter(pk__in=ids).values_list("pk", "external_id"))
+    return [
+        {
+            "id": str(served.pk),
+            "surface": served.surface,
+            "strategy": served.strategy,
+            "served_at": served.served_at.isoformat(),
+            "items": [external.get(i) for i in served.item_ids],
+            "context": served.context,
+        }
+        for served in lists
+    ]
 
 
 def erase_user(profile: UserProfile) -> dict[str, int]:

@@ -47,9 +47,11 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import normalise
 from llmrec_django.models import EmbeddingVersion, Item, RankingModel, Tenant, UserProfile, time_of_day
+from llmrec_django.online import exploration
 from llmrec_django.query_parsing import ParsedQuery, parse_query
 from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
+from llmrec_django.recommending.strategy import DEFAULT_STRATEGY, Strategy
 from llmrec_django.tenancy import resolve_tenant
 from llmrec_django.training import reranker
 
@@ -90,6 +92,18 @@ class RecommendationList:
     ranking_model_id: int | None = None  # the blend that scored the list, if any
     timings_ms: dict[str, float] = field(default_factory=dict)
     query: ParsedQuery | None = None  # search only: the constraints read from the query
+    reranker_run_id: int | None = None  # the re-ranker's training run, when one re-ordered the list
+    strategy: str = "default"  # the experiment arm's name when an arm served the list
+    copy_generator: str | None = None  # the arm's copy generator (dotted path), if it names one
+    # Set by ``llmrec_django.online`` when the list is served (logged) rather than only computed:
+    list_id: str | None = None
+    experiment: str | None = None
+    arm: str | None = None
+
+    @property
+    def explored_positions(self) -> list[int]:
+        """1-based positions of the items that exploration put in the list."""
+        return [p for p, r in enumerate(self.items, start=1) if "explore" in r.sources]
 
     @property
     def item_ids(self) -> list[int]:
@@ -142,11 +156,11 @@ def _resolve(model: type, ref: Any, tenant: Tenant, error: type[LookupError], no
     return found
 
 
-def _resolve_user(user: UserProfile | str, tenant: Tenant) -> UserProfile:
+def resolve_user(user: UserProfile | str, tenant: Tenant) -> UserProfile:
     return _resolve(UserProfile, user, tenant, UnknownUser, "user")
 
 
-def _resolve_item(item: Item | str, tenant: Tenant) -> Item:
+def resolve_item(item: Item | str, tenant: Tenant) -> Item:
     return _resolve(Item, item, tenant, UnknownItem, "item")
 
 
@@ -161,9 +175,12 @@ def _passes(row: data.ItemRow, category: str | None, attributes: Mapping[str, An
     return True
 
 
-def current_blend(tenant_id: int) -> tuple[int, ranking.BlendModel] | None:
-    """The tenant's latest fitted blend, if any."""
-    record = RankingModel.objects.filter(tenant_id=tenant_id).values_list("pk", "model").first()
+def current_blend(tenant_id: int, model_id: int | None = None) -> tuple[int, ranking.BlendModel] | None:
+    """The tenant's latest fitted blend (or its blend ``model_id``), if any."""
+    records = RankingModel.objects.filter(tenant_id=tenant_id)
+    if model_id is not None:
+        records = records.filter(pk=model_id)
+    record = records.values_list("pk", "model").first()
     if record is None or not record[1]:
         return None
     try:
@@ -204,10 +221,12 @@ def _finish(
     mmr_lambda: float | None = None,
     new_items: Sequence[int] = (),
     cold: Collection[int] = frozenset(),
+    explore: Sequence[int] = (),
 ) -> list[Recommendation]:
     """Rules, MMR, then k. ``new_items``: items without collaborative evidence, best first, of
     which up to ``NEW_ITEM_SLOTS`` take the last places of the list unless it already holds
-    that many items from ``cold`` (every candidate without such evidence)."""
+    that many items from ``cold`` (every candidate without such evidence). ``explore``:
+    under-exposed items that take the very last places (``llmrec_django.online.exploration``)."""
     rules = active_rules(tenant.pk, context)
     score_of = dict(zip(ids, scores.tolist(), strict=True))
     sources_of = dict(zip(ids, proposed, strict=True))
@@ -241,6 +260,13 @@ def _finish(
         if newcomers:
             head = head[: max(0, len(head) - len(newcomers))] + newcomers
             kept = head + [i for i in kept if i not in head]
+    explorers: list[int] = []
+    if explore:
+        head = kept[: k - len(pin)]
+        explorers = [i for i in explore if i in pool and i not in head and i not in newcomers][: len(head) // 2]
+        if explorers:
+            head = head[: len(head) - len(explorers)] + explorers
+            kept = head + [i for i in kept if i not in head]
     ordered = kept + buried
     # Monotone stand-in scores keep the MMR order through apply_rules, which then only places pins.
     final, _ = ranking.apply_rules(ordered, np.arange(len(ordered), 0, -1, dtype=np.float64), pin=pin, k=k)
@@ -264,7 +290,8 @@ def _finish(
                 score=float(score) if np.isfinite(score) else 0.0,
                 sources=tuple(sources_of.get(item_id, ()))
                 + (("rule:pin",) if item_id in pin else ())
-                + (("new_item",) if item_id in newcomers else ()),
+                + (("new_item",) if item_id in newcomers else ())
+                + (("explore",) if item_id in explorers else ()),
                 explanation="Featured" if pinned_only else explain_one(item_id),
             )
         )
@@ -421,28 +448,76 @@ def recommend_for_user(
     exclude_consumed: bool = True,
     mmr_lambda: float | None = None,
     exclude: Collection[int] = (),
+    strategy: Strategy | None = None,
 ) -> RecommendationList:
     """The user's personalised list (see the module docstring for the steps).
 
     ``exclude``: more item ids to leave out, on top of the consumed ones (the offline evaluation
-    masks the user's whole known history this way, whatever the event types).
+    masks the user's whole known history this way, whatever the event types). ``strategy``: an
+    experiment arm's sources, blend, version, re-ranker, MMR lambda and exploration (default:
+    as configured).
     """
     timer = _Timer()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
-    profile = _resolve_user(user, tenant)
+    strategy = strategy or DEFAULT_STRATEGY
+    profile = resolve_user(user, tenant)
+    result = _recommend_for_user(
+        profile, tenant, timer, k=k, category=category, attributes=attributes, context=context,
+        exclude_consumed=exclude_consumed, mmr_lambda=mmr_lambda, exclude=exclude, strategy=strategy,
+    )  # fmt: skip
+    result.strategy = strategy.name
+    result.copy_generator = strategy.copy_generator
+    return result
+
+
+def _serving_version(tenant: Tenant, strategy: Strategy) -> EmbeddingVersion | None:
+    """The strategy's embedding version when it is one of the tenant's ready (or active) ones,
+    else the active version."""
+    if strategy.version_id is not None:
+        version = EmbeddingVersion.objects.filter(
+            pk=strategy.version_id,
+            tenant=tenant,
+            status__in=[EmbeddingVersion.Status.READY, EmbeddingVersion.Status.ACTIVE],
+        ).first()
+        if version is not None:
+            return version
+        logger.warning(
+            "Strategy %r names embedding version %s, which is not a ready version of tenant %s; using the active one.",
+            strategy.name,
+            strategy.version_id,
+            tenant.slug,
+        )
+    return vectorstore.active_version(tenant)
+
+
+def _recommend_for_user(
+    profile: UserProfile,
+    tenant: Tenant,
+    timer: _Timer,
+    *,
+    k: int,
+    category: str | None,
+    attributes: Mapping[str, Any] | None,
+    context: Mapping[str, Any] | None,
+    exclude_consumed: bool,
+    mmr_lambda: float | None,
+    exclude: Collection[int],
+    strategy: Strategy,
+) -> RecommendationList:
     context = request_context(context)
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
     history = data.load_history(profile.pk, consumed_types)
     exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
 
-    version = vectorstore.active_version(tenant)
+    version = _serving_version(tenant, strategy)
     common = dict(
         k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
     )
     if version is None:
         return _popular_list(tenant, reason="no active embedding version", **common)
+    sources = set(strategy.sources or SOURCE_NAMES)
     user_vec = vectorstore.user_vector(version, profile.pk)
     if user_vec is None:
         return _popular_list(tenant, reason="no interest vector for this user yet", **common)
@@ -453,25 +528,37 @@ def recommend_for_user(
         recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
         liked_vectors = vectorstore.item_vectors(version, recent_liked[:RECENT_LIKED_ITEMS])
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
-        ann = {
-            nb.item_id: nb.score
-            for nb in vectorstore.nearest_items(
-                version, query_vec, n, exclude_item_ids=sorted(exclude), category=category
-            )
-        }
+        ann = (
+            {
+                nb.item_id: nb.score
+                for nb in vectorstore.nearest_items(
+                    version, query_vec, n, exclude_item_ids=sorted(exclude), category=category
+                )
+            }
+            if "vector" in sources
+            else {}
+        )
     except DatabaseError as exc:
         logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
         return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
     timer.lap("vector")
 
     cf_model = collaborative.current_model(tenant)
-    cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model else {}
-    knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model else {}
+    cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
+    knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
     liked_edges, labels = data.item_entity_edges(liked)
     entity_weights = ranking.user_entity_weights(liked, liked_edges)
-    kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
+    kg = (
+        data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
+        if "kg" in sources
+        else {}
+    )
     popular_all = data.popularity(tenant.pk)
-    popular = dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
+    popular = (
+        dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
+        if "popularity" in sources
+        else {}
+    )
     timer.lap("sources")
 
     ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
@@ -498,8 +585,12 @@ def recommend_for_user(
     features = ranking.hybrid_features(cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known)
     cold = {i for i, seen in zip(ids, known, strict=True) if not seen} if known is not None else set()
     new_items = _new_items(ids, cold, candidate_vectors, liked_vectors)
-    blend = current_blend(tenant.pk)
-    scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight)
+    blend = None
+    if strategy.blend_weights is not None:
+        scores = features @ np.array([strategy.blend_weights.get(f, 0.0) for f in ranking.HYBRID_FEATURES])
+    else:
+        blend = current_blend(tenant.pk, strategy.ranking_model_id)
+        scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight)
     timer.lap("scoring")
 
     titles = {i: row.title for i, row in items.items()}
@@ -529,7 +620,10 @@ def recommend_for_user(
             text = "Liked by people with tastes like yours"
         return text or "Popular this week"
 
-    scores = reranker.rerank(tenant, profile, ids, scores)  # the trained CTR re-ranker, when one is active
+    reranker_path, reranker_run_id = reranker.model_for(tenant) if strategy.reranker is not False else (None, None)
+    if reranker_path:  # the trained CTR re-ranker, when one is active
+        scores = reranker.rerank(tenant, profile, ids, scores, path=reranker_path)
+    explore = exploration.picks(tenant.pk, ids, scores, slots=strategy.exploration_slots, skip=k)
     recs = _finish(
         tenant,
         ids,
@@ -543,9 +637,10 @@ def recommend_for_user(
         attributes=attributes,
         exclude=exclude,
         vectors=candidate_vectors,
-        mmr_lambda=mmr_lambda,
+        mmr_lambda=mmr_lambda if mmr_lambda is not None else strategy.mmr_lambda,
         new_items=new_items,
         cold=cold,
+        explore=explore,
     )
     timer.lap("rules_mmr")
     return RecommendationList(
@@ -554,6 +649,7 @@ def recommend_for_user(
         version_id=version.pk,
         k=k,
         ranking_model_id=blend[0] if blend else None,
+        reranker_run_id=reranker_run_id if reranker_path else None,
         timings_ms=timer.done(),
     )
 
@@ -574,8 +670,8 @@ def similar_items(
     timer = _Timer()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(item, "tenant", None))
     k = _clamp_k(k)
-    anchor = _resolve_item(item, tenant)
-    profile = _resolve_user(user, tenant) if user is not None else None
+    anchor = resolve_item(item, tenant)
+    profile = resolve_user(user, tenant) if user is not None else None
     exclude = {anchor.pk}
     if profile is not None:
         exclude |= data.load_history(profile.pk, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
@@ -669,7 +765,7 @@ def search(
     if not query or not query.strip():
         raise ValueError("The search query is empty.")
     query = query.strip()
-    profile = _resolve_user(user, tenant) if user is not None else None
+    profile = resolve_user(user, tenant) if user is not None else None
     context = request_context(context)
     parsed = parse_query(query, data.categories(tenant.pk))
     max_price = parsed.max_price
@@ -808,6 +904,8 @@ __all__: Sequence[str] = [
     "current_blend",
     "recommend_for_user",
     "recommend_for_vector",
+    "resolve_item",
+    "resolve_user",
     "search",
     "similar_items",
 ]

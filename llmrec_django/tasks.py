@@ -128,6 +128,18 @@ def run_evaluation(report_id: int) -> str | None:
     return record.status if record else None
 
 
+@shared_task(acks_late=True)
+def attribute_events(tenant_id: int | None = None) -> int:
+    """Credit new engagement events to the served lists that showed their items (one pass;
+    beat runs it every minute). Returns the events attributed."""
+    from llmrec_django.online.attribution import attribute
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id is not None else None
+    if tenant_id is not None and tenant is None:
+        return 0
+    return sum(done.attributed for done in attribute(tenant))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fine-tuning (llmrec_django.training). A GPU worker consumes QUEUES["train"] ("llmrec.gpu"):
 #   celery -A example_site worker -Q llmrec.gpu --pool solo --concurrency 1 --max-memory-per-child ...

@@ -11,3 +11,8 @@ from example_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+
+# Served lists are written in the request (the background writer's own connection cannot see a
+# test's uncommitted rows); tests of the background writer switch it on themselves.
+# Events are attributed as soon as they are stored (no wait for other processes' write buffers).
+LLMREC = {**LLMREC, "ONLINE": {"LOG_WRITES": "inline", "ATTRIBUTION_DELAY_SECONDS": 0}}  # noqa: F405

@@ -222,7 +222,7 @@ def test_an_unexpected_error_is_a_logged_json_500(people, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views, "recommend_for_user", broken)
+    monkeypatch.setattr(views.serving, "for_user", broken)
     response = people["ann"].get(API + "users/ann/recommendations/")
     assert response.status_code == 500
     assert response.json()["error"] == {

@@ -183,6 +183,15 @@ def test_a_new_user_clicks_through_the_site_and_the_clicks_become_interactions(b
         lambda: mine.filter(event_type="click", item__external_id=clicked).first(), "the click on a similar item"
     )
     assert click.context["list"] == "similar" and click.context["position"] == 1 and click.device == "desktop"
+    # The click names the served list that showed the item, and is credited to it.
+    from llmrec_django.models import Attribution, ServedList
+    from llmrec_django.online import attribution
+
+    served = ServedList.objects.get(pk=click.context["list_id"])
+    assert served.surface == "similar" and served.user == profile
+    attribution.attribute(tenant)
+    credited = Attribution.objects.get(pk=click.pk)
+    assert credited.served_list_id == served.pk and credited.position == 1
     wait_for(
         lambda: mine.filter(event_type="impression", context__list="recommendations").count() >= shown_for_you,
         "the impressions of the for-you list",
@@ -220,7 +229,54 @@ def test_staff_open_the_preview_the_evaluation_report_and_the_api_docs(browser, 
     page.goto(live_server.url + "/api/llmrec/v1/docs/")
     page.wait_for_selector(".swagger-ui .opblock")
     shoot(page, "api-docs")
+
+    experiment = simulate_experiment(tenant, site)
+    page.goto(live_server.url + "/admin/llmrec_django/experiment/")
+    page.click(f"tr:has-text('{experiment.name}') >> text=Online metrics")
+    page.wait_for_selector("#experiment-arms")
+    assert "control" in page.inner_text("#experiment-arms") and page.locator("svg.llmrec-chart").count() >= 3
+    shoot(page, "admin-experiment-dashboard")
     context.close()
+
+
+def simulate_experiment(tenant, items):
+    """Two arms over five days of lists for the shoppers; the "diverse" arm's lists are clicked
+    twice as often (a seeded simulation), so the dashboard has something to show."""
+    import random
+
+    from llmrec_django.models import Experiment, ExperimentArm, ServedList
+    from llmrec_django.online import experiments, serving
+
+    experiment = Experiment.objects.create(
+        tenant=tenant, name="diversity", description="Does a more diverse list (MMR lambda 0.5) get more clicks?"
+    )
+    ExperimentArm.objects.create(experiment=experiment, name="control", traffic=50, is_control=True)
+    ExperimentArm.objects.create(experiment=experiment, name="diverse", traffic=50, strategy={"mmr_lambda": 0.5})
+    experiments.plans.clear()
+    rng = random.Random(5)
+    by_id = {item.pk: item for item in items.values()}
+    shoppers = list(UserProfile.objects.filter(tenant=tenant, external_id__startswith="s"))
+    start = timezone.now() - timedelta(days=5)
+    for day in range(5):
+        for round_ in range(4):
+            for shopper in shoppers:
+                served_at = start + timedelta(days=day, hours=round_)
+                result = serving.for_user(shopper, k=4)
+                ServedList.objects.filter(pk=result.list_id).update(served_at=served_at)
+                for position, item_id in enumerate(result.item_ids, start=1):
+                    if rng.random() < (0.12 if result.arm == "control" else 0.3):
+                        Interaction.objects.create(
+                            tenant=tenant, event_id=f"sim-{result.list_id}-{position}", user=shopper,
+                            item=by_id[item_id], event_type="click", timestamp=served_at + timedelta(minutes=2),
+                            context={"list_id": result.list_id, "position": position},
+                        )  # fmt: skip
+                        if rng.random() < 0.3:
+                            Interaction.objects.create(
+                                tenant=tenant, event_id=f"sim-buy-{result.list_id}-{position}", user=shopper,
+                                item=by_id[item_id], event_type="purchase", timestamp=served_at + timedelta(minutes=9),
+                                value=float(by_id[item_id].attributes["price"]),
+                            )  # fmt: skip
+    return experiment
 
 
 def test_a_lost_answer_is_retried_with_the_same_event_ids_and_stored_once(browser, live_server, site, tenant):

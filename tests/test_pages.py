@@ -98,7 +98,7 @@ def test_a_failing_service_renders_nothing_and_logs(shop, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("llmrec_django.templatetags.llmrec.recommend_for_user", broken)
+    monkeypatch.setattr("llmrec_django.templatetags.llmrec.serving.for_user", broken)
     html = render("<p>before</p>{% llmrec_recommendations k=2 %}<p>after</p>", user=ann)
     assert "<p>before</p>" in html and "<p>after</p>" in html and not shown(html)
     assert "database on fire" in caplog.text

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.importing.validation import RowError, _check_json_strings
-from llmrec_django.models import TIMES_OF_DAY, Item, Relation, UserProfile
+from llmrec_django.models import TIMES_OF_DAY, Experiment, ExperimentArm, Item, Relation, UserProfile
 from llmrec_django.recommend import RecommendationList
 
 MAX_QUERY_LENGTH = 1000
@@ -71,10 +71,13 @@ class SearchQuerySerializer(ContextFields):
 
 
 class RecommendationSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1-based place in the list; send it back with the list_id.")
     external_id = serializers.CharField()
     title = serializers.CharField()
     score = serializers.FloatField()
-    sources = serializers.ListField(child=serializers.CharField(), help_text="vector, collaborative, kg, ...")
+    sources = serializers.ListField(
+        child=serializers.CharField(), help_text='vector, collaborative, kg, ...; "explore": an exploration place.'
+    )
     explanation = serializers.CharField()
 
 
@@ -86,6 +89,13 @@ class ParsedQuerySerializer(serializers.Serializer):
 
 
 class RecommendationListSerializer(serializers.Serializer):
+    list_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="Id of this served list. Send it (and the item's position) in the context of the events "
+        'that follow, e.g. {"list_id": ..., "position": 2}, to credit them to this list.',
+    )
+    experiment = serializers.CharField(allow_null=True, help_text="The experiment that served the list, if any.")
+    arm = serializers.CharField(allow_null=True, help_text="The experiment arm (strategy) that served the list.")
     source = serializers.CharField(help_text='"hybrid", "similar", "search", "conversation" or "fallback:popularity".')
     reason = serializers.CharField(allow_null=True, help_text="Why a fallback served the list (else null).")
     version_id = serializers.IntegerField(allow_null=True, help_text="The embedding version used.")
@@ -97,6 +107,9 @@ class RecommendationListSerializer(serializers.Serializer):
 
 def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
     data = {
+        "list_id": result.list_id,
+        "experiment": result.experiment,
+        "arm": result.arm,
         "source": result.source,
         "reason": result.reason,
         "version_id": result.version_id,
@@ -104,13 +117,14 @@ def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
         "k": result.k,
         "items": [
             {
+                "position": position,
                 "external_id": r.external_id,
                 "title": r.title,
                 "score": r.score,
                 "sources": list(r.sources),
                 "explanation": r.explanation,
             }
-            for r in result.items
+            for position, r in enumerate(result.items, start=1)
         ],
     }
     if result.query is not None:
@@ -316,3 +330,28 @@ class ConversationTurnResponseSerializer(serializers.Serializer):
     turn = ConversationTurnSerializer()
     reply = serializers.CharField()
     recommendations = RecommendationListSerializer()
+
+
+# --- online measurement ----------------------------------------------------------------------
+
+
+class ExperimentArmSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExperimentArm
+        fields = ["name", "traffic", "is_control", "is_shadow", "strategy"]
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    arms = ExperimentArmSerializer(many=True, read_only=True)
+    running = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = ["name", "description", "is_active", "starts_at", "ends_at", "running", "arms", "created_at"]
+
+    def get_running(self, experiment: Experiment) -> bool:
+        return experiment.is_running()
+
+
+class OnlineReportQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=366, default=30, help_text="The last N days (30).")

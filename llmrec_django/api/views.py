@@ -39,8 +39,9 @@ from llmrec_django.api.permissions import (
 )
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
 from llmrec_django.importing.validation import ITEM_NODE, USER_NODE
-from llmrec_django.models import ConversationSession, Entity, Item, Relation, UserProfile
-from llmrec_django.recommend import recommend_for_user, search, similar_items
+from llmrec_django.models import ConversationSession, Entity, Experiment, Item, Relation, UserProfile
+from llmrec_django.online import serving
+from llmrec_django.online.report import online_report
 
 TENANT_PARAMETER = OpenApiParameter(
     TENANT_HEADER, str, OpenApiParameter.HEADER, required=False,
@@ -144,7 +145,7 @@ class UserRecommendationsView(LLMRecView):
     def get(self, request, external_id: str):
         params = self.query(s.RecommendationQuerySerializer)
         profile = self.profile(external_id)
-        result = recommend_for_user(
+        result = serving.for_user(
             profile,
             tenant=self.tenant,
             k=params.get("k"),
@@ -166,7 +167,7 @@ class SimilarItemsView(LLMRecView):
         params = self.query(s.SimilarQuerySerializer)
         profile = self.profile(params["user"]) if params.get("user") else None
         self.personalised = profile is not None
-        result = similar_items(external_id, tenant=self.tenant, k=params.get("k"), user=profile)
+        result = serving.similar(external_id, tenant=self.tenant, k=params.get("k"), user=profile)
         return Response(s.recommendation_list_data(result))
 
 
@@ -178,7 +179,7 @@ class SearchView(LLMRecView):
         if params.get("personalise", True):
             profile = self.profile(params["user"]) if params.get("user") else own_profile(self.request, self.tenant)
         self.personalised = profile is not None
-        result = search(
+        result = serving.search(
             params["q"], tenant=self.tenant, user=profile, k=params.get("k"), context=s.ContextFields.context_of(params)
         )
         return Response(s.recommendation_list_data(result))
@@ -555,3 +556,47 @@ class ConversationFeedbackView(_ConversationView):
             self.session(pk), liked=data["liked"], disliked=data["disliked"], k=data.get("k")
         )
         return _turn_response(turn)
+
+
+# --- online measurement ----------------------------------------------------------------------
+
+
+class ExperimentListView(LLMRecView):
+    permission_classes = [IsTrusted]
+
+    @extend_schema(
+        summary="The tenant's experiments and their arms (staff and API keys)",
+        parameters=[TENANT_PARAMETER],
+        responses={200: s.ExperimentSerializer(many=True)},
+    )
+    def get(self, request):
+        found = Experiment.objects.filter(tenant=self.tenant).prefetch_related("arms")
+        return Response(s.ExperimentSerializer(found, many=True).data)
+
+
+class ExperimentReportView(LLMRecView):
+    permission_classes = [IsTrusted]
+
+    @extend_schema(
+        summary="Online metrics of an experiment per arm and day, with intervals and tests (staff and API keys)",
+        parameters=[TENANT_PARAMETER],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "see llmrec_django.online.report")},
+    )
+    def get(self, request, name: str):
+        experiment = Experiment.objects.filter(tenant=self.tenant, name=name).first()
+        if experiment is None:
+            raise NotFound(f"No experiment {name!r} in tenant {self.tenant.slug!r}.")
+        return Response(online_report(experiment))
+
+
+class OnlineReportView(LLMRecView):
+    permission_classes = [IsTrusted]
+
+    @extend_schema(
+        summary="Online metrics of every served list of the last days, per surface (staff and API keys)",
+        parameters=[s.OnlineReportQuerySerializer, TENANT_PARAMETER],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "see llmrec_django.online.report")},
+    )
+    def get(self, request):
+        params = self.query(s.OnlineReportQuerySerializer)
+        return Response(online_report(tenant=self.tenant, days=params["days"]))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
+from llmrec_django.caching import TenantCache
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import event_weights
@@ -224,48 +223,15 @@ def kg_weights(
 # Popularity
 
 
-_popularity_lock = threading.Lock()
-_popularity_cache: dict[int, tuple[float, dict[int, float]]] = {}  # tenant -> (computed at, scores)
-_popularity_refreshing: set[int] = set()
-
-
 def popularity(tenant_id: int) -> dict[int, float]:
     """Trending score of the tenant's active items, in [0, 1] (1 = the most popular), best first.
 
     ``core.ranking.time_decayed_popularity`` over one SQL aggregate of the events per item, type
     and hour, with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
-    latest event (so a catalogue whose events are old still has a "this week"). Cached per process:
-    once the copy is ``POPULARITY_CACHE_SECONDS`` old, the request that notices still gets it and a
-    background thread recomputes it, so no request waits for the aggregate except a process's
-    first (or one inside a transaction, which must see its own writes).
+    latest event (so a catalogue whose events are old still has a "this week"). Cached per process
+    for ``POPULARITY_CACHE_SECONDS`` and recomputed in the background (``caching.TenantCache``).
     """
-    cached = _popularity_cache.get(tenant_id)
-    if cached is None:
-        return _compute_popularity(tenant_id)
-    if time.monotonic() - cached[0] >= float(llmrec_settings.POPULARITY_CACHE_SECONDS):
-        if connection.in_atomic_block:
-            return _compute_popularity(tenant_id)
-        _refresh_popularity_in_background(tenant_id)
-    return cached[1]
-
-
-def _refresh_popularity_in_background(tenant_id: int) -> None:
-    with _popularity_lock:
-        if tenant_id in _popularity_refreshing:
-            return
-        _popularity_refreshing.add(tenant_id)
-
-    def refresh() -> None:
-        try:
-            _compute_popularity(tenant_id)
-        except Exception:  # the stale copy keeps serving; the next request tries again
-            logger.exception("Refreshing the popularity of tenant %s failed", tenant_id)
-        finally:
-            connections.close_all()  # this thread's own connection
-            with _popularity_lock:
-                _popularity_refreshing.discard(tenant_id)
-
-    threading.Thread(target=refresh, name=f"llmrec-popularity-{tenant_id}", daemon=True).start()
+    return _popularity.get(tenant_id)
 
 
 def _compute_popularity(tenant_id: int) -> dict[int, float]:
@@ -293,14 +259,16 @@ def _compute_popularity(tenant_id: int) -> dict[int, float]:
         top = float(trend.max()) or 1.0
         order = np.argsort(-trend, kind="stable")
         scores = {int(unique[j]): float(trend[j] / top) for j in order if trend[j] > 0}
-    with _popularity_lock:
-        _popularity_cache[tenant_id] = (time.monotonic(), scores)
     return scores
 
 
+_popularity: TenantCache[dict[int, float]] = TenantCache(
+    "popularity", _compute_popularity, lambda: float(llmrec_settings.POPULARITY_CACHE_SECONDS)
+)
+
+
 def clear_caches() -> None:
-    with _popularity_lock:
-        _popularity_cache.clear()
+    _popularity.clear()
 
 
 def newest_items(tenant_id: int, n: int, exclude: Iterable[int], category: str | None) -> list[int]:

@@ -35,7 +35,8 @@ from django.urls import NoReverseMatch, reverse
 
 from llmrec_django import web
 from llmrec_django.models import Item, UserProfile
-from llmrec_django.recommend import UnknownUser, popular_items, recommend_for_user, search, similar_items
+from llmrec_django.online import serving
+from llmrec_django.recommend import UnknownUser
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -78,18 +79,16 @@ def llmrec_recommendations(
     if profile is None:
         result = web.safe_list(
             "popular",
-            lambda: popular_items(tenant=tenant, k=k, category=category or None, context=request_context),
+            lambda: serving.popular(tenant=tenant, k=k, category=category or None, context=request_context),
         )
     else:
 
         def personalised():
             try:
-                return recommend_for_user(
-                    profile, tenant=tenant, k=k, category=category or None, context=request_context
-                )
+                return serving.for_user(profile, tenant=tenant, k=k, category=category or None, context=request_context)
             except UnknownUser:
                 logger.warning("No user %r for a recommendations tag; showing popular items.", profile)
-                return popular_items(
+                return serving.popular(
                     tenant=tenant, k=k, category=category or None, context=request_context, reason="unknown user"
                 )
 
@@ -99,7 +98,7 @@ def llmrec_recommendations(
         try:
             from llmrec_django.copywriting.service import write_copy
 
-            copy = write_copy(profile, result, tenant=tenant)
+            copy = write_copy(profile, result, tenant=tenant, generator=_copy_generator(result))
         except Exception:  # noqa: BLE001 - the list shows without its copy
             logger.exception("Could not write recommendation copy; the list shows without it.")
     return _list_context(
@@ -107,12 +106,22 @@ def llmrec_recommendations(
     )
 
 
+def _copy_generator(result: Any) -> Any:
+    """The copy generator of the experiment arm that served ``result``, if it names one."""
+    path = getattr(result, "copy_generator", None)
+    if not path:
+        return None
+    from llmrec_django.backends import get_copy_generator
+
+    return get_copy_generator(path)
+
+
 @register.inclusion_tag("llmrec_django/tags/similar_items.html", takes_context=True)
 def llmrec_similar_items(context, item: Item | str, k: int | None = None, title: str = "Similar items", tenant=None):
     """Items like ``item``; what the visitor already consumed is left out."""
     request = context.get("request")
     profile = _profile_for(None, request, tenant)
-    result = web.safe_list("similar", lambda: similar_items(item, tenant=tenant, k=k, user=profile))
+    result = web.safe_list("similar", lambda: serving.similar(item, tenant=tenant, k=k, user=profile))
     anchor = item.external_id if isinstance(item, Item) else str(item)
     return _list_context("similar", result, title=title, request=request, anchor=anchor)
 
@@ -135,7 +144,7 @@ def llmrec_search_results(context, query: str | None, k: int | None = None, titl
         profile = _profile_for(None, request, tenant)
         result = web.safe_list(
             "search",
-            lambda: search(query, tenant=tenant, user=profile, k=k, context=web.request_context(request)),
+            lambda: serving.search(query, tenant=tenant, user=profile, k=k, context=web.request_context(request)),
         )
     return _list_context("search", result, title=title, request=request, query=query)
 

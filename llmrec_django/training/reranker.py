@@ -114,19 +114,28 @@ def active_reranker(tenant: Tenant | int) -> TrainingRun | None:
     )
 
 
-def model_path_for(tenant: Tenant) -> str | None:
+def model_for(tenant: Tenant) -> tuple[str | None, int | None]:
+    """``(path, run id)`` of the re-ranker that serves ``tenant`` now: the one ``using()`` names
+    (no run id), else the active run's; ``(None, None)`` when none does."""
     override = _override.get()
     if override is _DISABLED:
-        return None
+        return None, None
     if override is not None:
-        return override
+        return override, None
     run = active_reranker(tenant)
-    return run.artifact_path if run else None
+    return (run.artifact_path, run.pk) if run else (None, None)
 
 
-def rerank(tenant: Tenant, profile: UserProfile, item_ids: Sequence[int], scores: np.ndarray) -> np.ndarray:
-    """``scores`` with the top N re-ordered by the active re-ranker (unchanged without one)."""
-    path = model_path_for(tenant)
+def model_path_for(tenant: Tenant) -> str | None:
+    return model_for(tenant)[0]
+
+
+def rerank(
+    tenant: Tenant, profile: UserProfile, item_ids: Sequence[int], scores: np.ndarray, *, path: str | None = None
+) -> np.ndarray:
+    """``scores`` with the top N re-ordered by the re-ranker at ``path`` (default: the one that
+    serves ``tenant``); unchanged without one."""
+    path = path if path is not None else model_path_for(tenant)
     if path is None or len(item_ids) < 2:
         return scores
     from llmrec_django.embedding import item_texts

@@ -10,7 +10,8 @@
  *   (IntersectionObserver), one event per item of the list;
  * - "click": when an item of a list (an element with data-llmrec-item) is clicked;
  * - "view": once per page for each element with data-llmrec-view="<item external id>".
- * Every event carries context {list, position, source, page} and the device.
+ * Every event carries context {list, list_id, position, source, page} and the device; list_id is
+ * the served list's id, which credits the click to that list (llmrec_django.online.attribution).
  *
  * Delivery: each event gets a random id here (crypto.randomUUID), is kept in sessionStorage
  * until the server has answered, and is sent in batches with fetch(..., {keepalive: true}), so a
@@ -146,7 +147,12 @@
 
   function listOf(element) {
     var list = element.closest("[data-llmrec-list]");
-    return list ? { list: list.dataset.llmrecList, source: list.dataset.llmrecSource || "" } : {};
+    if (!list) {
+      return {};
+    }
+    var context = { list: list.dataset.llmrecList, source: list.dataset.llmrecSource || "" };
+    if (list.dataset.llmrecListId) { context.list_id = list.dataset.llmrecListId; }
+    return context;
   }
 
   function itemContext(element) {

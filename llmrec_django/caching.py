@@ -1,0 +1,76 @@
+"""Per-process, per-tenant caches of aggregates that requests read often and that may be a little
+stale (popularity, item exposure, active experiments).
+
+Usage::
+
+    exposure = TenantCache("exposure", compute_exposure, lambda: 300)
+    exposure.get(tenant_id)      # computed on first use, then served from memory
+    exposure.clear()             # tests, or after a change that must show at once
+
+Once a copy is ``ttl()`` seconds old, the request that notices still gets it and a background
+thread recomputes it (stale-while-revalidate), so no request waits for the aggregate except a
+process's first, or one inside a transaction (which must see its own writes and cannot hand
+them to another connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from django.db import connection, connections
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TenantCache(Generic[T]):
+    def __init__(self, name: str, compute: Callable[[int], T], ttl: Callable[[], float]):
+        self.name = name
+        self.compute = compute
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._values: dict[int, tuple[float, T]] = {}
+        self._refreshing: set[int] = set()
+
+    def get(self, tenant_id: int) -> T:
+        cached = self._values.get(tenant_id)
+        if cached is None:
+            return self.refresh(tenant_id)
+        if time.monotonic() - cached[0] >= self.ttl():
+            if connection.in_atomic_block:
+                return self.refresh(tenant_id)
+            self._refresh_in_background(tenant_id)
+        return cached[1]
+
+    def refresh(self, tenant_id: int) -> T:
+        """Compute now, store and return."""
+        value = self.compute(tenant_id)
+        with self._lock:
+            self._values[tenant_id] = (time.monotonic(), value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def _refresh_in_background(self, tenant_id: int) -> None:
+        with self._lock:
+            if tenant_id in self._refreshing:
+                return
+            self._refreshing.add(tenant_id)
+
+        def refresh() -> None:
+            try:
+                self.refresh(tenant_id)
+            except Exception:  # the stale copy keeps serving; the next request tries again
+                logger.exception("Refreshing the %s of tenant %s failed", self.name, tenant_id)
+            finally:
+                connections.close_all()  # this thread's own connection
+                with self._lock:
+                    self._refreshing.discard(tenant_id)
+
+        threading.Thread(target=refresh, name=f"llmrec-{self.name}-{tenant_id}", daemon=True).start()

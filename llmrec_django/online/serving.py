@@ -1,0 +1,178 @@
+"""What the site's interfaces call to show lists: the recommend service, plus the user's
+experiment arm, and logging of the list as served (its ``list_id``, the impressions).
+
+Usage (the REST API, the template tags and the conversations do this; the admin preview and the
+offline evaluation call ``llmrec_django.recommend`` directly, so they are not logged)::
+
+    from llmrec_django.online import serving
+
+    result = serving.for_user(profile, k=10, context={"device": "mobile"})
+    result.list_id, result.experiment, result.arm      # in the API response and the page's markup
+    serving.popular(tenant=None, k=10)                  # anonymous visitors
+    serving.similar(item, user=profile)
+    serving.search("cheap trail running shoes", user=profile)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmrec_django.models import Item, Tenant, UserProfile
+from llmrec_django.online import experiments, log
+from llmrec_django.recommend import (
+    RecommendationList,
+    popular_items,
+    recommend_for_user,
+    resolve_user,
+    similar_items,
+)
+from llmrec_django.recommend import (
+    search as search_items,
+)
+from llmrec_django.recommending.rules import request_context
+from llmrec_django.tenancy import resolve_tenant
+
+
+def _logged_context(context: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    logged = {key: value for key, value in request_context(context).items() if value not in (None, "")}
+    logged.update({key: value for key, value in extra.items() if value not in (None, "")})
+    return logged
+
+
+def for_user(
+    user: UserProfile | str,
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    category: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> RecommendationList:
+    """The user's "for you" list, served by their experiment arm when an experiment runs."""
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
+    profile = resolve_user(user, tenant)
+    choice = experiments.arm_for(tenant, profile)
+    result = recommend_for_user(
+        profile,
+        tenant=tenant,
+        k=k,
+        category=category,
+        context=context,
+        strategy=choice.strategy if choice else None,
+    )
+    logged_context = _logged_context(context, category=category)
+    if choice is not None:
+        result.experiment, result.arm = choice.experiment_name, choice.arm.name
+    log.served(
+        result,
+        tenant_id=tenant.pk,
+        user_id=profile.pk,
+        surface="for_you",
+        context=logged_context,
+        experiment_id=choice.experiment_id if choice else None,
+        arm_id=choice.arm.id if choice else None,
+    )
+    if choice is not None:
+        for shadow in choice.shadows:
+            experiments.shadow_scorer.submit(
+                _shadow_job(profile, tenant, shadow, choice.experiment_id, k, category, context, logged_context)
+            )
+    return result
+
+
+def _shadow_job(profile, tenant, arm, experiment_id, k, category, context, logged_context):
+    def job() -> None:
+        result = recommend_for_user(
+            profile, tenant=tenant, k=k, category=category, context=context, strategy=arm.strategy
+        )
+        log.served(
+            result,
+            tenant_id=tenant.pk,
+            user_id=profile.pk,
+            surface="for_you",
+            context=logged_context,
+            experiment_id=experiment_id,
+            arm_id=arm.id,
+            shadow=True,
+        )
+
+    return job
+
+
+def popular(
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    category: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    reason: str = "no user given",
+    user: UserProfile | None = None,
+) -> RecommendationList:
+    """The popularity list (anonymous visitors, unknown users), logged."""
+    tenant = resolve_tenant(tenant)
+    result = popular_items(tenant=tenant, k=k, category=category, context=context, reason=reason)
+    log.served(
+        result,
+        tenant_id=tenant.pk,
+        user_id=user.pk if user is not None else None,
+        surface="popular",
+        context=_logged_context(context, category=category),
+    )
+    return result
+
+
+def similar(
+    item: Item | str,
+    *,
+    tenant: Tenant | str | None = None,
+    k: int | None = None,
+    user: UserProfile | str | None = None,
+) -> RecommendationList:
+    """Items like ``item``, logged (with the anchor item in the context)."""
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(item, "tenant", None))
+    profile = resolve_user(user, tenant) if user is not None else None
+    result = similar_items(item, tenant=tenant, k=k, user=profile)
+    anchor = item.external_id if isinstance(item, Item) else str(item)
+    log.served(
+        result,
+        tenant_id=tenant.pk,
+        user_id=profile.pk if profile else None,
+        surface="similar",
+        context=_logged_context(None, anchor=anchor),
+    )
+    return result
+
+
+def search(
+    query: str,
+    *,
+    tenant: Tenant | str | None = None,
+    user: UserProfile | str | None = None,
+    k: int | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> RecommendationList:
+    """Natural-language search results, logged (with the query in the context)."""
+    tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
+    profile = resolve_user(user, tenant) if user is not None else None
+    result = search_items(query, tenant=tenant, user=profile, k=k, context=context)
+    log.served(
+        result,
+        tenant_id=tenant.pk,
+        user_id=profile.pk if profile else None,
+        surface="search",
+        context=_logged_context(context, query=query.strip()),
+    )
+    return result
+
+
+def conversation_turn(
+    result: RecommendationList, *, tenant_id: int, user_id: int, session_id: int, context: Mapping[str, Any] | None
+) -> str:
+    """Log a conversation turn's list (``llmrec_django.conversations`` builds it)."""
+    return log.served(
+        result,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        surface="conversation",
+        context=_logged_context(context, session=session_id),
+    )
