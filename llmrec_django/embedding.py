@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from llmrec_django import vectorstore
@@ -308,10 +309,21 @@ def build_version_in_process(
 
 
 def versions_to_maintain(tenant_id: int) -> list[EmbeddingVersion]:
-    """Versions that must follow catalogue changes: the active one and any being built."""
+    """Versions that must follow catalogue and behaviour changes: the active one, any being
+    built, and ready ones that an arm of a current experiment serves (``version_id``)."""
+    from llmrec_django.models import ExperimentArm
+
+    served_by_arms = [
+        v
+        for v in ExperimentArm.objects.filter(experiment__tenant_id=tenant_id, experiment__is_active=True)
+        .exclude(experiment__ends_at__lte=timezone.now())
+        .values_list("strategy__version_id", flat=True)
+        if isinstance(v, int)
+    ]
     return list(
-        EmbeddingVersion.objects.filter(
-            tenant_id=tenant_id, status__in=[EmbeddingVersion.Status.ACTIVE, EmbeddingVersion.Status.BUILDING]
+        EmbeddingVersion.objects.filter(tenant_id=tenant_id).filter(
+            Q(status__in=[EmbeddingVersion.Status.ACTIVE, EmbeddingVersion.Status.BUILDING])
+            | Q(status=EmbeddingVersion.Status.READY, pk__in=served_by_arms)
         )
     )
 
@@ -330,7 +342,7 @@ def refresh_items(tenant_id: int, item_ids: Sequence[int]) -> int:
 def refresh_users(tenant_id: int, user_ids: Sequence[int]) -> int:
     done = 0
     for version in versions_to_maintain(tenant_id):
-        if version.status == EmbeddingVersion.Status.ACTIVE:
+        if version.status != EmbeddingVersion.Status.BUILDING:  # a build computes them when it ends
             done += compute_user_vectors(version, user_ids)
     return done
 

@@ -545,3 +545,19 @@ def test_the_admin_form_checks_the_arms(shop, tenant, client):
 
 def users_of(tenant):
     return list(UserProfile.objects.filter(tenant=tenant).order_by("pk"))
+
+
+def test_a_ready_version_served_by_an_arm_keeps_following_changes(shop, tenant):
+    from llmrec_django import embedding, vectorstore
+    from llmrec_django.models import EmbeddingVersion
+
+    items, users, active = shop
+    spare = vectorstore.create_version(tenant, model_name="spare", model_path="/spare", dimension=4)
+    EmbeddingVersion.objects.filter(pk=spare.pk).update(status=EmbeddingVersion.Status.READY)
+    assert [v.pk for v in embedding.versions_to_maintain(tenant.pk)] == [active.pk]
+    make_experiment(
+        tenant, {"name": "a", "traffic": 1}, {"name": "b", "traffic": 1, "strategy": {"version_id": spare.pk}}
+    )
+    assert {v.pk for v in embedding.versions_to_maintain(tenant.pk)} == {active.pk, spare.pk}
+    Experiment.objects.update(is_active=False)
+    assert [v.pk for v in embedding.versions_to_maintain(tenant.pk)] == [active.pk]

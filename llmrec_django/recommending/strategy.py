@@ -49,10 +49,6 @@ class Strategy:
     copy_generator: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # as given, for logs and the admin
 
-    @property
-    def is_default(self) -> bool:
-        return self == Strategy(name=self.name, options=self.options)
-
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None, *, name: str = "default") -> Strategy:
         raw = dict(raw or {})

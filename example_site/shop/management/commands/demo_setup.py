@@ -1,5 +1,6 @@
-"""Prepare the demo: the sample catalogue, an admin account, a first embedding version, and
-the fitted ranking (collaborative model + blend weights).
+"""Prepare the demo: the sample catalogue, an admin account, a first embedding version, the
+fitted ranking (collaborative model + blend weights), and a running experiment (so the admin's
+experiment dashboard fills up as visitors browse).
 
     python manage.py demo_setup            # does only what is missing; safe to run again
     python manage.py demo_setup --reload   # re-import the sample catalogue (idempotent)
@@ -15,7 +16,7 @@ from django.core.management.base import BaseCommand
 from example_site.shop.sample_catalogue import write_sample_catalogue
 from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.models import Item, RankingModel
+from llmrec_django.models import Experiment, ExperimentArm, Item, RankingModel
 from llmrec_django.tenancy import get_default_tenant
 
 DEMO_ADMIN = ("admin", "admin")
@@ -50,4 +51,19 @@ class Command(BaseCommand):
         if not RankingModel.objects.for_tenant(tenant).exists():
             self.stdout.write("Fitting the collaborative model and the blend weights ...")
             call_command("llmrec_fit", verbosity=options["verbosity"])
+        if not Experiment.objects.for_tenant(tenant).exists():
+            experiment = Experiment.objects.create(
+                tenant=tenant,
+                name="diversity",
+                description="Do more diverse 'for you' lists (MMR lambda 0.5 against the default 0.8) get more clicks? "
+                "A shadow arm scores lists from vector search alone, without showing them.",
+            )
+            ExperimentArm.objects.create(experiment=experiment, name="control", traffic=50, is_control=True)
+            ExperimentArm.objects.create(
+                experiment=experiment, name="diverse", traffic=50, strategy={"mmr_lambda": 0.5}
+            )
+            ExperimentArm.objects.create(
+                experiment=experiment, name="vector-only", traffic=0, is_shadow=True, strategy={"sources": ["vector"]}
+            )
+            self.stdout.write("Started the experiment 'diversity' (admin: Experiments -> Online metrics).")
         self.stdout.write(self.style.SUCCESS("Demo ready."))
