@@ -180,6 +180,8 @@ class UserProfileAdmin(admin.ModelAdmin):
     VECTOR_INPUTS = {"profile_text", "profile_text_source", "personalisation_enabled", "recent_queries"}
 
     def save_model(self, request, obj: UserProfile, form, change: bool) -> None:
+        if "profile_text" in form.changed_data and "profile_text_source" not in form.changed_data:
+            obj.profile_text_source = UserProfile.TextSource.SITE  # staff wrote it: regeneration keeps it
         super().save_model(request, obj, form, change)
         if self.VECTOR_INPUTS & set(form.changed_data):
             signals.users_changed(obj.tenant_id, [obj.pk])  # the vector follows the text

@@ -20,7 +20,9 @@ Who wrote the text (``UserProfile.profile_text_source``):
   the text the user reads is the text the vector was made from.
 - ``user``: the user's own words (the site's page or the API). Never overwritten by regeneration
   or by an import; ``update(reset=True)`` goes back to the generated text.
-- ``site``: given by the site (``llmrec_import --users``); kept until the user edits or resets it.
+- ``site``: any text written outside this module (``llmrec_import --users``, the admin, the site's
+  own code; the model's default); kept until the user edits or resets it. An empty one is
+  treated as generated: there is nothing to keep.
 
 Personalisation off: the recommend service answers with the popularity list, search neither
 blends the user's vector nor remembers queries, copy leaves the profile out, and the user has no
@@ -54,6 +56,12 @@ Source = UserProfile.TextSource
 
 def profile_settings() -> dict[str, Any]:
     return llmrec_settings.INTEREST_PROFILE
+
+
+def text_source(source: str, text: str) -> str:
+    """Who wrote a stored text, as the user is told: an empty text of the site's is the
+    generator's to write (profiles created by events or accounts start that way)."""
+    return Source.GENERATED if source == Source.SITE and not (text or "").strip() else source
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,17 +136,19 @@ def generated_text(profile: UserProfile) -> str:
 
 
 def _store_generated(texts: Mapping[int, str]) -> None:
-    """Write generated texts, in one statement, to the profiles whose text is still generated
-    (one the user edited meanwhile is left alone) and differs."""
+    """Write generated texts, in one statement, to the profiles whose text is still the
+    generator's (``text_source``; one edited meanwhile is left alone) and differs."""
     if not texts:
         return
     ids = list(texts)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE llmrec_django_userprofile p SET profile_text = u.text, profile_generated_at = now() "
+            "UPDATE llmrec_django_userprofile p "
+            "SET profile_text = u.text, profile_text_source = %s, profile_generated_at = now() "
             "FROM unnest(%s::bigint[], %s::text[]) AS u(id, text) "
-            "WHERE p.id = u.id AND p.profile_text_source = %s AND p.profile_text IS DISTINCT FROM u.text",
-            [ids, [texts[i] for i in ids], Source.GENERATED],
+            "WHERE p.id = u.id AND p.profile_text IS DISTINCT FROM u.text "
+            "AND (p.profile_text_source = %s OR (p.profile_text_source = %s AND btrim(p.profile_text) = ''))",
+            [Source.GENERATED, ids, [texts[i] for i in ids], Source.GENERATED, Source.SITE],
         )
 
 
@@ -163,7 +173,9 @@ def texts_for_vectors(
         )
     )
     paused = [pk for pk, *_rest, enabled in rows if not enabled]
-    active = [(pk, text, source, queries or []) for pk, text, source, queries, enabled in rows if enabled]
+    active = [
+        (pk, text, text_source(source, text), queries or []) for pk, text, source, queries, enabled in rows if enabled
+    ]
     generated = generated_texts(
         tenant_id, events_by_user, {pk: queries for pk, _text, source, queries in active if source == Source.GENERATED}
     )
@@ -201,7 +213,7 @@ def describe(profile: UserProfile) -> InterestProfile:
     return InterestProfile(
         external_id=profile.external_id,
         profile_text=profile.profile_text,
-        profile_text_source=profile.profile_text_source,
+        profile_text_source=text_source(profile.profile_text_source, profile.profile_text),
         generated_text=generated_text(profile),
         personalisation_enabled=profile.personalisation_enabled,
         profile_generated_at=profile.profile_generated_at,
@@ -267,8 +279,11 @@ def update(
 def refresh(profile: UserProfile) -> UserProfile:
     """Rewrite a generated text now and queue the user's vector refresh (it follows the text).
     A text written by the user or the site, or personalisation off, leaves the text as it is."""
-    if profile.personalisation_enabled and profile.profile_text_source == Source.GENERATED:
+    if (
+        profile.personalisation_enabled
+        and text_source(profile.profile_text_source, profile.profile_text) == Source.GENERATED
+    ):
         _store_generated({profile.pk: generated_text(profile)})
-        profile.refresh_from_db(fields=["profile_text", "profile_generated_at"])
+        profile.refresh_from_db(fields=["profile_text", "profile_text_source", "profile_generated_at"])
     signals.users_changed(profile.tenant_id, [profile.pk])
     return profile

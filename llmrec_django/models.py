@@ -101,8 +101,10 @@ class UserProfile(models.Model):
     ``profile_text`` is the interest profile in plain words that the user is shown and that feeds
     their interest vector; ``profile_text_source`` says who wrote it (``interest_profile``): the
     system from the user's behaviour (rewritten whenever the vector is refreshed), the user
-    (never overwritten), or the site (an import). With ``personalisation_enabled`` off the user
-    gets the popularity lists and has no interest vector; their events are still stored.
+    (never overwritten), or the site: any text written outside that service (an import, the
+    admin, the site's own code), kept as it is; an empty one is left to the generator. With
+    ``personalisation_enabled`` off the user gets the popularity lists and has no interest
+    vector; their events are still stored.
     """
 
     class TextSource(models.TextChoices):
@@ -123,8 +125,8 @@ class UserProfile(models.Model):
     profile_text_source = models.CharField(
         max_length=16,
         choices=TextSource.choices,
-        default=TextSource.GENERATED,
-        help_text="Who wrote the profile text; only a generated one is rewritten from behaviour.",
+        default=TextSource.SITE,
+        help_text="Who wrote the profile text; a generated (or empty) one is rewritten from behaviour.",
     )
     profile_generated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the system last wrote the profile text from behaviour."

@@ -141,18 +141,23 @@ def test_reset_goes_back_to_what_was_learned(shop):
 )
 def test_a_refused_change_says_why_and_changes_nothing(shop, changes, message):
     _, cleo, _ = shop
+    before = (cleo.profile_text, cleo.profile_text_source)
     with pytest.raises(ValueError, match=message):
         interest_profile.update(cleo, **changes)
     cleo.refresh_from_db()
-    assert (cleo.profile_text, cleo.profile_text_source) == ("", "generated")
+    assert (cleo.profile_text, cleo.profile_text_source) == before
 
 
-def test_a_site_text_is_kept_by_regeneration(shop):
+def test_a_text_written_by_the_site_is_kept_and_an_empty_one_is_generated(shop, tenant):
     _, cleo, version = shop
-    UserProfile.objects.filter(pk=cleo.pk).update(profile_text="Given by the shop", profile_text_source="site")
-    embedding.compute_user_vectors(version, [cleo.pk])
+    assert cleo.profile_text_source == "site"  # created by code outside the service, with no text yet
+    dora = UserProfile.objects.create(tenant=tenant, external_id="dora", profile_text="Given by the shop")
+    embedding.compute_user_vectors(version, [cleo.pk, dora.pk])
     cleo.refresh_from_db()
-    assert cleo.profile_text == "Given by the shop"
+    dora.refresh_from_db()
+    assert (dora.profile_text, dora.profile_text_source) == ("Given by the shop", "site")
+    assert cleo.profile_text_source == "generated" and "Christopher Nolan" in cleo.profile_text
+    assert interest_profile.describe(dora).profile_text_source == "site"
 
 
 def test_without_generation_only_written_texts_feed_vectors(shop, settings):

@@ -2,13 +2,12 @@
 
 from django.db import migrations, models
 
-# Texts stored before this migration were written by people, not generated: on a profile linked
-# to an account by its user (sign-up), otherwise by the site (imports). Empty ones are left to
-# the generator.
+# Texts stored before this migration were written by people: on a profile linked to an account
+# by its user (sign-up), otherwise by the site (imports). Empty ones are left to the generator.
 MARK_EXISTING_TEXTS = """
 UPDATE llmrec_django_userprofile
-SET profile_text_source = CASE WHEN user_id IS NULL THEN 'site' ELSE 'user' END
-WHERE btrim(profile_text) <> ''
+SET profile_text_source = CASE
+    WHEN btrim(profile_text) = '' THEN 'generated' WHEN user_id IS NULL THEN 'site' ELSE 'user' END
 """
 
 
@@ -27,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='userprofile',
             name='profile_text_source',
-            field=models.CharField(choices=[('generated', 'learnt from behaviour'), ('user', 'written by the user'), ('site', 'given by the site')], default='generated', help_text='Who wrote the profile text; only a generated one is rewritten from behaviour.', max_length=16),
+            field=models.CharField(choices=[('generated', 'learnt from behaviour'), ('user', 'written by the user'), ('site', 'given by the site')], default='site', help_text='Who wrote the profile text; a generated (or empty) one is rewritten from behaviour.', max_length=16),
         ),
         migrations.AlterField(
             model_name='userprofile',
