@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from llmrec_django import embedding, tasks, vectorstore
+from llmrec_django import embedding, signals, tasks, vectorstore
 from llmrec_django.models import (
     ApiKey,
     ConversationSession,
@@ -169,11 +169,22 @@ class ItemAdmin(admin.ModelAdmin):
 
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "tenant", "user", "personalisation_enabled", "created_at", "preview_link"]
-    list_filter = ["tenant", "personalisation_enabled"]
+    list_display = [
+        "external_id", "tenant", "user", "profile_text_source", "personalisation_enabled", "created_at", "preview_link",
+    ]  # fmt: skip
+    list_filter = ["tenant", "profile_text_source", "personalisation_enabled"]
     search_fields = ["external_id", "profile_text"]
     raw_id_fields = ["user"]
-    readonly_fields = ["preview_link"]
+    readonly_fields = ["profile_generated_at", "preview_link"]
+    # Fields the interest vector is made from (or whether there is one).
+    VECTOR_INPUTS = {"profile_text", "profile_text_source", "personalisation_enabled", "recent_queries"}
+
+    def save_model(self, request, obj: UserProfile, form, change: bool) -> None:
+        if "profile_text" in form.changed_data and "profile_text_source" not in form.changed_data:
+            obj.profile_text_source = UserProfile.TextSource.SITE  # staff wrote it: regeneration keeps it
+        super().save_model(request, obj, form, change)
+        if self.VECTOR_INPUTS & set(form.changed_data):
+            signals.users_changed(obj.tenant_id, [obj.pk])  # the vector follows the text
 
     @admin.display(description="Recommendations")
     def preview_link(self, profile: UserProfile) -> str:

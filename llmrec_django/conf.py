@@ -87,6 +87,12 @@ DEFAULTS: dict[str, Any] = {
     "USER_HISTORY_LIMIT": 5000,
     # Recent search queries kept per user (they feed the interest vector).
     "RECENT_QUERIES_KEPT": 5,
+    # The interest profile in plain words (llmrec_django.interest_profile), shown to the user and
+    # embedded into their vector. GENERATE: write it from behaviour (liked categories, knowledge-
+    # graph entities, recent searches, dislikes) whenever the user's vector is refreshed; False
+    # leaves vectors to behaviour and texts written by users or the site. MAX_CHARS bounds a
+    # generated text, MAX_USER_CHARS one a user writes.
+    "INTEREST_PROFILE": {"GENERATE": True, "MAX_CHARS": 400, "MAX_USER_CHARS": 1000},
     # Queries sampled from the catalogue to check a new index's recall against exact search.
     "RECALL_CHECK_QUERIES": 50,
     # Rows per batch when importing files (COPY into a staging table per batch).

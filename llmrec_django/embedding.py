@@ -30,12 +30,12 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from llmrec_django import vectorstore
+from llmrec_django import interest_profile, vectorstore
 from llmrec_django.backends import get_encoder
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.interest import event_weights, interest_vector
-from llmrec_django.core.text import build_item_text, build_user_text, text_hash
-from llmrec_django.models import EmbeddingVersion, Item, ItemVector, Relation, Tenant, UserProfile
+from llmrec_django.core.text import build_item_text, text_hash
+from llmrec_django.models import EmbeddingVersion, Item, ItemVector, Relation, Tenant, UserProfile, UserVector
 
 logger = logging.getLogger(__name__)
 
@@ -178,14 +178,16 @@ def compute_user_vectors(version: EmbeddingVersion, user_ids: Sequence[int] | No
 
 def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> int:
     events = _user_rows(version.tenant_id, user_ids)
-    item_ids = {event[0] for rows in events.values() for event in rows}
+    # The interest profile texts are (re)written here, so the text a user reads is the one their
+    # vector is made from; users who turned personalisation off get no vector.
+    stated = interest_profile.texts_for_vectors(version.tenant_id, user_ids, events)
+    if stated.paused:
+        UserVector.objects.filter(version=version, user_id__in=stated.paused).delete()
+        paused = set(stated.paused)
+        user_ids = [pk for pk in user_ids if pk not in paused]
+    item_ids = {event[0] for pk in user_ids for event in events.get(pk, ())}
     vectors_by_item = vectorstore.item_vectors(version, item_ids)
-    profiles = {
-        pk: build_user_text(profile, queries)
-        for pk, profile, queries in UserProfile.objects.filter(pk__in=user_ids).values_list(
-            "pk", "profile_text", "recent_queries"
-        )
-    }
+    profiles = stated.texts
     with_text = [pk for pk in user_ids if profiles.get(pk)]
     profile_vectors = (
         dict(zip(with_text, encoder_for(version).encode([profiles[pk] for pk in with_text]), strict=True))

@@ -322,10 +322,18 @@ def copy_to_scratch(source: Tenant, slug: str, log: EventLog, rows: np.ndarray) 
             {"external_id": "s.external_id", **{f: f"s.{f}" for f in item_fields}, "created_at": "s.created_at"},
             f"\nFROM {Item._meta.db_table} s WHERE s.tenant_id = %(source)s ORDER BY s.id RETURNING id, external_id",
         )
-        user_fields = ("profile_text", "preferences", "personalisation_enabled")
+        user_fields = ("profile_text_source", "preferences", "personalisation_enabled")
+        # A generated profile text was written from every event, held-out ones included: the
+        # scratch build writes it again from the training events.
+        stated_text = "CASE WHEN s.profile_text_source = 'generated' THEN '' ELSE s.profile_text END"
         new_users = copy(
             UserProfile,
-            {"external_id": "s.external_id", **{f: f"s.{f}" for f in user_fields}, "created_at": "s.created_at"},
+            {
+                "external_id": "s.external_id",
+                "profile_text": stated_text,
+                **{f: f"s.{f}" for f in user_fields},
+                "created_at": "s.created_at",
+            },
             f"\nFROM {UserProfile._meta.db_table} s WHERE s.tenant_id = %(source)s ORDER BY s.id "
             "RETURNING id, external_id",
         )

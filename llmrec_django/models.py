@@ -98,7 +98,20 @@ class UserProfile(models.Model):
 
     Sites without Django accounts for their shoppers use ``external_id`` alone; sites with them
     can link the profile to ``settings.AUTH_USER_MODEL``.
+
+    ``profile_text`` is the interest profile in plain words that the user is shown and that feeds
+    their interest vector; ``profile_text_source`` says who wrote it (``interest_profile``): the
+    system from the user's behaviour (rewritten whenever the vector is refreshed), the user
+    (never overwritten), or the site: any text written outside that service (an import, the
+    admin, the site's own code), kept as it is; an empty one is left to the generator. With
+    ``personalisation_enabled`` off the user gets the popularity lists and has no interest
+    vector; their events are still stored.
     """
+
+    class TextSource(models.TextChoices):
+        GENERATED = "generated", "learnt from behaviour"
+        USER = "user", "written by the user"
+        SITE = "site", "given by the site"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="user_profiles")
     external_id = models.CharField(max_length=255)
@@ -109,7 +122,16 @@ class UserProfile(models.Model):
         on_delete=models.CASCADE,
         related_name="llmrec_profiles",
     )
-    profile_text = models.TextField(blank=True, help_text="Free-text interests and preferences.")
+    profile_text = models.TextField(blank=True, help_text="Interests and preferences in plain words.")
+    profile_text_source = models.CharField(
+        max_length=16,
+        choices=TextSource.choices,
+        default=TextSource.SITE,
+        help_text="Who wrote the profile text; a generated (or empty) one is rewritten from behaviour.",
+    )
+    profile_generated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the system last wrote the profile text from behaviour."
+    )
     preferences = models.JSONField(default=dict, blank=True)
     recent_queries = models.JSONField(default=list, blank=True, help_text="Latest search queries, newest last.")
     personalisation_enabled = models.BooleanField(default=True)

@@ -74,6 +74,8 @@ def export_user(profile: UserProfile) -> dict[str, Any]:
         "profile": {
             "external_id": profile.external_id,
             "profile_text": profile.profile_text,
+            "profile_text_source": profile.profile_text_source,
+            "profile_generated_at": profile.profile_generated_at.isoformat() if profile.profile_generated_at else None,
             "preferences": profile.preferences,
             "recent_queries": profile.recent_queries,
             "personalisation_enabled": profile.personalisation_enabled,

@@ -62,6 +62,7 @@ SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity")
 # toward the request's context and name the liked item a vector match is close to.
 RECENT_LIKED_ITEMS = 200
 FALLBACK = "fallback:popularity"
+PERSONALISATION_OFF = "personalisation is off for this user"
 
 
 class UnknownUser(LookupError):
@@ -506,6 +507,11 @@ def _recommend_for_user(
     strategy: Strategy,
 ) -> RecommendationList:
     context = request_context(context)
+    if not profile.personalisation_enabled:  # the same list as anyone's, nothing read about the user
+        return _popular_list(
+            tenant, reason=PERSONALISATION_OFF, k=k, version=vectorstore.active_version(tenant), timer=timer,
+            context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
+        )  # fmt: skip
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
     history = data.load_history(profile.pk, consumed_types)
     exclude = set(history.consumed) | {int(i) for i in exclude}
@@ -757,7 +763,7 @@ def search(
     The query's vector is blended with the user's interest vector (``SEARCH_QUERY_WEIGHT``) when a
     user is given; a price ceiling ("under $50", "50元以下"), "cheap" (bottom price tercile) and
     a category named in the query are applied as filters. The query is remembered in the user's
-    ``recent_queries``.
+    ``recent_queries``. A user who turned personalisation off is searched for like a visitor.
     """
     timer = _Timer()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
@@ -766,6 +772,8 @@ def search(
         raise ValueError("The search query is empty.")
     query = query.strip()
     profile = resolve_user(user, tenant) if user is not None else None
+    if profile is not None and not profile.personalisation_enabled:
+        profile = None  # searches like a visitor: no taste blended in, the query not remembered
     context = request_context(context)
     parsed = parse_query(query, data.categories(tenant.pk))
     max_price = parsed.max_price

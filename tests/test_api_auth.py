@@ -46,6 +46,7 @@ USER_DATA = [
     ("get", "users/ann/recommendations/"),
     ("get", "users/ann/export/"),
     ("get", "users/ann/"),
+    ("get", "users/ann/profile/"),
     ("post", "conversations/"),
 ]
 # Ann's own data: allowed for Ann, staff and API keys; anonymous callers must authenticate.

@@ -3,7 +3,7 @@
 A new visitor signs up, browses the catalogue, opens an item, clicks a similar item, opens "for
 you", searches and uses the chat page (a message and a like); the test then checks that the
 tracking script and the chat turned those into Interaction rows of that user (view, click,
-impressions, like). A staff member opens the admin's recommendation preview, starts an
+impressions, like), and the visitor turns personalisation off on "Your interests". A staff member opens the admin's recommendation preview, starts an
 evaluation and reads its report. Screenshots go to docs/screenshots/ (the README shows them).
 
 Needs the ``chromium`` executable (``apt-get install chromium``; scripts/services installs it)
@@ -199,6 +199,15 @@ def test_a_new_user_clicks_through_the_site_and_the_clicks_become_interactions(b
     assert mine.filter(event_type="like", item__external_id=liked).exists()
     assert mine.filter(event_type="impression", context__list="search").exists()
     assert not Interaction.objects.exclude(user=profile).filter(created_at__gte=profile.created_at).exists()
+
+    # "Your interests": the sign-up words, then personalisation off.
+    page.click("nav >> text=Your interests")
+    assert page.locator(".interest-text").first.inner_text() == "space ships and stars"
+    page.click("button:has-text('Turn personalisation off')")
+    page.wait_for_selector("button:has-text('Turn personalisation on')")
+    shoot(page, "interests")
+    profile.refresh_from_db()
+    assert not profile.personalisation_enabled
     assert not errors, errors
     context.close()
 

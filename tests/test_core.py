@@ -12,7 +12,7 @@ from llmrec_django.core.text import build_item_text, build_user_text, readable_r
 
 def test_core_imports_neither_django_nor_torch():
     code = (
-        "import sys, llmrec_django.core.text, llmrec_django.core.interest; "
+        "import sys, llmrec_django.core.text, llmrec_django.core.interest, llmrec_django.core.interest_summary; "
         "bad = [m for m in ('django', 'torch', 'transformers') if m in sys.modules]; "
         "assert not bad, bad"
     )

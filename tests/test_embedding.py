@@ -134,15 +134,19 @@ def test_a_new_kg_edge_reembeds_its_item(tenant, catalogue):
     assert ItemVector.objects.get(version=version, item=catalogue[1]).content_hash != before
 
 
-def test_new_interactions_refresh_the_users_vector(tenant, catalogue):
+def test_new_interactions_refresh_the_users_vector(tenant, catalogue, settings):
     bob = UserProfile.objects.create(tenant=tenant, external_id="bob")
     version = build(tenant)
     assert not UserVector.objects.filter(user=bob).exists(), "no events, no profile: no vector"
     Interaction.objects.create(tenant=tenant, event_id="b1", user=bob, item=catalogue[2], event_type="click")
+    bob.refresh_from_db()
+    assert bob.profile_text == "Likes running shoes such as Mud and Glory."  # written with the vector
+    settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}  # behaviour alone:
+    Interaction.objects.create(tenant=tenant, event_id="b2", user=bob, item=catalogue[2], event_type="view")
     vector = vectorstore.user_vector(version, bob.pk)
     item_vector = vectorstore.item_vectors(version, [catalogue[2].pk])[catalogue[2].pk]
     assert vector is not None
-    assert float(vector @ item_vector) == pytest.approx(1.0, abs=1e-5), "one click: the user is that item"
+    assert float(vector @ item_vector) == pytest.approx(1.0, abs=1e-5), "one item: the user is that item"
 
 
 def test_a_new_user_with_only_a_profile_gets_a_vector(tenant, catalogue):

@@ -263,6 +263,18 @@ def test_users_profiles_update_and_absent_profile_keeps_text(tmp_path, tenant):
     assert UserProfile.objects.get(external_id="ann").profile_text == "Hikes and climbs"
 
 
+def test_imported_texts_are_the_sites_and_never_replace_the_users_own(tmp_path, tenant):
+    import_files({"users": write(tmp_path, "users.csv", "external_id,profile\nann,Hikes\nbob,\ncleo,Tea\n")}, tenant)
+    sources = dict(UserProfile.objects.values_list("external_id", "profile_text_source"))
+    assert sources == {"ann": "site", "bob": "generated", "cleo": "site"}
+    UserProfile.objects.filter(external_id="ann").update(profile_text="Climbs", profile_text_source="user")
+    again = write(tmp_path, "u2.csv", "external_id,profile\nann,Hikes daily\nbob,Reads\ncleo,\n")
+    [report] = import_files({"users": again}, tenant)
+    assert (report.updated, report.unchanged) == (2, 1)
+    stored = {p.external_id: (p.profile_text, p.profile_text_source) for p in UserProfile.objects.all()}
+    assert stored == {"ann": ("Climbs", "user"), "bob": ("Reads", "site"), "cleo": ("", "generated")}
+
+
 def test_relations_to_entities_items_and_users(tmp_path, tenant, other_tenant):
     import_files({"items": write(tmp_path, "items.csv", ITEMS_CSV)}, tenant)
     kg = write(

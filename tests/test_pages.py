@@ -13,7 +13,7 @@ from llmrec_django import web
 from llmrec_django.models import Interaction, UserProfile
 from llmrec_django.recommending import data
 from tests.api_helpers import ann_catalogue
-from tests.recommend_helpers import activate, make_item
+from tests.recommend_helpers import activate, link, make_item
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +210,7 @@ def test_sign_up_creates_the_account_and_a_linked_profile(client, tenant):
     user = get_user_model().objects.get(username="newbie")
     profile = UserProfile.objects.get(tenant=tenant, user=user)
     assert profile.external_id == f"account-{user.pk}" and profile.profile_text == "sea"
+    assert profile.profile_text_source == "user"  # the user's own words: never overwritten
     assert client.get("/for-you/").context["user"] == user  # logged in
     client.logout()
     bad = client.post("/accounts/signup/", {"username": "x", "password1": "a", "password2": "b"})
@@ -221,3 +222,43 @@ def test_log_in_and_out(client, shop):
     assert response.status_code == 302 and response["Location"] == "/for-you/"
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/chat/").status_code == 302
+
+
+def test_the_interests_page_shows_edits_resets_and_switches_personalisation(client, shop, tenant):
+    items, ann, profile = shop
+    link(tenant, items["ship"], "has_genre", "genre", "science fiction")
+    activate(tenant, list(items.values()), users=[(profile, [1, 0, 0, 0])])
+    assert client.get("/interests/").status_code == 302  # members only
+    client.force_login(ann)
+    page = client.get("/for-you/").content.decode()
+    assert 'href="/interests/"' in page  # in the nav
+    page = client.get("/interests/").content.decode()
+    assert "Nothing yet" in page and "Turn personalisation off" in page
+
+    response = client.post("/interests/", {"action": "save", "profile_text": "Slow <b>thrillers</b>"}, follow=True)
+    page = response.content.decode()
+    assert "Slow &lt;b&gt;thrillers&lt;/b&gt;" in page and "Written by you" in page
+    assert "Likes films (genre: science fiction)." in page  # what we learned, offered as the reset
+    profile.refresh_from_db()
+    assert (profile.profile_text, profile.profile_text_source) == ("Slow <b>thrillers</b>", "user")
+
+    client.post("/interests/", {"action": "reset"})
+    profile.refresh_from_db()
+    assert (profile.profile_text, profile.profile_text_source) == ("Likes films (genre: science fiction).", "generated")
+
+    page = client.post("/interests/", {"action": "personalisation_off"}, follow=True).content.decode()
+    assert "Personalisation is off" in page and "Turn personalisation on" in page
+    assert 'data-llmrec-source="fallback:popularity"' in client.get("/for-you/").content.decode()
+    client.post("/interests/", {"action": "personalisation_on"})
+    profile.refresh_from_db()
+    assert profile.personalisation_enabled
+
+
+def test_the_interests_page_refuses_bad_input(client, shop):
+    _, ann, profile = shop
+    client.force_login(ann)
+    too_long = client.post("/interests/", {"action": "save", "profile_text": "x" * 1001})
+    assert too_long.status_code == 400 and "at most 1000 characters" in too_long.content.decode()
+    assert client.post("/interests/", {"action": "delete everything"}).status_code == 400
+    profile.refresh_from_db()
+    assert profile.profile_text == ""

@@ -10,5 +10,6 @@ urlpatterns = [
     path("for-you/", views.for_you, name="for_you"),
     path("search/", views.search_page, name="search"),
     path("chat/", views.chat, name="chat"),
+    path("interests/", views.interests, name="interests"),
     path("accounts/signup/", views.signup, name="signup"),
 ]

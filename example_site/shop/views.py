@@ -7,20 +7,23 @@ template tags, which call the recommend service and mark the lists up for the tr
 - ``/for-you/``: the visitor's recommendations with copy
 - ``/search/?q=``: natural-language search
 - ``/chat/``: conversational recommendations (the conversations API, from ``static/shop/chat.js``)
+- ``/interests/``: the interest profile the shop holds for the visitor: read, edit, reset to what
+  was learned, personalisation on or off (``llmrec_django.interest_profile``)
 - ``/accounts/signup/``, ``/accounts/login/``, ``/accounts/logout/``
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
-from example_site.shop.forms import SignUpForm
-from llmrec_django import signals, web
+from example_site.shop.forms import InterestProfileForm, SignUpForm
+from llmrec_django import interest_profile, web
 from llmrec_django.models import Item
 from llmrec_django.tenancy import get_default_tenant
 
@@ -74,6 +77,41 @@ def chat(request):
     return render(request, "shop/chat.html", {"nav": "chat"})
 
 
+INTEREST_ACTIONS = {
+    "save": "Saved: your recommendations now start from your words.",
+    "reset": "Reset to what we learned from your activity.",
+    "personalisation_off": "Personalisation is off: you now see what is popular.",
+    "personalisation_on": "Personalisation is on again.",
+}
+
+
+@login_required
+def interests(request):
+    """The visitor's interest profile; each button posts its ``action`` and comes back here."""
+    profile = web.account_profile(request.user, create=True)
+    form = InterestProfileForm(initial={"profile_text": profile.profile_text})
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in INTEREST_ACTIONS:
+            return HttpResponseBadRequest("Unknown action.")
+        if action == "save":
+            form = InterestProfileForm(request.POST)
+            if not form.is_valid():
+                return render(request, "shop/interests.html", _interests_context(profile, form), status=400)
+            interest_profile.update(profile, text=form.cleaned_data["profile_text"])
+        elif action == "reset":
+            interest_profile.update(profile, reset=True)
+        else:
+            interest_profile.update(profile, personalisation_enabled=action == "personalisation_on")
+        messages.success(request, INTEREST_ACTIONS[action])
+        return redirect("shop:interests")
+    return render(request, "shop/interests.html", _interests_context(profile, form))
+
+
+def _interests_context(profile, form) -> dict:
+    return {"shown": interest_profile.describe(profile), "form": form, "nav": "interests"}
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("shop:for_you")
@@ -82,11 +120,9 @@ def signup(request):
         with transaction.atomic():
             user = form.save()
             profile = web.account_profile(user, create=True)
-            interests = form.cleaned_data["interests"].strip()
-            if interests:
-                profile.profile_text = interests
-                profile.save(update_fields=["profile_text", "updated_at"])
-                signals.users_changed(profile.tenant_id, [profile.pk])  # a first interest vector from the text
+            interests = form.cleaned_data["interests"]
+            if interests:  # the user's own words; their first interest vector is made from them
+                interest_profile.update(profile, text=interests)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("shop:for_you")
     return render(request, "registration/signup.html", {"form": form, "nav": "signup"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
 from llmrec_django.conf import llmrec_settings
@@ -265,8 +266,66 @@ class RelationUpdateSerializer(serializers.Serializer):
 class UserProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = UserProfile
-        fields = ["external_id", "profile_text", "preferences", "personalisation_enabled", "created_at", "updated_at"]
+        fields = [
+            "external_id",
+            "profile_text",
+            "profile_text_source",
+            "preferences",
+            "personalisation_enabled",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
+
+
+class InterestProfileSerializer(serializers.Serializer):
+    """The interest profile as its user sees it (``llmrec_django.interest_profile.describe``)."""
+
+    external_id = serializers.CharField()
+    profile_text = serializers.CharField(
+        allow_blank=True, help_text="The interests in plain words; they feed the interest vector."
+    )
+    profile_text_source = serializers.ChoiceField(
+        choices=UserProfile.TextSource.choices,
+        help_text="generated: learnt from behaviour (rewritten as it changes); user: written by the user (kept); "
+        "site: given by the site.",
+    )
+    generated_text = serializers.CharField(
+        allow_blank=True, help_text="What the system would write from the user's behaviour now."
+    )
+    personalisation_enabled = serializers.BooleanField(
+        help_text="false: popular lists for this user, no interest vector (events are still stored)."
+    )
+    profile_generated_at = serializers.DateTimeField(allow_null=True, help_text="When the system last wrote the text.")
+    updated_at = serializers.DateTimeField()
+
+
+class InterestProfileUpdateSerializer(serializers.Serializer):
+    """A change to the interest profile: at least one field; ``profile_text`` and ``reset`` are
+    exclusive."""
+
+    profile_text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text='The user\'s own words, kept from now on (at most LLMREC["INTEREST_PROFILE"]["MAX_USER_CHARS"]).',
+    )
+    reset = serializers.BooleanField(
+        required=False, default=False, help_text="true: go back to the text generated from behaviour."
+    )
+    personalisation_enabled = serializers.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        limit = int(llmrec_settings.INTEREST_PROFILE["MAX_USER_CHARS"])
+        self.fields["profile_text"].max_length = limit
+        self.fields["profile_text"].validators.append(MaxLengthValidator(limit))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "profile_text" not in attrs and not attrs.get("reset") and "personalisation_enabled" not in attrs:
+            raise serializers.ValidationError("Give profile_text, reset or personalisation_enabled.")
+        if "profile_text" in attrs and attrs.get("reset"):
+            raise serializers.ValidationError("Give either profile_text or reset, not both.")
+        return attrs
 
 
 # --- conversations ---------------------------------------------------------------------------

@@ -49,7 +49,13 @@ v1 = [
     path("relations/", views.RelationListView.as_view(), name="relations"),
     path("relations/<llmrec_row_id:pk>/", views.RelationDetailView.as_view(), name="relation"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/profile/", views.MeProfileView.as_view(), name="me-profile"),
     path("users/<llmrec_external_id:external_id>/", views.UserView.as_view(), name="user"),
+    path(
+        "users/<llmrec_external_id:external_id>/profile/",
+        views.UserInterestProfileView.as_view(),
+        name="user-profile",
+    ),
     path(
         "users/<llmrec_external_id:external_id>/recommendations/",
         views.UserRecommendationsView.as_view(),

@@ -20,7 +20,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from llmrec_django import conversations, events, privacy
+from llmrec_django import conversations, events, interest_profile, privacy
 from llmrec_django.api import schema  # noqa: F401  (registers the OpenAPI extensions)
 from llmrec_django.api import serializers as s
 from llmrec_django.api.authentication import ApiKeyAuthentication
@@ -39,7 +39,7 @@ from llmrec_django.api.permissions import (
 )
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
 from llmrec_django.importing.validation import ITEM_NODE, USER_NODE
-from llmrec_django.models import ConversationSession, Entity, Experiment, Item, Relation, UserProfile
+from llmrec_django.models import ApiKey, ConversationSession, Entity, Experiment, Item, Relation, UserProfile
 from llmrec_django.online import serving
 from llmrec_django.online.report import online_report
 
@@ -124,7 +124,9 @@ class RootView(LLMRecView):
         responses=inline_serializer("ApiRoot", {"version": serializers.CharField(), "links": serializers.DictField()}),
     )
     def get(self, request):
-        names = ["events", "events-bulk", "search", "items", "relations", "conversations", "me", "schema", "docs"]
+        names = [
+            "events", "events-bulk", "search", "items", "relations", "conversations", "me", "me-profile", "schema", "docs",
+        ]  # fmt: skip
         return Response(
             {
                 "version": "v1",
@@ -448,6 +450,84 @@ class MeView(LLMRecView):
         if profile is None:
             raise NotFound("Your account has no recommendation profile in this tenant yet.")
         return Response(s.UserProfileSerializer(profile).data)
+
+
+class _InterestProfileView(LLMRecView):
+    """Read and change an interest profile (``llmrec_django.interest_profile``)."""
+
+    serializer_class = s.InterestProfileSerializer
+
+    def shown(self, profile: UserProfile) -> Response:
+        return Response(s.InterestProfileSerializer(interest_profile.describe(profile)).data)
+
+    def change(self, profile: UserProfile) -> Response:
+        data = self.body(s.InterestProfileUpdateSerializer)
+        try:
+            profile = interest_profile.update(
+                profile,
+                text=data.get("profile_text"),
+                reset=data.get("reset", False),
+                personalisation_enabled=data.get("personalisation_enabled"),
+            )
+        except ValueError as exc:
+            raise ValidationError({"profile_text": [str(exc)]}) from None
+        return self.shown(profile)
+
+
+INTEREST_PROFILE_DESCRIPTION = (
+    "profile_text is the interest profile in plain words: written by the system from the user's "
+    "behaviour (profile_text_source generated, rewritten as behaviour changes), by the user (kept), or by "
+    "the site. It feeds the user's interest vector. generated_text is what the system would write now. "
+    "With personalisation_enabled false the user gets popular lists and has no interest vector."
+)
+INTEREST_PROFILE_CHANGE = (
+    "Send profile_text (the user's own words, kept from now on), or reset: true (back to the generated "
+    "text), and/or personalisation_enabled. The interest vector is refreshed afterwards."
+)
+
+
+class MeProfileView(_InterestProfileView):
+    def own(self, *, create: bool) -> UserProfile:
+        profile = own_profile(self.request, self.tenant, create=create)
+        if profile is None:
+            if isinstance(self.request.auth, ApiKey):
+                raise NotFound("An API key has no profile of its own; use users/{id}/profile/.")
+            raise NotFound("Your account has no recommendation profile in this tenant yet.")
+        return profile
+
+    @extend_schema(
+        summary="The logged-in user's interest profile",
+        description=INTEREST_PROFILE_DESCRIPTION,
+        parameters=[TENANT_PARAMETER],
+    )
+    def get(self, request):
+        return self.shown(self.own(create=False))
+
+    @extend_schema(
+        summary="Edit or reset the logged-in user's interest profile, or switch personalisation",
+        description=INTEREST_PROFILE_CHANGE,
+        request=s.InterestProfileUpdateSerializer,
+        parameters=[TENANT_PARAMETER],
+    )
+    def patch(self, request):
+        return self.change(self.own(create=True))
+
+
+class UserInterestProfileView(_InterestProfileView):
+    @extend_schema(
+        summary="A user's interest profile", description=INTEREST_PROFILE_DESCRIPTION, parameters=[TENANT_PARAMETER]
+    )
+    def get(self, request, external_id: str):
+        return self.shown(self.profile(external_id))
+
+    @extend_schema(
+        summary="Edit or reset a user's interest profile, or switch personalisation",
+        description=INTEREST_PROFILE_CHANGE,
+        request=s.InterestProfileUpdateSerializer,
+        parameters=[TENANT_PARAMETER],
+    )
+    def patch(self, request, external_id: str):
+        return self.change(self.profile(external_id))
 
 
 class UserView(LLMRecView):

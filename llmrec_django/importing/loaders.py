@@ -227,18 +227,27 @@ def import_items(
 _USER_STAGE = "llmrec_import_users"
 _USER_STAGE_COLUMNS = {"line_no": "bigint", "user_pk": "bigint", "external_id": "text", "profile": "text"}
 
+# A profile text from the site is marked "site"; an empty one leaves the text to the generator
+# (``interest_profile``). A text the user wrote is never replaced by an import.
+_TEXT_SOURCE = "CASE WHEN btrim(COALESCE(s.profile, '')) = '' THEN 'generated' ELSE 'site' END"
+
 _UPDATE_USERS = f"""
 UPDATE {USER_TABLE} AS profile
-SET profile_text = s.profile, updated_at = now()
+SET profile_text = s.profile, profile_text_source = {_TEXT_SOURCE}, updated_at = now()
 FROM {_USER_STAGE} AS s
-WHERE profile.id = s.user_pk
+WHERE profile.id = s.user_pk AND profile.profile_text_source <> 'user'
 """
 
 
 def _insert_users_sql() -> tuple[str, dict[str, Any]]:
     return insert_select(
         UserProfile,
-        {"tenant_id": "%(tenant)s", "external_id": "s.external_id", "profile_text": "COALESCE(s.profile, '')"},
+        {
+            "tenant_id": "%(tenant)s",
+            "external_id": "s.external_id",
+            "profile_text": "COALESCE(s.profile, '')",
+            "profile_text_source": _TEXT_SOURCE,
+        },
         f"""
 FROM {_USER_STAGE} AS s
 WHERE s.user_pk IS NULL
@@ -257,9 +266,11 @@ def import_users(
     progress: Progress | None = None,
     notify: bool = True,
 ) -> ImportReport:
-    """Create user profiles by ``(tenant, external_id)``; ``profile`` sets ``profile_text``.
+    """Create user profiles by ``(tenant, external_id)``; ``profile`` sets ``profile_text``
+    (marked as the site's; an empty one is left to the generator).
 
-    A row without a ``profile`` key (no such column) leaves an existing profile text alone. With
+    A row without a ``profile`` key (no such column) leaves an existing profile text alone, and
+    so does any row for a profile whose text the user wrote themselves (counted unchanged). With
     ``notify``, new and changed profiles go to ``signals.users_changed`` at the end.
     """
     tenant_id = resolve_tenant(tenant).pk
@@ -275,12 +286,12 @@ def import_users(
             _tick(progress, len(batch))
             continue
         with transaction.atomic(), connection.cursor() as cursor:
-            stored = _lookup(cursor, USER_TABLE, tenant_id, latest, "id, profile_text")
+            stored = _lookup(cursor, USER_TABLE, tenant_id, latest, "id, profile_text, profile_text_source")
             staged = []
             for external_id, (line_no, (_, profile)) in latest.items():
                 if external_id not in stored:
                     staged.append((line_no, None, external_id, profile))
-                elif profile is not None and profile != stored[external_id][1]:
+                elif profile is not None and profile != stored[external_id][1] and stored[external_id][2] != "user":
                     staged.append((line_no, stored[external_id][0], external_id, profile))
                     changed_users.append(stored[external_id][0])
                 else:
