@@ -108,3 +108,21 @@ def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop
     assert (expected, third, []) in examples.train
     with pytest.raises(ValueError, match="anchor must be"):
         training_data.encoder_examples(tenant, {**params, "anchor": "both"})
+
+
+def test_a_generated_profile_text_stays_out_of_the_split(tenant, shop):
+    """A generated text was written from every event, the held-out ones too; a text the user or
+    the site wrote is theirs and stays."""
+    from llmrec_django.models import UserProfile
+
+    items, users, _ = shop
+    generated, written = users[0], users[1]
+    UserProfile.objects.filter(pk=generated.pk).update(
+        profile_text="Likes the held-out film", profile_text_source=UserProfile.TextSource.GENERATED
+    )
+    UserProfile.objects.filter(pk=written.pk).update(
+        profile_text="I like quiet films", profile_text_source=UserProfile.TextSource.USER
+    )
+    split = training_data.load_split(tenant)
+    assert split.users[generated.pk].profile == ""
+    assert split.users[written.pk].profile == "I like quiet films"

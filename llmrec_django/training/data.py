@@ -110,10 +110,12 @@ def load_split(tenant: Tenant) -> SplitData:
     if not len(log):
         raise ValueError(f"Tenant {tenant.slug!r} has no interactions to train on.")
     split = split_log(log, EvaluationOptions(split="temporal", test_events=1))
+    # A text the system generated was written from every event, the held-out ones included: it
+    # would leak them into the training anchors. Texts users or the site wrote are kept.
     profiles = {
-        pk: (text, list(queries or []))
-        for pk, text, queries in UserProfile.objects.for_tenant(tenant).values_list(
-            "pk", "profile_text", "recent_queries"
+        pk: ("" if source == UserProfile.TextSource.GENERATED else text, list(queries or []))
+        for pk, text, queries, source in UserProfile.objects.for_tenant(tenant).values_list(
+            "pk", "profile_text", "recent_queries", "profile_text_source"
         )
     }
     users: dict[int, UserHistory] = {}
