@@ -42,6 +42,9 @@ def setup_django(device: str, batch_size: int, model: str | None) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a fresh LLMREC_HOME gets its tables and pgvector
     settings.LLMREC = {
         **settings.LLMREC,
         "ENCODER": {"OPTIONS": {"device": device, "batch_size": batch_size, "path": model}},

@@ -57,6 +57,9 @@ def setup_django() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a fresh LLMREC_HOME gets its tables and pgvector
 
 
 def load_average() -> str:
