@@ -60,6 +60,10 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)  # a fresh LLMREC_HOME gets its tables and pgvector
+    from django.conf import settings
+
+    # Synthetic vectors come from no text model: users get no generated profile text to encode.
+    settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}
 
 
 def load_average() -> str:

@@ -28,15 +28,22 @@ T = TypeVar("T")
 
 
 class TenantCache(Generic[T]):
-    def __init__(self, name: str, compute: Callable[[int], T], ttl: Callable[[], float]):
+    def __init__(
+        self, name: str, compute: Callable[[int], T], ttl: Callable[[], float], *, afresh_in_transactions: bool = False
+    ):
         self.name = name
         self.compute = compute
         self.ttl = ttl
+        # True: inside a transaction, compute and do not keep (the caller must see its own writes,
+        # and a value read there may be rolled back).
+        self.afresh_in_transactions = afresh_in_transactions
         self._lock = threading.Lock()
         self._values: dict[int, tuple[float, T]] = {}
         self._refreshing: set[int] = set()
 
     def get(self, tenant_id: int) -> T:
+        if self.afresh_in_transactions and connection.in_atomic_block:
+            return self.compute(tenant_id)
         cached = self._values.get(tenant_id)
         if cached is None:
             return self.refresh(tenant_id)

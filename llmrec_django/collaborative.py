@@ -260,14 +260,22 @@ _cache_lock = threading.Lock()
 _cache: dict[int, tuple[int, CollaborativeFactors]] = {}
 
 
-def current_model(tenant: Tenant | int) -> CollaborativeFactors | None:
+_LOOK_UP = object()  # current_model(record=...) left out: find the current record
+
+
+def current_model(
+    tenant: Tenant | int, *, record: tuple[int, str] | None | object = _LOOK_UP
+) -> CollaborativeFactors | None:
     """The tenant's current collaborative model, loaded once per process and file.
 
-    Costs one small query (which record is current); a missing or unreadable file is logged and
-    treated as no model, so recommendations simply go without collaborative candidates.
+    ``record``: ``(id, path)`` of the current record when the caller knows it (the serving
+    snapshot), None when there is none; left out, one small query finds it. A missing or
+    unreadable file is logged and treated as no model, so recommendations simply go without
+    collaborative candidates.
     """
     tenant_id = tenant.pk if isinstance(tenant, Tenant) else int(tenant)
-    record = CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path").first()
+    if record is _LOOK_UP:
+        record = CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path").first()
     if record is None:
         return None
     record_id, path = record

@@ -115,6 +115,11 @@ DEFAULTS: dict[str, Any] = {
     "EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "rating", "dislike"],
     # Half-life of an event's weight in the trending / popularity score, in days.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # Seconds a process keeps what every request reads and that changes rarely: the active
+    # embedding version, the latest blend, the collaborative model's record, the active business
+    # rules and re-ranker (``recommending/state.py``). A change made in the same process shows at
+    # once; other processes see it within this time. 0: read them on every request.
+    "SERVING_STATE_SECONDS": 2.0,
     # Seconds the popularity table is cached per process (it is one SQL aggregate per tenant).
     "POPULARITY_CACHE_SECONDS": 60,
     # How far knowledge-graph paths may raise a score: R_ui lies in [1, 1 + KG_CAP].

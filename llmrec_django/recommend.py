@@ -51,6 +51,7 @@ from llmrec_django.online import exploration
 from llmrec_django.query_parsing import ParsedQuery, parse_query
 from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
+from llmrec_django.recommending.state import serving_state, usable_blend
 from llmrec_django.recommending.strategy import DEFAULT_STRATEGY, Strategy
 from llmrec_django.tenancy import resolve_tenant
 from llmrec_django.training import reranker
@@ -177,28 +178,12 @@ def _passes(row: data.ItemRow, category: str | None, attributes: Mapping[str, An
 
 
 def current_blend(tenant_id: int, model_id: int | None = None) -> tuple[int, ranking.BlendModel] | None:
-    """The tenant's latest fitted blend (or its blend ``model_id``), if any."""
-    records = RankingModel.objects.filter(tenant_id=tenant_id)
-    if model_id is not None:
-        records = records.filter(pk=model_id)
-    record = records.values_list("pk", "model").first()
-    if record is None or not record[1]:
-        return None
-    try:
-        model = ranking.BlendModel.from_dict(record[1])
-    except (KeyError, TypeError, ValueError) as exc:
-        logger.warning("Ranking model %s is unreadable (%s); using the default weights.", record[0], exc)
-        return None
-    if model.feature_names != ranking.HYBRID_FEATURES:
-        logger.warning(
-            "Ranking model %s was fitted on features %s, the service computes %s; using the default "
-            "weights until `llmrec_fit` runs again.",
-            record[0],
-            model.feature_names,
-            ranking.HYBRID_FEATURES,
-        )
-        return None
-    return record[0], model
+    """The tenant's latest fitted blend (or its blend ``model_id``), if the service can use it."""
+    if model_id is None:
+        return serving_state(tenant_id).blend
+    record = RankingModel.objects.filter(tenant_id=tenant_id, pk=model_id).values_list("pk", "model").first()
+    model = usable_blend(*record) if record else None
+    return (record[0], model) if model is not None else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,7 +359,7 @@ def popular_items(
     timer = _Timer()
     tenant = resolve_tenant(tenant)
     k = _clamp_k(k)
-    version = vectorstore.active_version(tenant)
+    version = serving_state(tenant.pk).version
     return _popular_list(
         tenant, reason=reason, k=k, version=version, timer=timer, context=request_context(context), category=category
     )
@@ -489,7 +474,7 @@ def _serving_version(tenant: Tenant, strategy: Strategy) -> EmbeddingVersion | N
             strategy.version_id,
             tenant.slug,
         )
-    return vectorstore.active_version(tenant)
+    return serving_state(tenant.pk).version
 
 
 def _recommend_for_user(
@@ -509,7 +494,7 @@ def _recommend_for_user(
     context = request_context(context)
     if not profile.personalisation_enabled:  # the same list as anyone's, nothing read about the user
         return _popular_list(
-            tenant, reason=PERSONALISATION_OFF, k=k, version=vectorstore.active_version(tenant), timer=timer,
+            tenant, reason=PERSONALISATION_OFF, k=k, version=serving_state(tenant.pk).version, timer=timer,
             context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
         )  # fmt: skip
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
@@ -549,7 +534,7 @@ def _recommend_for_user(
         return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
     timer.lap("vector")
 
-    cf_model = collaborative.current_model(tenant)
+    cf_model = collaborative.current_model(tenant, record=serving_state(tenant.pk).collaborative)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
     knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
     liked_edges, labels = data.item_entity_edges(liked)
@@ -682,7 +667,7 @@ def similar_items(
     if profile is not None:
         exclude |= data.load_history(profile.pk, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
     context = request_context(None)
-    version = vectorstore.active_version(tenant)
+    version = serving_state(tenant.pk).version
     common = dict(k=k, version=version, timer=timer, context=context, exclude=exclude)
     if version is None:
         return _popular_list(tenant, reason="no active embedding version", category=anchor.category or None, **common)
@@ -701,7 +686,7 @@ def similar_items(
     anchor_edges, labels = data.item_entity_edges([anchor.pk])
     entity_weights = dict(anchor_edges.get(anchor.pk, {}))
     kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude)
-    cf_model = collaborative.current_model(tenant)
+    cf_model = collaborative.current_model(tenant, record=serving_state(tenant.pk).collaborative)
     cf = {i: s for i, s in (cf_model.similar(anchor.pk, n) if cf_model else {}).items() if i not in exclude}
     ids, _, proposed = ranking.merge_candidates(ann, kg, cf, names=("vector", "kg", "collaborative"))
     items = data.load_items(tenant.pk, ids)
@@ -783,7 +768,7 @@ def search(
         _remember_query(profile, query)
     timer.lap("parse")
 
-    version = vectorstore.active_version(tenant)
+    version = serving_state(tenant.pk).version
     common = dict(k=k, version=version, timer=timer, context=context, category=parsed.category, max_price=max_price)
     if version is None:
         return _with_query(_popular_list(tenant, reason="no active embedding version", **common), parsed)

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from llmrec_django.models import BusinessRule, time_of_day
@@ -23,12 +22,17 @@ def request_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def active_rules(tenant_id: int, context: Mapping[str, Any]) -> list[BusinessRule]:
-    """The tenant's rules that apply now in ``context`` (one query)."""
+    """The tenant's rules that apply now in ``context`` (from the serving snapshot: no query)."""
+    from llmrec_django.recommending.state import serving_state
+
     now = timezone.now()
-    rules = BusinessRule.objects.filter(tenant_id=tenant_id, is_active=True).filter(
-        Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now)
-    )
-    return [rule for rule in rules.order_by("pk") if rule.matches_context(context)]
+    return [
+        rule
+        for rule in serving_state(tenant_id).rules
+        if (rule.starts_at is None or rule.starts_at <= now)
+        and (rule.ends_at is None or now < rule.ends_at)
+        and rule.matches_context(context)
+    ]
 
 
 @dataclass

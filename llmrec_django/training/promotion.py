@@ -26,6 +26,7 @@ from django.utils import timezone
 from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import EmbeddingVersion, TrainingRun
+from llmrec_django.recommending import state as serving_state
 from llmrec_django.training import reranker
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ def _set_promotion(run: TrainingRun, state: str, **fields: Any) -> None:
     for key, value in fields.items():
         setattr(run, key, value)
     TrainingRun.objects.filter(pk=run.pk).update(promotion=state, **fields)
+    # Serving reads the active re-ranker from a per-process snapshot; update() sends no signal.
+    transaction.on_commit(serving_state.clear)
 
 
 def promote(run: TrainingRun) -> TrainingRun:

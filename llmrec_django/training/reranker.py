@@ -122,8 +122,10 @@ def model_for(tenant: Tenant) -> tuple[str | None, int | None]:
         return None, None
     if override is not None:
         return override, None
-    run = active_reranker(tenant)
-    return (run.artifact_path, run.pk) if run else (None, None)
+    from llmrec_django.recommending.state import serving_state
+
+    active = serving_state(tenant.pk if isinstance(tenant, Tenant) else int(tenant)).reranker
+    return active if active else (None, None)
 
 
 def model_path_for(tenant: Tenant) -> str | None:
