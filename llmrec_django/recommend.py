@@ -519,16 +519,14 @@ def _recommend_for_user(
         recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
         liked_vectors = vectorstore.item_vectors(version, recent_liked[:RECENT_LIKED_ITEMS])
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
-        ann = (
-            {
-                nb.item_id: nb.score
-                for nb in vectorstore.nearest_items(
-                    version, query_vec, n, exclude_item_ids=sorted(exclude), category=category
-                )
-            }
+        found = (
+            vectorstore.nearest_items(
+                version, query_vec, n, exclude_item_ids=sorted(exclude), category=category, with_vectors=True
+            )
             if "vector" in sources
-            else {}
+            else []
         )
+        ann = {nb.item_id: nb.score for nb in found}
     except DatabaseError as exc:
         logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
         return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
@@ -560,7 +558,9 @@ def _recommend_for_user(
     if not ids:
         return _popular_list(tenant, reason="no candidates passed the filters", **common)
 
-    candidate_vectors = vectorstore.item_vectors(version, ids)
+    kept_ids = set(ids)
+    candidate_vectors = {nb.item_id: nb.vector for nb in found if nb.item_id in kept_ids}  # read with the search
+    candidate_vectors.update(vectorstore.item_vectors(version, [i for i in ids if i not in candidate_vectors]))
     dimension = len(query_vec)
     matrix = np.stack([candidate_vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in ids])
     cosine = matrix @ query_vec

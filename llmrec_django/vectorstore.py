@@ -44,6 +44,7 @@ class VersionStateError(RuntimeError):
 class Neighbour:
     item_id: int
     score: float  # cosine similarity, 1 = same direction
+    vector: np.ndarray | None = None  # the item's vector, when asked for (``with_vectors``)
 
 
 def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
@@ -320,6 +321,7 @@ def _search_sql(
     active_only: bool,
     category: bool = False,
     max_price: bool = False,
+    with_vectors: bool = False,
 ) -> str:
     dim = int(version.dimension)
     where = ["v.version_id = %s"]
@@ -340,11 +342,14 @@ def _search_sql(
     return (
         "WITH candidates AS MATERIALIZED ("
         f"  SELECT v.item_id, v.embedding::vector({dim}) <=> %s::vector({dim}) AS distance"
-        f"  FROM llmrec_django_itemvector v{join}"
+        + (", v.embedding" if with_vectors else "")
+        + f"  FROM llmrec_django_itemvector v{join}"
         f"  WHERE {' AND '.join(where)}"
         f"  ORDER BY v.embedding::vector({dim}) <=> %s::vector({dim})"
         f"  LIMIT {int(k)}"
-        ") SELECT item_id, distance FROM candidates ORDER BY distance, item_id"
+        ") SELECT item_id, distance"
+        + (", vector_send(embedding)" if with_vectors else "")
+        + " FROM candidates ORDER BY distance, item_id"
     )
 
 
@@ -359,8 +364,10 @@ def nearest_items(
     ef_search: int | None = None,
     category: str | None = None,
     max_price: float | None = None,
+    with_vectors: bool = False,
 ) -> list[Neighbour]:
-    """The ``k`` items of ``version`` closest (cosine) to ``vector``.
+    """The ``k`` items of ``version`` closest (cosine) to ``vector`` (with their vectors when
+    ``with_vectors``: saves the caller reading them again).
 
     Uses the version's HNSW index with iterative scans, so excluded, inactive or filtered-out
     items (``category``: exact name, case-insensitive; ``max_price``: numeric
@@ -373,7 +380,7 @@ def nearest_items(
     if len(literal.split(",")) != version.dimension:
         raise ValueError(f"Query vector must have {version.dimension} dimensions.")
     exclude = bool(exclude_item_ids)
-    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None)
+    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
     params: list = [literal, version.pk]
     if exclude:
         params.append(list(map(int, exclude_item_ids)))
@@ -393,7 +400,10 @@ def nearest_items(
             )
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [Neighbour(item_id=item_id, score=1.0 - float(distance)) for item_id, distance in rows]
+    return [
+        Neighbour(item_id=row[0], score=1.0 - float(row[1]), vector=_from_binary(row[2]) if with_vectors else None)
+        for row in rows
+    ]
 
 
 def explain_nearest(version: EmbeddingVersion, vector: Sequence[float] | np.ndarray, k: int) -> str:
