@@ -20,9 +20,9 @@ A list for a user is built in these steps (the maths lives in ``llmrec_django.co
    items the user likes now), knowledge-graph neighbours of what the user liked, and time-decayed
    popularity; merged with ``merge_candidates``.
 2. Features per candidate (``hybrid_features``): ``cos(u, i) * R_ui`` with R_ui the KG relation
-   weight, the ALS and item-KNN scores, popularity, and ``cos * R`` again for items without
-   collaborative evidence; scored by the tenant's latest fitted blend (``llmrec_fit``), else by
-   ``cos * R`` alone.
+   weight, the ALS and item-KNN scores, popularity, ``cos * R`` again for items without
+   collaborative evidence, and the cosine to the closest of the user's recently liked items;
+   scored by the tenant's latest fitted blend (``llmrec_fit``), else by ``cos * R`` alone.
 3. Filters (inactive, consumed, category, attributes), business rules in the request's context
    (``apply_rules``: boost, bury, pin, block), diversity by MMR, then k.
 
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.special
 from django.db import DatabaseError
 
 from llmrec_django import collaborative, vectorstore
@@ -59,11 +60,10 @@ from llmrec_django.training import reranker
 logger = logging.getLogger(__name__)
 
 SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity")
-# The user's latest liked items whose vectors a request reads: they lean the interest vector
-# toward the request's context and name the liked item a vector match is close to.
-RECENT_LIKED_ITEMS = 200
 FALLBACK = "fallback:popularity"
 PERSONALISATION_OFF = "personalisation is off for this user"
+# A new item is matched on its mean cosine to the liked items it is closest to: this many.
+NEW_ITEM_CLOSEST_LIKED = 3
 
 
 class UnknownUser(LookupError):
@@ -412,12 +412,9 @@ def _new_items(
     fresh = [i for i in ids if i in cold and i in vectors]
     if slots <= 0 or not fresh or not liked_vectors:
         return []
-    liked = np.stack(list(liked_vectors.values())).astype(np.float64)
-    liked /= np.where((norms := np.linalg.norm(liked, axis=1, keepdims=True)) > 0, norms, 1.0)
-    matrix = np.stack([vectors[i] for i in fresh]).astype(np.float64)
-    matrix /= np.where((norms := np.linalg.norm(matrix, axis=1, keepdims=True)) > 0, norms, 1.0)
-    similarity = matrix @ liked.T
-    closest = np.sort(similarity, axis=1)[:, -min(3, similarity.shape[1]) :].mean(axis=1)
+    closest = ranking.closest_liked_similarity(
+        np.stack([vectors[i] for i in fresh]), np.stack(list(liked_vectors.values())), top=NEW_ITEM_CLOSEST_LIKED
+    )
     order = np.argsort(-closest, kind="stable")
     floor = float(llmrec_settings.NEW_ITEM_MIN_SIMILARITY)
     return [fresh[j] for j in order[: slots * 4] if closest[j] >= floor]
@@ -517,7 +514,7 @@ def _recommend_for_user(
     liked = history.liked
     try:
         recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
-        liked_vectors = vectorstore.item_vectors(version, recent_liked[:RECENT_LIKED_ITEMS])
+        liked_vectors = vectorstore.item_vectors(version, recent_liked[: data.RECENT_LIKED_ITEMS])
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
         found = (
             vectorstore.nearest_items(
@@ -573,12 +570,19 @@ def _recommend_for_user(
     knn_scores = cf_model.neighbour_scores(liked, ids) if cf_model else None
     known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
-    features = ranking.hybrid_features(cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known)
+    liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, dimension))
+    features = ranking.hybrid_features(
+        cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
+        closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
+    )  # fmt: skip
     cold = {i for i, seen in zip(ids, known, strict=True) if not seen} if known is not None else set()
     new_items = _new_items(ids, cold, candidate_vectors, liked_vectors)
     blend = None
     if strategy.blend_weights is not None:
-        scores = features @ np.array([strategy.blend_weights.get(f, 0.0) for f in ranking.HYBRID_FEATURES])
+        # Through the sigmoid, as a fitted blend's: the features are standardised within the list
+        # (negative for below-average candidates), and rule boosts multiply non-negative scores.
+        weights = np.array([strategy.blend_weights.get(f, 0.0) for f in ranking.HYBRID_FEATURES])
+        scores = scipy.special.expit(features @ weights)
     else:
         blend = current_blend(tenant.pk, strategy.ranking_model_id)
         scores = blend[1].score(features) if blend else ranking.hybrid_scores(cosine, kg_weight)

@@ -11,6 +11,7 @@ from llmrec_django.core.ranking import (
     HYBRID_FEATURES,
     BlendModel,
     apply_rules,
+    closest_liked_similarity,
     fit_blend_weights,
     hybrid_features,
     hybrid_scores,
@@ -19,6 +20,7 @@ from llmrec_django.core.ranking import (
     merge_candidates,
     mmr,
     roc_auc,
+    standardise_within_list,
     time_decayed_popularity,
     user_entity_weights,
 )
@@ -80,22 +82,54 @@ def test_hybrid_score_defaults_to_the_seed_design_cos_times_r():
     cosine = np.array([0.5, 0.4, 0.9])
     kg_weight = np.array([1.0, 1.5, 1.0])
     scores = hybrid_scores(cosine, kg_weight)
-    assert scores == pytest.approx(1 / (1 + np.exp(-cosine * kg_weight)))
+    # cos * R = (.5, .6, .9): mean 2/3, standard deviation sqrt(78/2700), standardised within the list
+    standardised = np.array([-1 / 6, -1 / 15, 7 / 30]) / math.sqrt(78 / 2700)
+    assert standardised == pytest.approx([-0.98058, -0.39223, 1.37281], abs=1e-5)
+    assert scores == pytest.approx(1 / (1 + np.exp(-standardised)))
     assert np.argsort(-scores).tolist() == [2, 1, 0]  # .9 > .4 * 1.5 = .6 > .5
+
+
+def test_standardise_within_list():
+    assert standardise_within_list([1.0, 2.0, 3.0]) == pytest.approx([-math.sqrt(1.5), 0.0, math.sqrt(1.5)])
+    assert standardise_within_list([4.0, 0.0]) == pytest.approx([1.0, -1.0])
+    assert standardise_within_list([0.3, 0.3, 0.3]).tolist() == [0.0, 0.0, 0.0], "no spread: no information"
+    assert standardise_within_list([]).tolist() == []
 
 
 def test_hybrid_features_fill_missing_sources():
     features = hybrid_features([0.5, 0.2], None, [1.0, 2.0])
-    assert features.tolist() == [[0.5, 0.5, 0.0, 0.0, 0.0], [0.2, 1.0, 0.0, 0.0, 0.0]]
+    np.testing.assert_allclose(features, [[1.0, -1.0, 0.0, 0.0, 0.0, 0.0], [-1.0, 1.0, 0.0, 0.0, 0.0, 0.0]])
 
 
-def test_hybrid_features_scale_collaborative_scores_by_the_list_and_repeat_relevance_for_cold_items():
+def test_hybrid_features_standardise_within_the_list_and_repeat_relevance_for_cold_items():
+    s = math.sqrt(1.5)  # the standardised ends of three equally spaced values
     features = hybrid_features(
-        [0.5, 0.2, 0.4], [2.0, 1.0, 1.0], [0.1, -0.2, 0.0], [0.3, 0.1, 0.0], item_knn=[4.0, 1.0, 0.0], known=[1, 1, 0]
+        [0.3, 0.2, 0.2],  # x R = (.3, .2, .4)
+        [1.0, 1.0, 2.0],
+        [0.4, 0.1, -0.2],
+        [0.5, 0.5, 0.5],  # the same popularity everywhere says nothing
+        item_knn=[0.0, 3.0, 6.0],
+        known=[1, 1, 0],
+        closest_liked=[0.9, 0.7, 0.8],
     )
-    expected = [[1.0, 0.5, 1.0, 0.3, 0.0], [0.2, -1.0, 0.25, 0.1, 0.0], [0.4, 0.0, 0.0, 0.0, 0.4]]
-    np.testing.assert_allclose(features, expected)
+    expected = [[0.0, s, -s, 0.0, 0.0, s], [-s, 0.0, 0.0, 0.0, 0.0, -s], [s, -s, s, 0.0, s, 0.0]]
+    np.testing.assert_allclose(features, expected, atol=1e-12)
     assert len(features[0]) == len(HYBRID_FEATURES)
+    with pytest.raises(ValueError, match="one value per candidate"):
+        hybrid_features([0.3, 0.2], item_knn=[1.0])
+
+
+def test_closest_liked_similarity_matches_a_candidate_on_its_nearest_liked_items():
+    liked = np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]])  # unit: (1, 0), (0, 1), (.6, .8)
+    candidates = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]])
+    # cosines: (1, 0, .6), (0, 1, .8), (.7071, .7071, .98995), and 0 for the zero vector
+    assert closest_liked_similarity(candidates, liked) == pytest.approx([1.0, 1.0, 0.98995, 0.0], abs=1e-5)
+    assert closest_liked_similarity(candidates, liked, top=2) == pytest.approx([0.8, 0.9, 0.84853, 0.0], abs=1e-5)
+    # more than there are liked items: the mean over all of them
+    assert closest_liked_similarity(candidates[:1], liked, top=5) == pytest.approx([1.6 / 3])
+    assert closest_liked_similarity(candidates, np.zeros((0, 2))).tolist() == [0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="at least 1"):
+        closest_liked_similarity(candidates, liked, top=0)
 
 
 @pytest.fixture(scope="module")

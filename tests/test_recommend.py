@@ -197,14 +197,41 @@ def test_the_fitted_blend_is_stored_and_used(world, tenant):
             )  # fmt: skip
     record = fit_ranking_model(tenant)
     assert RankingModel.objects.filter(tenant=tenant).count() == 1
-    assert record.feature_names == ["relevance", "collaborative", "item_knn", "popularity", "cold_relevance"]
-    assert len(record.weights) == 5 and record.valid_loss is not None
+    assert record.feature_names == [
+        "relevance", "collaborative", "item_knn", "popularity", "cold_relevance", "closest_liked"
+    ]  # fmt: skip
+    assert len(record.weights) == 6 and record.valid_loss is not None
     assert recommend_for_user("alice", k=3).ranking_model_id == record.pk
     # A blend fitted on other features (an older release) is not applied to today's features.
     model = dict(record.model, feature_names=["relevance", "collaborative", "popularity"])
     model.update(weights=model["weights"][:3], mean=model["mean"][:3], scale=model["scale"][:3])
     RankingModel.objects.filter(pk=record.pk).update(model=model)
     assert recommend_for_user("alice", k=3).ranking_model_id is None
+
+
+def test_closest_liked_matches_a_candidate_on_one_liked_item_the_interest_vector_blurs(tenant):
+    from llmrec_django.recommending.strategy import Strategy
+
+    items = {
+        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
+        "harbour": make_item(tenant, "harbour", "Star Harbour", vector=[0.95, 0.3, 0, 0]),
+        "boot": make_item(tenant, "boot", "Ridge Boot", vector=[0.1, 0, 0, 1]),
+        "trail": make_item(tenant, "trail", "Trail Boot", vector=[0.05, 0, 0, 1]),
+    }
+    bob = UserProfile.objects.create(tenant=tenant, external_id="bob")
+    for key in ("boot", "ship"):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"b-{key}", user=bob, item=items[key], event_type="purchase",
+            timestamp=timezone.now(),
+        )  # fmt: skip
+    activate(tenant, list(items.values()), users=[(bob, [1, 0, 0, 0])])  # his vector: all ship
+    # By relevance, the harbour (cos .95 to his vector) beats the trail boot (.05) ...
+    assert titles(recommend_for_user("bob", k=2, mmr_lambda=1.0)) == ["Star Harbour", "Trail Boot"]
+    # ... by closeness to a liked item, the trail boot (cos .999 to the boot) beats the harbour (.95 to the ship).
+    closest = Strategy.from_dict({"blend_weights": {"closest_liked": 1.0}, "mmr_lambda": 1.0})
+    result = recommend_for_user("bob", k=2, strategy=closest)
+    assert titles(result) == ["Trail Boot", "Star Harbour"]
+    assert all(0 < r.score < 1 for r in result.items), "a strategy's weighted features go through the sigmoid"
 
 
 def test_similar_items_share_vectors_and_graph(world, tenant):

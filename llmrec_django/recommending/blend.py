@@ -132,6 +132,11 @@ class TrainingSnapshot:
         self.liked: dict[int, dict[int, float]] = defaultdict(dict)
         for u, i, w in zip(data.user_ids.tolist(), data.item_ids.tolist(), data.weights.tolist(), strict=True):
             self.liked[u][i] = self.liked[u].get(i, 0.0) + w
+        # Each user's liked items, latest first (rows are oldest first): the service reads the
+        # vectors of the first ``data.RECENT_LIKED_ITEMS`` of them for ``closest_liked``.
+        self.recent_liked: dict[int, dict[int, None]] = defaultdict(dict)
+        for u, i in zip(reversed(data.user_ids.tolist()), reversed(data.item_ids.tolist()), strict=True):
+            self.recent_liked[u].setdefault(i, None)
         # Interest weights per user and item: signed, decayed by age at the window's end (the
         # service decays from "now"; a constant factor per user, which normalising removes).
         events = data if events is None else events
@@ -191,9 +196,16 @@ class TrainingSnapshot:
         cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
         knn_scores = factors.neighbour_scores(liked, ids) if factors else None
         known = factors.knows_items(ids) if factors else None
+        closest = np.zeros(len(ids))
+        if self.vectors is not None:
+            recent = [i for i in self.recent_liked.get(user, {}) if i in liked]
+            recent += [i for i in liked if i not in self.recent_liked.get(user, {})]
+            rows_recent = [self.column[i] for i in recent if i in self.column][: data_module.RECENT_LIKED_ITEMS]
+            closest = ranking.closest_liked_similarity(self.vectors[rows_ids], self.vectors[rows_recent])
         features = ranking.hybrid_features(
-            cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known
-        )
+            cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known,
+            closest_liked=closest,
+        )  # fmt: skip
         return ids, features
 
 

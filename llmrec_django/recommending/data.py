@@ -34,6 +34,10 @@ EntityKey = tuple[str, int]
 # Entity types too broad to explain a recommendation when a more specific path exists
 # ("same category: books" says less than "same author: Ada Finch").
 GENERIC_ENTITY_TYPES = {"category"}
+# The user's latest liked items whose vectors a request reads: they lean the interest vector
+# toward the request's context, give each candidate its ``closest_liked`` feature and name the
+# liked item a vector match is close to.
+RECENT_LIKED_ITEMS = 200
 
 
 @dataclass

@@ -33,8 +33,8 @@ class Strategy:
     name: str = "default"
     # Candidate sources to use (a subset of CANDIDATE_SOURCES); None: all.
     sources: tuple[str, ...] | None = None
-    # Weights of the raw hybrid features (HYBRID_FEATURES) replacing the fitted blend: score =
-    # sum(weight * feature). Features not named weigh 0.
+    # Weights of the hybrid features (HYBRID_FEATURES, standardised within the list) replacing
+    # the fitted blend: score = sigmoid(sum(weight * feature)). Features not named weigh 0.
     blend_weights: Mapping[str, float] | None = None
     # A stored blend (RankingModel id) instead of the tenant's latest.
     ranking_model_id: int | None = None
