@@ -12,11 +12,13 @@ from llmrec_django.core.ranking import (
     BlendModel,
     apply_rules,
     closest_liked_similarity,
+    fit_blend_cross_fitted,
     fit_blend_weights,
     hybrid_features,
     hybrid_scores,
     kg_relation_weight,
     kg_relation_weight_array,
+    log_loss,
     merge_candidates,
     mmr,
     roc_auc,
@@ -196,6 +198,52 @@ def test_a_constant_feature_gets_no_weight():
     y = (x[:, 0] + rng.normal(size=400) > 0).astype(float)
     model = fit_blend_weights(x, y)
     assert model.weights[1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_log_loss():
+    assert log_loss([1, 0], [0.0, 0.0]) == pytest.approx(math.log(2))  # p = .5 either way
+    assert log_loss([1], [math.log(3)]) == pytest.approx(math.log(4 / 3))  # p = .75 for a positive
+    assert log_loss([0], [1000.0]) == pytest.approx(1000.0)  # no overflow
+
+
+def test_cross_fitted_blend_is_fitted_on_every_group_and_validated_out_of_fold(clicks):
+    features, labels, *_ = clicks
+    groups = [features[g : g + 100] for g in range(0, 6000, 100)]
+    group_labels = [labels[g : g + 100] for g in range(0, 6000, 100)]
+    model = fit_blend_cross_fitted(groups, group_labels, feature_names=("a", "b", "c"), seed=3)
+    everything = fit_blend_weights(features, labels, feature_names=("a", "b", "c"))
+    assert model.weights == pytest.approx(everything.weights) and model.n_train == 6000
+    # The validation figures: each half scored by a blend fitted on the other half alone.
+    order = np.random.default_rng(3).permutation(60)
+    halves = (order[:30], order[30:])
+    logits, truth = [], []
+    for fit_part, score_part in (halves, halves[::-1]):
+        held_out = fit_blend_weights(
+            np.vstack([groups[g] for g in fit_part]), np.concatenate([group_labels[g] for g in fit_part])
+        )
+        logits.append(held_out.logits(np.vstack([groups[g] for g in score_part])))
+        truth.append(np.concatenate([group_labels[g] for g in score_part]))
+    assert model.valid_loss == pytest.approx(log_loss(np.concatenate(truth), np.concatenate(logits)))
+    assert model.valid_loss != pytest.approx(log_loss(labels, model.logits(features)), abs=1e-9), "not in sample"
+    assert model.valid_auc == pytest.approx(roc_auc(np.concatenate(truth), np.concatenate(logits)))
+    assert model.extra["validation"] == "out-of-fold (2 of 2 halves)" and model.extra["valid_rows"] == 6000
+
+
+def test_cross_fitting_skips_a_half_without_both_classes():
+    rng = np.random.default_rng(0)
+    with_clicks = rng.normal(size=(50, 2))
+    clicked = (with_clicks[:, 0] > 0).astype(float)
+    without = rng.normal(size=(50, 2))
+    # Two groups: the one without clicks cannot be fitted on, but can be scored.
+    model = fit_blend_cross_fitted([with_clicks, without], [clicked, np.zeros(50)])
+    assert model.extra["validation"] == "out-of-fold (1 of 2 halves)" and model.extra["valid_rows"] == 50
+    # One group: nothing to cross-fit, the figures are in-sample.
+    alone = fit_blend_cross_fitted([with_clicks], [clicked])
+    assert alone.extra["validation"] == "in-sample" and alone.valid_loss == pytest.approx(
+        log_loss(clicked, alone.logits(with_clicks))
+    )
+    with pytest.raises(ValueError, match="2 feature groups but 1 label"):
+        fit_blend_cross_fitted([with_clicks, without], [clicked])
 
 
 def test_roc_auc():

@@ -3,10 +3,11 @@
 Each user's most recently discovered item is held out (``hold_out_last_new_item``);
 from the rest (the training part) we rebuild, in memory, what the service would know: interest
 vectors (``core.interest``), the collaborative model (ALS and item-KNN), KG weights and trending
-popularity. For a sample of the held-out users the same five candidate sources propose items; each candidate is one row of
-``core.ranking.hybrid_features`` labelled 1 if it is the held-out item, else 0. A logistic
-regression (``core.ranking.fit_blend_weights``) is fitted on half of the users and evaluated
-(loss, AUC) on the other half, then stored as a ``RankingModel``: the service uses the latest one.
+popularity. For a sample of the held-out users the same five candidate sources propose items;
+each candidate is one row of ``core.ranking.hybrid_features`` labelled 1 if it is the held-out
+item, else 0. A logistic regression (``core.ranking.fit_blend_cross_fitted``) is fitted on all
+of them, with its validation loss and AUC measured out of fold (each half of the users scored by
+a blend fitted on the other half), and stored as a ``RankingModel``: the service uses the latest.
 """
 
 from __future__ import annotations
@@ -256,22 +257,8 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
 
     if hits < 2:
         raise NotEnoughData("The held-out items were (almost) never among the candidates; nothing to learn from.")
-    order = rng.permutation(len(features_by_user))
-    half = max(1, len(order) // 2)
-    fit_part, eval_part = order[:half], order[half:]
-
-    def stack(part):
-        if len(part) == 0:
-            return np.zeros((0, len(ranking.HYBRID_FEATURES))), np.zeros(0)
-        return np.vstack([features_by_user[j] for j in part]), np.concatenate([labels_by_user[j] for j in part])
-
-    x_fit, y_fit = stack(fit_part)
-    x_eval, y_eval = stack(eval_part)
-    if not 0 < y_fit.mean() < 1:  # every positive fell in one half: fit on all, evaluate on all
-        x_fit, y_fit = stack(order)
-        x_eval, y_eval = x_fit, y_fit
-    model = ranking.fit_blend_weights(
-        x_fit, y_fit, l2=l2, feature_names=ranking.HYBRID_FEATURES, valid=(x_eval, y_eval) if len(y_eval) else None
+    model = ranking.fit_blend_cross_fitted(
+        features_by_user, labels_by_user, l2=l2, feature_names=ranking.HYBRID_FEATURES, seed=seed
     )
     weights, bias = model.raw_coefficients()
     record = RankingModel.objects.create(
@@ -285,8 +272,9 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
         n_train=model.n_train,
         metrics={
             "users": len(features_by_user),
-            "rows_fit": int(len(y_fit)),
-            "rows_valid": int(len(y_eval)),
+            "rows_fit": model.n_train,
+            "rows_valid": model.extra["valid_rows"],
+            "validation": model.extra["validation"],
             "candidate_recall": round(hits / max(len(features_by_user), 1), 4),
             "train_loss": model.train_loss,
             "initial_loss": model.initial_loss,

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             auc = "n/a" if model.valid_auc is None else f"{model.valid_auc:.4f}"
             loss = "n/a" if model.valid_loss is None else f"{model.valid_loss:.4f}"
             self.stdout.write(
-                f"Blend {model.pk}: {weights}, bias={model.bias:+.4f}; validation AUC {auc}, loss {loss} "
+                f"Blend {model.pk}: {weights}, bias={model.bias:+.4f}; validation "
+                f"({model.metrics.get('validation', 'held-out users')}) AUC {auc}, loss {loss} "
                 f"({model.metrics['users']} users, {model.n_train} rows, {model.metrics['seconds']}s)"
             )
