@@ -45,7 +45,7 @@ def main() -> None:
     from llmrec_django import collaborative
     from llmrec_django.core import ranking
     from llmrec_django.core.metrics import evaluate_lists
-    from llmrec_django.core.ranking import fit_blend_weights
+    from llmrec_django.core.ranking import fit_blend_cross_fitted
     from llmrec_django.evaluation import EvaluationOptions, load_log, split_log
     from llmrec_django.models import Tenant
     from llmrec_django.recommending.blend import TrainingSnapshot, hold_out_last_new_item
@@ -102,9 +102,7 @@ def main() -> None:
             if ids:
                 features.append(rows)
                 labels.append(np.array([1.0 if i == target else 0.0 for i in ids]))
-        model = fit_blend_weights(
-            np.vstack(features), np.concatenate(labels), l2=args.l2, feature_names=ranking.HYBRID_FEATURES
-        )
+        model = fit_blend_cross_fitted(features, labels, l2=args.l2, feature_names=ranking.HYBRID_FEATURES)
 
         snapshot = TrainingSnapshot(tenant, train, every)
         blend_lists, knn_lists = {}, {}
