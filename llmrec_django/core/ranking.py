@@ -169,7 +169,7 @@ def standardise_within_list(values: ArrayLike) -> np.ndarray:
     item-KNN scores are all large, a narrow taste's cosines all high), while a list is ranked on
     how its candidates differ. Standardised within the list, a feature says how far above the
     user's typical candidate an item stands, which is what the ranking needs (on MovieLens, NDCG@10
-    +2-4 % over scaling by the list's maximum).
+    +1.5-2 % over scaling by the list's maximum).
     """
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
@@ -200,10 +200,10 @@ def hybrid_features(
     - ``closest_liked``: the cosine to the liked item the candidate is closest to
       (``closest_liked_similarity``), which finds the items near one of several tastes.
 
-    Every column but the cold-item indicator is standardised within the list
-    (``standardise_within_list``; ``cold_relevance`` repeats the standardised relevance): raw
-    ALS and KNN scores grow with the length of a history and cosines with the narrowness of a
-    taste, which a blend shared by all users cannot correct for. The ranking by ``relevance``
+    Every column is standardised within the list (``standardise_within_list``; ``cold_relevance``
+    is the standardised relevance, kept for cold items only): raw ALS and KNN scores grow with
+    the length of a history and cosines with the narrowness of a taste, which a blend shared by
+    all users cannot correct for. The ranking by ``relevance``
     alone (the default weights) is the ranking by ``cos * R``.
 
     A missing collaborative, item-KNN, popularity or closest-liked score means 0 (a constant
