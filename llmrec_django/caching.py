@@ -40,6 +40,8 @@ class TenantCache(Generic[T]):
         self._lock = threading.Lock()
         self._values: dict[int, tuple[float, T]] = {}
         self._refreshing: set[int] = set()
+        # Bumped by clear(): a value computed before a clear (a refresh racing a change) is not kept.
+        self._generation = 0
 
     def get(self, tenant_id: int) -> T:
         if self.afresh_in_transactions and connection.in_atomic_block:
@@ -54,14 +56,17 @@ class TenantCache(Generic[T]):
         return cached[1]
 
     def refresh(self, tenant_id: int) -> T:
-        """Compute now, store and return."""
+        """Compute now, store (unless ``clear()`` ran meanwhile) and return."""
+        generation = self._generation
         value = self.compute(tenant_id)
         with self._lock:
-            self._values[tenant_id] = (time.monotonic(), value)
+            if generation == self._generation:
+                self._values[tenant_id] = (time.monotonic(), value)
         return value
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._values.clear()
 
     def _refresh_in_background(self, tenant_id: int) -> None:

@@ -50,3 +50,21 @@ def test_another_process_change_shows_within_the_ttl(tenant, settings):
 def test_an_unusable_blend_is_left_out(tenant):
     RankingModel.objects.create(tenant=tenant, model={"weights": [1.0], "feature_names": ["old"]})
     assert state.serving_state(tenant.pk).blend is None
+
+
+def test_a_refresh_racing_a_change_does_not_keep_the_old_value():
+    from llmrec_django.caching import TenantCache
+
+    calls = []
+    cache = None
+
+    def compute(tenant_id):
+        calls.append(tenant_id)
+        if len(calls) == 1:
+            cache.clear()  # a change lands while the first value is being computed
+        return len(calls)
+
+    cache = TenantCache("test", compute, lambda: 60)
+    assert cache.get(1) == 1  # returned to its caller, but not kept ...
+    assert cache.get(1) == 2  # ... so the next read computes again
+    assert cache.get(1) == 2
