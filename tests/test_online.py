@@ -561,3 +561,13 @@ def test_a_ready_version_served_by_an_arm_keeps_following_changes(shop, tenant):
     assert {v.pk for v in embedding.versions_to_maintain(tenant.pk)} == {active.pk, spare.pk}
     Experiment.objects.update(is_active=False)
     assert [v.pk for v in embedding.versions_to_maintain(tenant.pk)] == [active.pk]
+
+
+def test_a_user_who_turned_personalisation_off_takes_part_in_no_experiment(shop, tenant):
+    items, users, _ = shop
+    make_experiment(tenant, {"name": "a", "traffic": 1, "is_control": True}, {"name": "b", "traffic": 1})
+    UserProfile.objects.filter(pk=users[0].pk).update(personalisation_enabled=False)
+    result = serving.for_user(UserProfile.objects.get(pk=users[0].pk), k=4)
+    assert result.experiment is None and result.source == "fallback:popularity"
+    assert not ExperimentAssignment.objects.filter(user=users[0]).exists()
+    assert ServedList.objects.get(pk=result.list_id).experiment is None

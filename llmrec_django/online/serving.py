@@ -15,7 +15,7 @@ offline evaluation call ``llmrec_django.recommend`` directly, so they are not lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmrec_django.models import Item, Tenant, UserProfile
@@ -48,10 +48,11 @@ def for_user(
     category: str | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> RecommendationList:
-    """The user's "for you" list, served by their experiment arm when an experiment runs."""
+    """The user's "for you" list, served by their experiment arm when an experiment runs. A user
+    who turned personalisation off takes part in no experiment."""
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = resolve_user(user, tenant)
-    choice = experiments.arm_for(tenant, profile)
+    choice = experiments.arm_for(tenant, profile) if profile.personalisation_enabled else None
     result = recommend_for_user(
         profile,
         tenant=tenant,
@@ -80,7 +81,18 @@ def for_user(
     return result
 
 
-def _shadow_job(profile, tenant, arm, experiment_id, k, category, context, logged_context):
+def _shadow_job(
+    profile: UserProfile,
+    tenant: Tenant,
+    arm: experiments.Arm,
+    experiment_id: int,
+    k: int | None,
+    category: str | None,
+    context: Mapping[str, Any] | None,
+    logged_context: dict[str, Any],
+) -> Callable[[], None]:
+    """The shadow arm's list for this request, to run after the response (never shown)."""
+
     def job() -> None:
         result = recommend_for_user(
             profile, tenant=tenant, k=k, category=category, context=context, strategy=arm.strategy
