@@ -260,6 +260,11 @@ _cache_lock = threading.Lock()
 _cache: dict[int, tuple[int, CollaborativeFactors]] = {}
 
 
+def current_record(tenant_id: int) -> tuple[int, str] | None:
+    """``(id, file path)`` of the tenant's latest collaborative model, if one was fitted."""
+    return CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path").first()
+
+
 _LOOK_UP = object()  # current_model(record=...) left out: find the current record
 
 
@@ -275,7 +280,7 @@ def current_model(
     """
     tenant_id = tenant.pk if isinstance(tenant, Tenant) else int(tenant)
     if record is _LOOK_UP:
-        record = CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path").first()
+        record = current_record(tenant_id)
     if record is None:
         return None
     record_id, path = record

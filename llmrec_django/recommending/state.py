@@ -27,6 +27,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from llmrec_django import collaborative, vectorstore
 from llmrec_django.caching import TenantCache
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
@@ -37,6 +38,7 @@ from llmrec_django.models import (
     RankingModel,
     TrainingRun,
 )
+from llmrec_django.training.reranker import active_reranker
 
 logger = logging.getLogger(__name__)
 
@@ -73,28 +75,20 @@ def usable_blend(record_id: int, stored: dict[str, Any] | None) -> ranking.Blend
 
 
 def _load(tenant_id: int) -> ServingState:
-    version = EmbeddingVersion.objects.filter(tenant_id=tenant_id, status=EmbeddingVersion.Status.ACTIVE).first()
     blend_record = RankingModel.objects.filter(tenant_id=tenant_id).values_list("pk", "model").first()
     blend_model = usable_blend(*blend_record) if blend_record else None
-    collaborative = CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path").first()
     rules = tuple(
         BusinessRule.objects.filter(tenant_id=tenant_id, is_active=True)
         .exclude(ends_at__lte=timezone.now())
         .order_by("pk")
     )
-    reranker = (
-        TrainingRun.objects.filter(
-            tenant_id=tenant_id, kind=TrainingRun.Kind.RERANKER, promotion=TrainingRun.Promotion.ACTIVE
-        )
-        .values_list("artifact_path", "pk")
-        .first()
-    )
+    reranker = active_reranker(tenant_id)
     return ServingState(
-        version=version,
+        version=vectorstore.active_version(tenant_id),
         blend=(blend_record[0], blend_model) if blend_model is not None else None,
-        collaborative=tuple(collaborative) if collaborative else None,
+        collaborative=collaborative.current_record(tenant_id),
         rules=rules,
-        reranker=tuple(reranker) if reranker else None,
+        reranker=(reranker.artifact_path, reranker.pk) if reranker else None,
     )
 
 
