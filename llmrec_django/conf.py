@@ -253,7 +253,15 @@ DEFAULTS: dict[str, Any] = {
         },
         # Two-tower encoder: InfoNCE over in-batch and ANN-mined hard negatives. anchor: the user
         # side lists the recent items' "titles", or their full "item_texts" (the items' own format).
-        "ENCODER": {"temperature": 0.05, "hard_negatives": 1, "hard_negative_depth": 50, "anchor": "titles"},
+        # user_text_weight: in the served interest vector, the user's text (written as the anchor)
+        # against the weighted history of item vectors (llmrec_django.encoders.user_tower).
+        "ENCODER": {
+            "temperature": 0.05,
+            "hard_negatives": 1,
+            "hard_negative_depth": 50,
+            "anchor": "titles",
+            "user_text_weight": 1.0,
+        },
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
         # active encoder's weights. top_n: items of a list the re-ranker re-orders.
         "RERANKER": {"base_path": None, "negatives_per_positive": 3, "top_n": 50, "batch_size": 16},

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ from llmrec_django.backends import get_encoder
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.interest import event_weights, interest_vector
 from llmrec_django.core.text import build_item_text, text_hash
+from llmrec_django.encoders.user_tower import UserTower, read_user_tower
 from llmrec_django.models import EmbeddingVersion, Item, ItemVector, Relation, Tenant, UserProfile, UserVector
 
 logger = logging.getLogger(__name__)
@@ -187,17 +188,22 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
         user_ids = [pk for pk in user_ids if pk not in paused]
     item_ids = {event[0] for pk in user_ids for event in events.get(pk, ())}
     vectors_by_item = vectorstore.item_vectors(version, item_ids)
-    profiles = stated.texts
-    with_text = [pk for pk in user_ids if profiles.get(pk)]
-    profile_vectors = (
-        dict(zip(with_text, encoder_for(version).encode([profiles[pk] for pk in with_text]), strict=True))
-        if with_text
-        else {}
-    )
-
+    encoder = encoder_for(version)
     now = timezone.now()
     weights_by_type = llmrec_settings.EVENT_WEIGHTS
     half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)
+    tower = read_user_tower(encoder.model_path)
+    if tower is not None:
+        # A fine-tuned two-tower model: the user's own text, written as it was trained.
+        texts = user_tower_texts(version.tenant_id, user_ids, events, tower)
+        text_weight = tower.text_weight
+    else:
+        texts, text_weight = stated.texts, float(llmrec_settings.PROFILE_WEIGHT)
+    with_text = [pk for pk in user_ids if texts.get(pk)]
+    text_vectors = (
+        dict(zip(with_text, encoder.encode([texts[pk] for pk in with_text]), strict=True)) if with_text else {}
+    )
+
     out_ids, out_vectors, out_counts = [], [], []
     for user_id in user_ids:
         usable = [e for e in events.get(user_id, ()) if e[0] in vectors_by_item]
@@ -207,7 +213,7 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
             matrix = np.stack([vectors_by_item[e[0]] for e in usable])
         else:
             weights, matrix = np.zeros(0), np.zeros((0, version.dimension))
-        vector = interest_vector(matrix, weights, profile_vectors.get(user_id), float(llmrec_settings.PROFILE_WEIGHT))
+        vector = interest_vector(matrix, weights, text_vectors.get(user_id), text_weight)
         if vector is not None:
             out_ids.append(user_id)
             out_vectors.append(vector)
@@ -219,6 +225,44 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
 
 # ---------------------------------------------------------------------------------------------
 # Whole builds
+
+
+def user_tower_texts(
+    tenant_id: int, user_ids: Sequence[int], events: Mapping[int, Sequence[tuple]], tower: UserTower
+) -> dict[int, str]:
+    """Each user's text for a two-tower model (``encoders.user_tower``): their stated profile
+    (a generated one is left out, as in training, where it would leak later events), recent
+    searches, and their last ``tower.history_items`` liked items."""
+    recent: dict[int, list[int]] = {}
+    for user_id in user_ids:
+        rows = sorted(events.get(user_id, ()), key=lambda e: e[3], reverse=True)
+        signs = event_weights(
+            [e[1] for e in rows], [e[2] for e in rows], np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0
+        )
+        liked: list[int] = []
+        for event, sign in zip(rows, signs, strict=True):
+            if sign > 0 and event[0] not in liked:
+                liked.append(event[0])
+                if len(liked) >= tower.history_items:
+                    break
+        recent[user_id] = liked[::-1]  # oldest first
+    wanted = {i for items in recent.values() for i in items}
+    titles = dict(Item.objects.filter(pk__in=wanted).values_list("pk", "title"))
+    full = (
+        {t.item_id: t.text for t in item_texts(Item.objects.filter(pk__in=wanted))}
+        if tower.anchor == "item_texts"
+        else {}
+    )
+    texts = {}
+    for pk, text, source, queries in UserProfile.objects.filter(tenant_id=tenant_id, pk__in=list(user_ids)).values_list(
+        "pk", "profile_text", "profile_text_source", "recent_queries"
+    ):
+        stated = "" if interest_profile.text_source(source, text) == UserProfile.TextSource.GENERATED else text
+        items = recent.get(pk, [])
+        texts[pk] = tower.text(
+            stated, queries or [], [titles.get(i, "") for i in items], [full.get(i, "") for i in items]
+        )
+    return {pk: text for pk, text in texts.items() if text}
 
 
 def create_build(tenant: Tenant, model_path: str | None = None) -> EmbeddingVersion:

@@ -187,3 +187,65 @@ def test_embed_command_switch_and_rollback(tenant, catalogue, capsys):
     assert rows == {first.pk: "active", second.pk: "ready"}
     call_command("llmrec_version", "retire", str(second.pk))
     assert EmbeddingVersion.objects.get(pk=second.pk).status == "retired"
+
+
+def test_a_fine_tuned_models_users_are_written_as_it_was_trained(tenant, catalogue, tiny_encoder_dir, tmp_path):
+    """A model saved with a user-tower recipe gets user vectors from the user's own text (their
+    stated profile, not a generated one, and their last liked titles) added to the weighted
+    history with the recipe's weight."""
+    import shutil
+
+    from llmrec_django.core.interest import interest_vector
+    from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_encoder_dir, tuned)
+    write_user_tower(tuned, UserTower(history_items=2, anchor="titles", text_weight=3.0))
+    erin = UserProfile.objects.create(tenant=tenant, external_id="erin", profile_text="I want quiet films")
+    gus = UserProfile.objects.create(
+        tenant=tenant,
+        external_id="gus",
+        profile_text="Likes cookware such as Cast Iron Skillet.",
+        profile_text_source=UserProfile.TextSource.GENERATED,
+    )
+    start = timezone.now() - timezone.timedelta(days=1)
+    for n, (user, item, event_type) in enumerate(
+        [(erin, 0, "click"), (erin, 1, "purchase"), (erin, 4, "dislike"), (erin, 2, "view"), (gus, 4, "like")]
+    ):
+        Interaction.objects.create(
+            tenant=tenant,
+            event_id=f"t{n}",
+            user=user,
+            item=catalogue[item],
+            event_type=event_type,
+            timestamp=start + timezone.timedelta(minutes=n),
+        )
+    version = build(tenant, model_path=str(tuned))
+    encoder = embedding.encoder_for(version)
+    texts = embedding.user_tower_texts(
+        tenant.pk, [erin.pk, gus.pk], embedding._user_rows(tenant.pk, [erin.pk, gus.pk]), UserTower(2)
+    )
+    # The last two liked items, oldest first; the dislike is not "liked"; gus's generated text stays out.
+    assert texts == {
+        erin.pk: "I want quiet films. Recently liked: Orbit of Tea; Mud and Glory.",
+        gus.pk: "Recently liked: Cast Iron Skillet.",
+    }
+    # erin's vector: her events' weighted item vectors plus 3 x her text's vector.
+    events = embedding._user_rows(tenant.pk, [erin.pk])[erin.pk]
+    items = vectorstore.item_vectors(version, [e[0] for e in events])
+    now = timezone.now()
+    weights = embedding.event_weights(
+        [e[1] for e in events],
+        [e[2] for e in events],
+        np.array([(now - e[3]).total_seconds() for e in events]),
+        embedding.llmrec_settings.EVENT_WEIGHTS,
+        float(embedding.llmrec_settings.RECENCY_HALF_LIFE_DAYS),
+    )
+    expected = interest_vector(
+        np.stack([items[e[0]] for e in events]), weights, encoder.encode([texts[erin.pk]])[0], 3.0
+    )
+    assert vectorstore.user_vector(version, erin.pk) == pytest.approx(expected, abs=1e-4)
+    # The base model has no recipe: its users keep the profile text with PROFILE_WEIGHT.
+    base = build(tenant)
+    assert embedding.read_user_tower(embedding.encoder_for(base).model_path) is None
+    assert vectorstore.user_vector(base, erin.pk) != pytest.approx(vectorstore.user_vector(version, erin.pk), abs=1e-3)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from llmrec_django.core.text import user_history_text
 from llmrec_django.training import config as training_config
 from llmrec_django.training import data as training_data
 from tests.training_helpers import FILMS, GEAR, build_shop, fast_training
@@ -14,10 +15,10 @@ def shop(tenant, tiny_encoder, settings, tmp_path):
 
 
 def test_user_text_joins_profile_searches_and_recent_titles():
-    assert training_data.user_text("Likes films", ["space opera"], ["Alien", "", "Heat"]) == (
+    assert user_history_text("Likes films", ["space opera"], ["Alien", "", "Heat"]) == (
         "Likes films. Recently searched: space opera. Recently liked: Alien; Heat."
     )
-    assert training_data.user_text("", [], []) == ""
+    assert user_history_text("", [], []) == ""
 
 
 def test_the_split_holds_out_each_users_last_liked_item(tenant, shop):
@@ -104,7 +105,7 @@ def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop
     texts = training_data.item_text_map({i for h in split.users.values() for _, i in h.liked})
     history = next(iter(split.users.values()))
     first, second, third = (texts[i] for _, i in history.liked[:3])
-    expected = f"{training_data.user_text(history.profile, history.queries, [])} {second} {first}"
+    expected = f"{user_history_text(history.profile, history.queries, [])} {second} {first}"
     assert (expected, third, []) in examples.train
     with pytest.raises(ValueError, match="anchor must be"):
         training_data.encoder_examples(tenant, {**params, "anchor": "both"})

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from llmrec_django import collaborative, vectorstore
+from llmrec_django.encoders.user_tower import UserTower, read_user_tower
 from llmrec_django.models import EmbeddingVersion, Interaction, TrainingRun
 from llmrec_django.queues import route_task
 from llmrec_django.recommend import recommend_for_user
@@ -42,6 +43,10 @@ def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, 
     # The best epoch's weights are saved under ARTIFACTS and re-embedded into a new version.
     model_dir = Path(run.artifact_path)
     assert model_dir.is_relative_to(tmp_path / "artifacts") and (model_dir / "config.json").is_file()
+    # With the user side as trained, so serving writes its users' texts the same way.
+    assert read_user_tower(model_dir) == UserTower(
+        history_items=run.params["history_items"], anchor="titles", text_weight=run.params["user_text_weight"]
+    )
     version = run.embedding_version
     assert version.status == EmbeddingVersion.Status.READY and version.model_path == str(model_dir)
     assert version.model_name == f"encoder-{run.pk}"

@@ -110,5 +110,22 @@ def build_user_text(profile: str = "", recent_queries: Iterable[str] = ()) -> st
     return " ".join(parts)
 
 
+def user_history_text(profile: str, recent_queries: Iterable[str], recent_titles: Iterable[str]) -> str:
+    """A user as one text: the profile, recent searches, then the titles of recently liked items
+    (oldest first, newest last). The two-tower encoder's user side and the re-ranker's left side."""
+    text = build_user_text(profile, recent_queries)
+    titles = [_clean(t) for t in recent_titles if t and t.strip()]
+    if titles:
+        text = (text + " " if text else "") + "Recently liked: " + "; ".join(titles) + "."
+    return text
+
+
+def user_item_texts_text(profile: str, recent_queries: Iterable[str], recent_item_texts: Iterable[str]) -> str:
+    """Like ``user_history_text`` but with the recent items' full texts, newest first (so
+    truncation drops the oldest): the user then reads like the item texts the catalogue is
+    embedded from."""
+    return " ".join([build_user_text(profile, recent_queries), *[t for t in recent_item_texts if t]]).strip()
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec_django.conf import DEFAULTS, llmrec_settings
+from llmrec_django.encoders.user_tower import UserTower
 from llmrec_django.training.loop import LoopConfig
 
 KINDS = ("encoder", "reranker")
@@ -32,7 +33,21 @@ def run_params(kind: str, overrides: dict[str, Any] | None = None) -> dict[str, 
         )
     params.update(overrides or {})
     loop_config(params)  # validates the loop's part now, before any work
+    if kind == "encoder":
+        user_tower(params)
     return params
+
+
+def user_tower(params: dict[str, Any]) -> UserTower:
+    """The user side an encoder run trains (and saves with the model); ``ValueError`` if invalid."""
+    try:
+        return UserTower(
+            history_items=int(params["history_items"]),
+            anchor=str(params.get("anchor", "titles")),
+            text_weight=float(params["user_text_weight"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid encoder training parameters: {exc}") from exc
 
 
 def loop_config(params: dict[str, Any]) -> LoopConfig:

@@ -4,9 +4,11 @@ The split is the offline evaluation's (``evaluation.split_log`` with the tempora
 user's last positive item held out), so the promotion's evaluation never scores a model on
 pairs it was trained on, and early stopping watches the same held-out items.
 
-- **User text** (the anchor, and the re-ranker's left side): the profile text, recent searches,
-  then the titles of the user's last ``history_items`` liked items before the moment of the
-  example (``user_text``). The serving re-ranker builds it the same way (``current_user_text``).
+- **User text** (the anchor, and the re-ranker's left side): the profile text a user or the site
+  wrote, recent searches, then the titles of the user's last ``history_items`` liked items
+  before the moment of the example (``core.text.user_history_text``). The serving re-ranker
+  builds it the same way (``current_user_text``), and so does a served fine-tuned encoder for
+  its users' vectors (``encoders.user_tower``, whose recipe the trainer saves with the model).
 - **Encoder pairs**: for every positive (user, item) of the training part, in time order, the
   user text made of what came before (``anchor="item_texts"``: the profile then the full texts
   of those items, newest first, instead of their titles) -> the item's text (``embedding.item_texts``), plus
@@ -34,7 +36,9 @@ import numpy as np
 
 from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.core.text import build_user_text
+from llmrec_django.core.text import user_history_text
+from llmrec_django.encoders.user_tower import UserTower
+from llmrec_django.interest_profile import text_source
 from llmrec_django.models import Interaction, Item, Tenant, UserProfile
 
 logger = logging.getLogger(__name__)
@@ -56,15 +60,6 @@ class TrainingExamples:
     window: dict[str, Any]
 
 
-def user_text(profile: str, queries: Sequence[str], recent_titles: Sequence[str]) -> str:
-    """The text of a user: profile, recent searches, then recently liked titles (newest last)."""
-    text = build_user_text(profile, queries)
-    titles = [t.strip() for t in recent_titles if t and t.strip()]
-    if titles:
-        text = (text + " " if text else "") + "Recently liked: " + "; ".join(titles) + "."
-    return text
-
-
 def current_user_text(profile: UserProfile, history_items: int) -> str:
     """The user text for a request now: the profile and their last liked items (the serving side)."""
     weights = llmrec_settings.EVENT_WEIGHTS
@@ -80,7 +75,17 @@ def current_user_text(profile: UserProfile, history_items: int) -> str:
             if len(recent) >= history_items:
                 break
     titles = dict(Item.objects.filter(pk__in=recent).values_list("pk", "title"))
-    return user_text(profile.profile_text, profile.recent_queries or [], [titles.get(i, "") for i in reversed(recent)])
+    return user_history_text(
+        _stated_profile(profile.profile_text, profile.profile_text_source),
+        profile.recent_queries or [],
+        [titles.get(i, "") for i in reversed(recent)],
+    )
+
+
+def _stated_profile(text: str, source: str) -> str:
+    """A profile text the user or the site wrote; a generated one is left out of user texts (in
+    training it was written from every event, the held-out ones included)."""
+    return "" if text_source(source, text) == UserProfile.TextSource.GENERATED else text
 
 
 def _is_positive(event_type: str, value: float | None, weights: dict[str, float]) -> bool:
@@ -113,7 +118,7 @@ def load_split(tenant: Tenant) -> SplitData:
     # A text the system generated was written from every event, the held-out ones included: it
     # would leak them into the training anchors. Texts users or the site wrote are kept.
     profiles = {
-        pk: ("" if source == UserProfile.TextSource.GENERATED else text, list(queries or []))
+        pk: (_stated_profile(text, source), list(queries or []))
         for pk, text, queries, source in UserProfile.objects.for_tenant(tenant).values_list(
             "pk", "profile_text", "recent_queries", "profile_text_source"
         )
@@ -277,20 +282,16 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     needed = {i for u, item, before in events for i in (item, *before[-history_n:], *negatives[(u, item)])}
     needed |= {i for u in split.held_out for i in split.held_out[u]}
     needed |= {i for h in split.users.values() for _, i in h.liked[-history_n:]}
-    if params.get("anchor", "titles") not in ("titles", "item_texts"):
-        raise ValueError(f"ENCODER anchor must be 'titles' or 'item_texts', not {params.get('anchor')!r}.")
     texts, titles = item_text_map(needed), _titles(needed)
 
-    use_item_texts = params.get("anchor", "titles") == "item_texts"
+    tower = UserTower(history_items=history_n, anchor=str(params.get("anchor", "titles")))
 
     def anchor(user: int, before: Sequence[int]) -> str:
         history = split.users[user]
-        if use_item_texts:
-            # The full texts of the recent items, newest first (truncation drops the oldest): the
-            # anchor then looks like the item texts the catalogue is embedded from.
-            recent = [texts[i] for i in reversed(before[-history_n:]) if i in texts]
-            return " ".join([user_text(history.profile, history.queries, []), *recent]).strip()
-        return user_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
+        recent = before[-history_n:]
+        return tower.text(
+            history.profile, history.queries, [titles.get(i, "") for i in recent], [texts.get(i, "") for i in recent]
+        )
 
     train = [
         (anchor(user, before), texts[item], [texts[n] for n in negatives[(user, item)] if n in texts])
@@ -345,7 +346,7 @@ def reranker_examples(tenant: Tenant, params: dict[str, Any], split: SplitData |
         out = []
         for user, item, before, label in rows:
             history = split.users[user]
-            left = user_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
+            left = user_history_text(history.profile, history.queries, [titles.get(i, "") for i in before[-history_n:]])
             if item in texts:
                 out.append((left or "(new user)", texts[item], label))
         return out

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmrec_django.training.config import loop_config
+from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+from llmrec_django.training.config import loop_config, user_tower
 from llmrec_django.training.data import TrainingExamples
 from llmrec_django.training.loop import DistributedInfo, EpochRecord, fit
 
 
-def _save_best(output: Path | None) -> Callable[[Any, int], None] | None:
+def _save_best(output: Path | None, tower: UserTower | None = None) -> Callable[[Any, int], None] | None:
     if output is None:
         return None
 
@@ -27,6 +28,8 @@ def _save_best(output: Path | None) -> Callable[[Any, int], None] | None:
         partial = output.with_name(output.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         module.save(partial)
+        if tower is not None:
+            write_user_tower(partial, tower)
         (partial / "EPOCH").write_text(str(epoch))
         shutil.rmtree(output, ignore_errors=True)
         partial.rename(output)
@@ -63,6 +66,7 @@ def train_encoder(
     config = loop_config(params)
     temperature = float(params["temperature"])
     model = BiEncoder(base_path, max_length=int(params["max_length"]))
+    tower = user_tower(params)  # the user side as trained, saved with the weights for serving
     result = fit(
         model,
         examples.train,
@@ -70,7 +74,7 @@ def train_encoder(
         functools.partial(info_nce_loss, temperature=temperature),
         lambda module: info_nce_validation(module, examples.valid, config.batch_size, temperature),
         config,
-        checkpoint=_save_best(output),
+        checkpoint=_save_best(output, tower),
         on_epoch=on_epoch,
         on_progress=on_progress,
         dist_info=dist_info,
