@@ -64,6 +64,9 @@ def setup_django() -> None:
 
     # Synthetic vectors come from no text model: users get no generated profile text to encode.
     settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}
+    from llmrec_django.conf import llmrec_settings
+
+    llmrec_settings.reload()  # migrate's checks already read LLMREC; a plain assignment sends no signal
 
 
 def load_average() -> str:
