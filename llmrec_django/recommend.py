@@ -54,6 +54,7 @@ from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
 from llmrec_django.recommending.state import serving_state, usable_blend
 from llmrec_django.recommending.strategy import DEFAULT_STRATEGY, Strategy
+from llmrec_django.recommending.threads import limit_blas_threads
 from llmrec_django.tenancy import resolve_tenant
 from llmrec_django.training import reranker
 
@@ -357,6 +358,7 @@ def popular_items(
     """The popularity list (time-decayed, with the rules of ``context``): what anonymous visitors
     see. ``source`` is ``fallback:popularity`` with ``reason``."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant)
     k = _clamp_k(k)
     version = serving_state(tenant.pk).version
@@ -441,6 +443,7 @@ def recommend_for_user(
     as configured).
     """
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
     strategy = strategy or DEFAULT_STRATEGY
@@ -663,6 +666,7 @@ def similar_items(
     """Items like ``item``: nearest vectors, KG neighbours and co-consumed items, scored by
     ``cos * R`` with R the KG weight from this item; a given user's consumed items are left out."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(item, "tenant", None))
     k = _clamp_k(k)
     anchor = resolve_item(item, tenant)
@@ -755,6 +759,7 @@ def search(
     ``recent_queries``. A user who turned personalisation off is searched for like a visitor.
     """
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
     if not query or not query.strip():
@@ -855,6 +860,7 @@ def recommend_for_vector(
     """The items of ``version`` nearest to ``vector`` (a conversation's query), with the usual
     filters, rules and diversity; the popularity list when nothing is near enough."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = version.tenant
     k = _clamp_k(k)
     exclude = {int(i) for i in exclude}
