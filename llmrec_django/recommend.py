@@ -50,6 +50,7 @@ from llmrec_django.core.interest import normalise
 from llmrec_django.models import EmbeddingVersion, Item, RankingModel, Tenant, UserProfile, time_of_day
 from llmrec_django.online import exploration
 from llmrec_django.query_parsing import ParsedQuery, parse_query
+from llmrec_django.reads import fetch
 from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
 from llmrec_django.recommending.state import serving_state, usable_blend
@@ -497,19 +498,24 @@ def _recommend_for_user(
             tenant, reason=PERSONALISATION_OFF, k=k, version=serving_state(tenant.pk).version, timer=timer,
             context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
         )  # fmt: skip
+    # Four round trips (``reads.fetch``): history and user vector; the liked items' vectors and
+    # KG edges; vector search and KG candidates; the merged candidates' rows, vectors and edges.
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
-    history = data.load_history(profile.pk, consumed_types)
+    version = _serving_version(tenant, strategy)
+    history_read = data.history_read(profile.pk, consumed_types)
+    if version is None:
+        (history,) = fetch(history_read)
+    else:
+        history, user_vec = fetch(history_read, vectorstore.user_vector_read(version, profile.pk))
     exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
 
-    version = _serving_version(tenant, strategy)
     common = dict(
         k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
     )
     if version is None:
         return _popular_list(tenant, reason="no active embedding version", **common)
     sources = set(strategy.sources or SOURCE_NAMES)
-    user_vec = vectorstore.user_vector(version, profile.pk)
     if user_vec is None:
         return _popular_list(tenant, reason="no interest vector for this user yet", **common)
 
@@ -517,14 +523,19 @@ def _recommend_for_user(
     liked = history.liked
     try:
         recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
-        liked_vectors = vectorstore.item_vectors(version, recent_liked[: data.RECENT_LIKED_ITEMS])
+        liked_vectors, (liked_edges, labels) = fetch(
+            vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
+            data.item_entity_edges_read(liked),
+        )
+        entity_weights = ranking.user_entity_weights(liked, liked_edges)
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
-        found = (
-            vectorstore.nearest_items(
-                version, query_vec, n, exclude_item_ids=sorted(exclude), category=category, with_vectors=True
-            )
-            if "vector" in sources
-            else []
+        search = vectorstore.nearest_items_read(
+            version, query_vec, n if "vector" in sources else 0, exclude_item_ids=sorted(exclude), category=category,
+            with_vectors=True,
+        )  # fmt: skip
+        kg_exclude = exclude | set(liked) if exclude_consumed else exclude
+        found, kg = fetch(
+            search, data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude)
         )
         ann = {nb.item_id: nb.score for nb in found}
     except DatabaseError as exc:
@@ -535,13 +546,6 @@ def _recommend_for_user(
     cf_model = collaborative.current_model(tenant, record=serving_state(tenant.pk).collaborative)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
     knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
-    liked_edges, labels = data.item_entity_edges(liked)
-    entity_weights = ranking.user_entity_weights(liked, liked_edges)
-    kg = (
-        data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
-        if "kg" in sources
-        else {}
-    )
     popular_all = data.popularity(tenant.pk)
     popular = (
         dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
@@ -551,20 +555,25 @@ def _recommend_for_user(
     timer.lap("sources")
 
     ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
-    items = data.load_items(tenant.pk, list(ids) + list(liked))
+    # Vectors and edges of every merged candidate, read with the rows that filter them: a few
+    # more than needed, one round trip fewer.
+    candidate_vectors = {nb.item_id: nb.vector for nb in found}  # read with the search
+    items, more_vectors, (candidate_edges, candidate_labels) = fetch(
+        data.items_read(tenant.pk, list(ids) + list(liked)),
+        vectorstore.item_vectors_read(version, [i for i in ids if i not in candidate_vectors]),
+        data.item_entity_edges_read(ids),
+    )
     keep = [j for j, i in enumerate(ids) if i in items and i not in exclude and _passes(items[i], category, attributes)]
     ids = [ids[j] for j in keep]
     proposed = [proposed[j] for j in keep]
     if not ids:
         return _popular_list(tenant, reason="no candidates passed the filters", **common)
 
-    kept_ids = set(ids)
-    candidate_vectors = {nb.item_id: nb.vector for nb in found if nb.item_id in kept_ids}  # read with the search
-    candidate_vectors.update(vectorstore.item_vectors(version, [i for i in ids if i not in candidate_vectors]))
+    candidate_vectors.update(more_vectors)
+    candidate_vectors = {i: candidate_vectors[i] for i in ids if i in candidate_vectors}
     dimension = len(query_vec)
     matrix = np.stack([candidate_vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in ids])
     cosine = matrix @ query_vec
-    candidate_edges, candidate_labels = data.item_entity_edges(ids)
     labels.update(candidate_labels)
     kg_weight, best_entity = data.kg_weights(
         entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
