@@ -22,7 +22,7 @@ statements run one by one, in a transaction when there are several or settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -42,6 +42,14 @@ class Read(Generic[T]):
     params: Sequence[Any]
     parse: Callable[[list[tuple]], T]
     settings: Mapping[str, str] = field(default_factory=dict)
+
+
+def array_literal(values: Iterable[int | float]) -> str:
+    """A PostgreSQL array literal of numbers, for a ``%s::bigint[]`` (or ``float8[]``) parameter.
+
+    psycopg dumps a Python list element by element, checking each for quoting (about 2 µs an
+    element); the few hundred ids a recommendation reads took longer to send than to look up."""
+    return "{" + ",".join(map(str, values)) + "}"  # str, not repr: numpy scalars' repr names their type
 
 
 def _settings_statement(settings: Mapping[str, str]) -> tuple[str, list[str]]:

@@ -235,8 +235,8 @@ def _finish(
     pool = set(kept)
     if vectors is not None and len(kept) > 1:
         lam = float(llmrec_settings.MMR_LAMBDA if mmr_lambda is None else mmr_lambda)
-        dimension = len(next(iter(vectors.values()))) if vectors else 1
-        matrix = np.stack([vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in kept])
+        no_vector = np.zeros(len(next(iter(vectors.values()))) if vectors else 1, dtype=np.float32)
+        matrix = np.stack([vectors.get(i, no_vector) for i in kept])
         picked, _ = ranking.mmr(kept, [adjusted_of[i] for i in kept], matrix, k=min(len(kept), k), lambda_=lam)
         kept = [int(i) for i in picked]
     slots = int(llmrec_settings.NEW_ITEM_SLOTS)
@@ -571,8 +571,8 @@ def _recommend_for_user(
 
     candidate_vectors.update(more_vectors)
     candidate_vectors = {i: candidate_vectors[i] for i in ids if i in candidate_vectors}
-    dimension = len(query_vec)
-    matrix = np.stack([candidate_vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in ids])
+    no_vector = np.zeros(len(query_vec), dtype=np.float32)
+    matrix = np.stack([candidate_vectors.get(i, no_vector) for i in ids])
     cosine = matrix @ query_vec
     labels.update(candidate_labels)
     kg_weight, best_entity = data.kg_weights(
@@ -582,7 +582,7 @@ def _recommend_for_user(
     knn_scores = cf_model.neighbour_scores(liked, ids) if cf_model else None
     known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
-    liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, dimension))
+    liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, len(query_vec)))
     features = ranking.hybrid_features(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
         closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
@@ -602,19 +602,20 @@ def _recommend_for_user(
 
     titles = {i: row.title for i, row in items.items()}
     position = {item_id: j for j, item_id in enumerate(ids)}
+    closest_liked = explain.ClosestLiked(liked_vectors, liked)
 
     def explanation(item_id: int) -> str:
         j = position[item_id]
         text = None
         if item_id in cold and item_id in new_items:
-            source = explain.closest_liked(candidate_vectors.get(item_id), liked_vectors, liked)
+            source = closest_liked(candidate_vectors.get(item_id))
             if source is not None:
                 return f'New here, and close to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             return "New here, and close to your interests"
         if best_entity[j] is not None and kg_weight[j] > 1.0:
             text = explain.kg_explanation(best_entity[j], labels, liked_edges, liked, titles, history.strongest_event)
         if text is None and "vector" in proposed[j]:
-            source = explain.closest_liked(candidate_vectors.get(item_id), liked_vectors, liked)
+            source = closest_liked(candidate_vectors.get(item_id))
             if source is not None:
                 text = f'Similar to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             else:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import EmbeddingVersion, ItemVector, Tenant, UserVector
-from llmrec_django.reads import Read, fetch
+from llmrec_django.reads import Read, array_literal, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     array = np.asarray(vector, dtype=np.float32)
     if array.ndim != 1 or not np.all(np.isfinite(array)):
         raise ValueError("A vector must be one-dimensional and finite.")
-    return "[" + ",".join(repr(float(x)) for x in array) + "]"
+    return "[" + ",".join(map(repr, array.tolist())) + "]"  # tolist: Python floats, no numpy scalars
 
 
 def _check_dimension(version: EmbeddingVersion, vectors: np.ndarray) -> np.ndarray:
@@ -215,6 +215,15 @@ def _from_binary(data: bytes | memoryview) -> np.ndarray:
     return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 
 
+def _rows_from_binary(values: Sequence[bytes | memoryview]) -> np.ndarray:
+    """Vectors in pgvector's binary form, of one dimension, as the rows of one matrix (one
+    conversion for all of them rather than one per vector)."""
+    if not values:
+        return np.zeros((0, 0), dtype=np.float32)
+    raw = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), -1)
+    return raw[:, 4:].copy().view(">f4").astype(np.float32)
+
+
 def item_vectors_read(version: EmbeddingVersion, item_ids: Iterable[int]) -> Read[dict[int, np.ndarray]]:
     """The vectors of ``item_ids`` in ``version``.
 
@@ -224,11 +233,12 @@ def item_vectors_read(version: EmbeddingVersion, item_ids: Iterable[int]) -> Rea
     """
     ids = sorted({int(i) for i in item_ids})
     return Read(
-        "SELECT item_id, vector_send(embedding) FROM llmrec_django_itemvector WHERE version_id = %s AND item_id = ANY(%s)"
+        "SELECT item_id, vector_send(embedding) FROM llmrec_django_itemvector "
+        "WHERE version_id = %s AND item_id = ANY(%s::bigint[])"
         if ids
         else None,
-        [version.pk, ids],
-        lambda rows: {item_id: _from_binary(data) for item_id, data in rows},
+        [version.pk, array_literal(ids)],
+        lambda rows: dict(zip([row[0] for row in rows], _rows_from_binary([row[1] for row in rows]), strict=True)),
     )
 
 
@@ -332,7 +342,7 @@ def _search_sql(
     dim = int(version.dimension)
     where = ["v.version_id = %s"]
     if exclude:
-        where.append("NOT (v.item_id = ANY(%s))")
+        where.append("NOT (v.item_id = ANY(%s::bigint[]))")
     join = ""
     if active_only or category or max_price:
         join = " JOIN llmrec_django_item i ON i.id = v.item_id"
@@ -380,7 +390,7 @@ def nearest_items_read(
     sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
     params: list = [literal, version.pk]
     if exclude:
-        params.append(list(map(int, exclude_item_ids)))
+        params.append(array_literal(map(int, exclude_item_ids)))
     if category is not None:
         params.append(category)
     if max_price is not None:
@@ -393,9 +403,10 @@ def nearest_items_read(
         settings = {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": "relaxed_order"}
 
     def parse(rows: list[tuple]) -> list[Neighbour]:
+        vectors = _rows_from_binary([row[2] for row in rows]) if with_vectors else [None] * len(rows)
         return [
-            Neighbour(item_id=row[0], score=1.0 - float(row[1]), vector=_from_binary(row[2]) if with_vectors else None)
-            for row in rows
+            Neighbour(item_id=row[0], score=1.0 - float(row[1]), vector=vector)
+            for row, vector in zip(rows, vectors, strict=True)
         ]
 
     return Read(sql if k > 0 else None, params, parse, settings=settings)

@@ -1,6 +1,8 @@
 """The recommend service for a user: candidate sources, cos x R scoring, filters, MMR, fallback."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from llmrec_django import collaborative
@@ -285,3 +287,15 @@ def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, te
     assert new[0].explanation == 'New here, and close to "Lantern Ship" you bought'
     settings.LLMREC = {"NEW_ITEM_SLOTS": 0, "NEW_ITEM_MIN_SIMILARITY": 0.15}
     assert not any("new_item" in r.sources for r in recommend_for_user("alice", k=3, mmr_lambda=1.0).items)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as a request: the serving snapshot is kept
+def test_a_warm_list_reads_its_data_in_four_round_trips(world, tenant, settings):
+    _, alice, _ = world
+    settings.LLMREC = {**settings.LLMREC, "SERVING_STATE_SECONDS": 60}
+    recommend_for_user(alice, tenant=tenant, k=3)  # warms the serving snapshot and popularity
+    with CaptureQueriesContext(connection) as queries:
+        result = recommend_for_user(alice, tenant=tenant, k=3)
+    assert result.source == "hybrid"
+    # history + user vector; liked vectors + KG edges; vector search + KG candidates; candidates
+    assert len(queries) == 4, [query["sql"][:60] for query in queries]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import event_weights
 from llmrec_django.models import Item
-from llmrec_django.reads import Read, fetch
+from llmrec_django.reads import Read, array_literal, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,13 @@ class ItemRow:
     external_id: str
     title: str
     category: str
-    attributes: dict
+    stored_attributes: Any  # the jsonb column as read: text with Django's psycopg setup
     is_active: bool
+
+    @cached_property
+    def attributes(self) -> dict:
+        """Decoded when first asked for: most lists read a few hundred rows and no attribute."""
+        return _json(self.stored_attributes)
 
 
 def _ids(item_ids: Iterable[int]) -> list[int]:
@@ -122,14 +128,14 @@ def items_read(tenant_id: int, item_ids: Iterable[int]) -> Read[dict[int, ItemRo
     ids = _ids(item_ids)
 
     def parse(rows: list[tuple]) -> dict[int, ItemRow]:
-        return {row[0]: ItemRow(row[0], row[1], row[2], row[3], _json(row[4]), row[5]) for row in rows}
+        return {row[0]: ItemRow(*row) for row in rows}
 
     return Read(
         "SELECT id, external_id, title, category, attributes, is_active FROM llmrec_django_item "
-        "WHERE tenant_id = %s AND id = ANY(%s)"
+        "WHERE tenant_id = %s AND id = ANY(%s::bigint[])"
         if ids
         else None,
-        [tenant_id, ids],
+        [tenant_id, array_literal(ids)],
         parse,
     )
 
@@ -164,10 +170,10 @@ def item_entity_edges_read(item_ids: Iterable[int]) -> Read[Edges]:
     return Read(
         "SELECT r.head_item_id, r.relation, r.weight, r.tail_entity_id, e.entity_type, e.name, r.tail_item_id "
         "FROM llmrec_django_relation r LEFT JOIN llmrec_django_entity e ON e.id = r.tail_entity_id "
-        "WHERE r.head_item_id = ANY(%s)"
+        "WHERE r.head_item_id = ANY(%s::bigint[])"
         if ids
         else None,
-        [ids],
+        [array_literal(ids)],
         parse,
     )
 
@@ -212,7 +218,7 @@ def kg_candidates_read(
         """
         if entity_ids and n > 0
         else None,
-        [entity_ids, shares, tenant_id, int(n) + len(excluded)],
+        [array_literal(entity_ids), array_literal(shares), tenant_id, int(n) + len(excluded)],
         parse,
     )
 
