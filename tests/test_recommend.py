@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from llmrec_django import collaborative
+from llmrec_django import caching, collaborative
 from llmrec_django.models import Interaction, UserProfile
 from llmrec_django.recommend import RecommendationList, UnknownUser, recommend_for_user, similar_items
 from llmrec_django.recommending import data
@@ -251,8 +251,6 @@ def test_similar_items_share_vectors_and_graph(world, tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, settings):
-    import threading
-
     item = make_item(tenant, "hit", "A Hit")
     fan = UserProfile.objects.create(tenant=tenant, external_id="fan")
     assert data.popularity(tenant.pk) == {}
@@ -260,9 +258,7 @@ def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, sett
     assert data.popularity(tenant.pk) == {}, "fresh enough: served from the cache without a query"
     settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 0}
     assert data.popularity(tenant.pk) == {}, "stale: still served at once, a thread recomputes it"
-    for thread in threading.enumerate():
-        if thread.name.startswith("llmrec-popularity"):
-            thread.join(10)
+    caching.wait_for_refreshes()
     settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 60}
     assert data.popularity(tenant.pk) == {item.pk: 1.0}
 
