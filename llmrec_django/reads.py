@@ -32,7 +32,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Read(Generic[T]):
-    """``sql`` with ``params`` (``%s`` placeholders), and ``parse`` turning its rows into the value.
+    """``sql`` with ``params`` (``%s`` placeholders), a statement that returns rows, and ``parse``
+    turning its rows into the value.
 
     ``sql`` None: nothing to ask the database (an empty list of ids); ``parse`` gets no rows.
     ``settings``: configuration parameters set for the transaction before the statement runs.
@@ -87,7 +88,7 @@ def fetch(*reads: Read) -> tuple:
     with connection.cursor() as cursor:
 
         def take(index: int | None) -> None:
-            if index is not None and cursor.description is not None:
+            if index is not None:  # a read's statement returns rows (asking ``description`` costs more)
                 rows[index] = cursor.fetchall()
 
         if len(statements) > 1 and _binds_on_client(cursor):
