@@ -56,6 +56,9 @@ def setup_django() -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
+    # As a server runs: DEBUG keeps every query's text (a vector search's is 8 kB) and costs the
+    # service 1-2 ms per call; the example site turns it on unless told otherwise.
+    os.environ.setdefault("DJANGO_DEBUG", "0")
     django.setup()
     from django.core.management import call_command
 
@@ -64,6 +67,9 @@ def setup_django() -> None:
 
     # Synthetic vectors come from no text model: users get no generated profile text to encode.
     settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}
+    from llmrec_django.conf import llmrec_settings
+
+    llmrec_settings.reload()  # migrate's checks already read LLMREC; a plain assignment sends no signal
 
 
 def load_average() -> str:

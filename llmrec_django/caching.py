@@ -10,12 +10,15 @@ Usage::
 Once a copy is ``ttl()`` seconds old, the request that notices still gets it and a background
 thread recomputes it (stale-while-revalidate), so no request waits for the aggregate except a
 process's first, or one inside a transaction (which must see its own writes and cannot hand
-them to another connection).
+them to another connection). One thread per process does every refresh (``wait_for_refreshes``
+waits until it has nothing left to do).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +28,56 @@ from django.db import connection, connections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class _Refresher:
+    """The thread that recomputes stale copies, one job at a time from a queue.
+
+    A thread started for each refresh made the request that noticed a stale copy wait for it to
+    start: several ms on a busy machine, every ``SERVING_STATE_SECONDS``, a p99 of its own. This
+    one starts on first use (and again in a forked child, where the parent's threads do not
+    exist). It closes its database connection after each job, as the per-refresh threads did: an
+    idle connection held by a thread nobody joins would keep, for one, a test database from
+    being dropped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's queue may hold jobs nobody runs
+                self._jobs, self._thread, self._pid = queue.Queue(), None, os.getpid()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._jobs,), name="llmrec-refresh", daemon=True
+                )
+                self._thread.start()
+            self._jobs.put(job)
+
+    def wait(self) -> None:
+        self._jobs.join()
+
+    @staticmethod
+    def _run(jobs: queue.Queue[Callable[[], None]]) -> None:
+        while True:
+            job = jobs.get()
+            try:
+                job()
+            finally:
+                connections.close_all()  # this thread's own connections
+                jobs.task_done()
+
+
+_refresher = _Refresher()
+
+
+def wait_for_refreshes() -> None:
+    """Return once every background refresh asked for so far has run (tests)."""
+    _refresher.wait()
 
 
 class TenantCache(Generic[T]):
@@ -81,8 +134,7 @@ class TenantCache(Generic[T]):
             except Exception:  # the stale copy keeps serving; the next request tries again
                 logger.exception("Refreshing the %s of tenant %s failed", self.name, tenant_id)
             finally:
-                connections.close_all()  # this thread's own connection
                 with self._lock:
                     self._refreshing.discard(tenant_id)
 
-        threading.Thread(target=refresh, name=f"llmrec-{self.name}-{tenant_id}", daemon=True).start()
+        _refresher.submit(refresh)

@@ -120,6 +120,10 @@ DEFAULTS: dict[str, Any] = {
     # rules and re-ranker (``recommending/state.py``). A change made in the same process shows at
     # once; other processes see it within this time. 0: read them on every request.
     "SERVING_STATE_SECONDS": 2.0,
+    # BLAS threads of a process once it has served a list (``recommending/threads.py``): the
+    # service's matrix products are too small for a second thread to pay for waking it, and on a
+    # busy machine it costs milliseconds per product. None: leave BLAS as the process has it.
+    "SERVING_BLAS_THREADS": 1,
     # Seconds the popularity table is cached per process (it is one SQL aggregate per tenant).
     "POPULARITY_CACHE_SECONDS": 60,
     # How far knowledge-graph paths may raise a score: R_ui lies in [1, 1 + KG_CAP].

@@ -50,10 +50,12 @@ from llmrec_django.core.interest import normalise
 from llmrec_django.models import EmbeddingVersion, Item, RankingModel, Tenant, UserProfile, time_of_day
 from llmrec_django.online import exploration
 from llmrec_django.query_parsing import ParsedQuery, parse_query
+from llmrec_django.reads import fetch
 from llmrec_django.recommending import data, explain
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
 from llmrec_django.recommending.state import serving_state, usable_blend
 from llmrec_django.recommending.strategy import DEFAULT_STRATEGY, Strategy
+from llmrec_django.recommending.threads import limit_blas_threads
 from llmrec_django.tenancy import resolve_tenant
 from llmrec_django.training import reranker
 
@@ -233,8 +235,8 @@ def _finish(
     pool = set(kept)
     if vectors is not None and len(kept) > 1:
         lam = float(llmrec_settings.MMR_LAMBDA if mmr_lambda is None else mmr_lambda)
-        dimension = len(next(iter(vectors.values()))) if vectors else 1
-        matrix = np.stack([vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in kept])
+        no_vector = np.zeros(len(next(iter(vectors.values()))) if vectors else 1, dtype=np.float32)
+        matrix = np.stack([vectors.get(i, no_vector) for i in kept])
         picked, _ = ranking.mmr(kept, [adjusted_of[i] for i in kept], matrix, k=min(len(kept), k), lambda_=lam)
         kept = [int(i) for i in picked]
     slots = int(llmrec_settings.NEW_ITEM_SLOTS)
@@ -357,6 +359,7 @@ def popular_items(
     """The popularity list (time-decayed, with the rules of ``context``): what anonymous visitors
     see. ``source`` is ``fallback:popularity`` with ``reason``."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant)
     k = _clamp_k(k)
     version = serving_state(tenant.pk).version
@@ -441,6 +444,7 @@ def recommend_for_user(
     as configured).
     """
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
     strategy = strategy or DEFAULT_STRATEGY
@@ -494,19 +498,24 @@ def _recommend_for_user(
             tenant, reason=PERSONALISATION_OFF, k=k, version=serving_state(tenant.pk).version, timer=timer,
             context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
         )  # fmt: skip
+    # Four round trips (``reads.fetch``): history and user vector; the liked items' vectors and
+    # KG edges; vector search and KG candidates; the merged candidates' rows, vectors and edges.
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
-    history = data.load_history(profile.pk, consumed_types)
+    version = _serving_version(tenant, strategy)
+    history_read = data.history_read(profile.pk, consumed_types)
+    if version is None:
+        (history,) = fetch(history_read)
+    else:
+        history, user_vec = fetch(history_read, vectorstore.user_vector_read(version, profile.pk))
     exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
 
-    version = _serving_version(tenant, strategy)
     common = dict(
         k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
     )
     if version is None:
         return _popular_list(tenant, reason="no active embedding version", **common)
     sources = set(strategy.sources or SOURCE_NAMES)
-    user_vec = vectorstore.user_vector(version, profile.pk)
     if user_vec is None:
         return _popular_list(tenant, reason="no interest vector for this user yet", **common)
 
@@ -514,14 +523,19 @@ def _recommend_for_user(
     liked = history.liked
     try:
         recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
-        liked_vectors = vectorstore.item_vectors(version, recent_liked[: data.RECENT_LIKED_ITEMS])
+        liked_vectors, (liked_edges, labels) = fetch(
+            vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
+            data.item_entity_edges_read(liked),
+        )
+        entity_weights = ranking.user_entity_weights(liked, liked_edges)
         query_vec = _context_vector(user_vec, history, context, liked_vectors)
-        found = (
-            vectorstore.nearest_items(
-                version, query_vec, n, exclude_item_ids=sorted(exclude), category=category, with_vectors=True
-            )
-            if "vector" in sources
-            else []
+        search = vectorstore.nearest_items_read(
+            version, query_vec, n if "vector" in sources else 0, exclude_item_ids=sorted(exclude), category=category,
+            with_vectors=True,
+        )  # fmt: skip
+        kg_exclude = exclude | set(liked) if exclude_consumed else exclude
+        found, kg = fetch(
+            search, data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude)
         )
         ann = {nb.item_id: nb.score for nb in found}
     except DatabaseError as exc:
@@ -532,13 +546,6 @@ def _recommend_for_user(
     cf_model = collaborative.current_model(tenant, record=serving_state(tenant.pk).collaborative)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
     knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
-    liked_edges, labels = data.item_entity_edges(liked)
-    entity_weights = ranking.user_entity_weights(liked, liked_edges)
-    kg = (
-        data.kg_candidates(tenant.pk, entity_weights, n, exclude | set(liked) if exclude_consumed else exclude)
-        if "kg" in sources
-        else {}
-    )
     popular_all = data.popularity(tenant.pk)
     popular = (
         dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
@@ -548,20 +555,25 @@ def _recommend_for_user(
     timer.lap("sources")
 
     ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
-    items = data.load_items(tenant.pk, list(ids) + list(liked))
+    # Vectors and edges of every merged candidate, read with the rows that filter them: a few
+    # more than needed, one round trip fewer.
+    candidate_vectors = {nb.item_id: nb.vector for nb in found}  # read with the search
+    items, more_vectors, (candidate_edges, candidate_labels) = fetch(
+        data.items_read(tenant.pk, list(ids) + list(liked)),
+        vectorstore.item_vectors_read(version, [i for i in ids if i not in candidate_vectors]),
+        data.item_entity_edges_read(ids),
+    )
     keep = [j for j, i in enumerate(ids) if i in items and i not in exclude and _passes(items[i], category, attributes)]
     ids = [ids[j] for j in keep]
     proposed = [proposed[j] for j in keep]
     if not ids:
         return _popular_list(tenant, reason="no candidates passed the filters", **common)
 
-    kept_ids = set(ids)
-    candidate_vectors = {nb.item_id: nb.vector for nb in found if nb.item_id in kept_ids}  # read with the search
-    candidate_vectors.update(vectorstore.item_vectors(version, [i for i in ids if i not in candidate_vectors]))
-    dimension = len(query_vec)
-    matrix = np.stack([candidate_vectors.get(i, np.zeros(dimension, dtype=np.float32)) for i in ids])
+    candidate_vectors.update(more_vectors)
+    candidate_vectors = {i: candidate_vectors[i] for i in ids if i in candidate_vectors}
+    no_vector = np.zeros(len(query_vec), dtype=np.float32)
+    matrix = np.stack([candidate_vectors.get(i, no_vector) for i in ids])
     cosine = matrix @ query_vec
-    candidate_edges, candidate_labels = data.item_entity_edges(ids)
     labels.update(candidate_labels)
     kg_weight, best_entity = data.kg_weights(
         entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
@@ -570,7 +582,7 @@ def _recommend_for_user(
     knn_scores = cf_model.neighbour_scores(liked, ids) if cf_model else None
     known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
-    liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, dimension))
+    liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, len(query_vec)))
     features = ranking.hybrid_features(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
         closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
@@ -590,19 +602,20 @@ def _recommend_for_user(
 
     titles = {i: row.title for i, row in items.items()}
     position = {item_id: j for j, item_id in enumerate(ids)}
+    closest_liked = explain.ClosestLiked(liked_vectors, liked)
 
     def explanation(item_id: int) -> str:
         j = position[item_id]
         text = None
         if item_id in cold and item_id in new_items:
-            source = explain.closest_liked(candidate_vectors.get(item_id), liked_vectors, liked)
+            source = closest_liked(candidate_vectors.get(item_id))
             if source is not None:
                 return f'New here, and close to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             return "New here, and close to your interests"
         if best_entity[j] is not None and kg_weight[j] > 1.0:
             text = explain.kg_explanation(best_entity[j], labels, liked_edges, liked, titles, history.strongest_event)
         if text is None and "vector" in proposed[j]:
-            source = explain.closest_liked(candidate_vectors.get(item_id), liked_vectors, liked)
+            source = closest_liked(candidate_vectors.get(item_id))
             if source is not None:
                 text = f'Similar to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             else:
@@ -663,6 +676,7 @@ def similar_items(
     """Items like ``item``: nearest vectors, KG neighbours and co-consumed items, scored by
     ``cos * R`` with R the KG weight from this item; a given user's consumed items are left out."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(item, "tenant", None))
     k = _clamp_k(k)
     anchor = resolve_item(item, tenant)
@@ -755,6 +769,7 @@ def search(
     ``recent_queries``. A user who turned personalisation off is searched for like a visitor.
     """
     timer = _Timer()
+    limit_blas_threads()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     k = _clamp_k(k)
     if not query or not query.strip():
@@ -855,6 +870,7 @@ def recommend_for_vector(
     """The items of ``version`` nearest to ``vector`` (a conversation's query), with the usual
     filters, rules and diversity; the popularity list when nothing is near enough."""
     timer = _Timer()
+    limit_blas_threads()
     tenant = version.tenant
     k = _clamp_k(k)
     exclude = {int(i) for i in exclude}

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import EmbeddingVersion, ItemVector, Tenant, UserVector
+from llmrec_django.reads import Read, array_literal, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     array = np.asarray(vector, dtype=np.float32)
     if array.ndim != 1 or not np.all(np.isfinite(array)):
         raise ValueError("A vector must be one-dimensional and finite.")
-    return "[" + ",".join(repr(float(x)) for x in array) + "]"
+    return "[" + ",".join(map(repr, array.tolist())) + "]"  # tolist: Python floats, no numpy scalars
 
 
 def _check_dimension(version: EmbeddingVersion, vectors: np.ndarray) -> np.ndarray:
@@ -214,33 +215,48 @@ def _from_binary(data: bytes | memoryview) -> np.ndarray:
     return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 
 
-def item_vectors(version: EmbeddingVersion, item_ids: Iterable[int]) -> dict[int, np.ndarray]:
-    """The vectors of ``item_ids`` in ``version``, in one query.
+def _rows_from_binary(values: Sequence[bytes | memoryview]) -> np.ndarray:
+    """Vectors in pgvector's binary form, of one dimension, as the rows of one matrix (one
+    conversion for all of them rather than one per vector)."""
+    if not values:
+        return np.zeros((0, 0), dtype=np.float32)
+    raw = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), -1)
+    return raw[:, 4:].copy().view(">f4").astype(np.float32)
+
+
+def item_vectors_read(version: EmbeddingVersion, item_ids: Iterable[int]) -> Read[dict[int, np.ndarray]]:
+    """The vectors of ``item_ids`` in ``version``.
 
     Read in pgvector's binary form: the text form costs the server a float-to-decimal per
     component and us a ``float()`` per component, which for the few hundred candidates of a
     recommendation took longer than the vector search itself.
     """
     ids = sorted({int(i) for i in item_ids})
-    if not ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT item_id, vector_send(embedding) FROM llmrec_django_itemvector "
-            "WHERE version_id = %s AND item_id = ANY(%s)",
-            [version.pk, ids],
-        )
-        return {item_id: _from_binary(data) for item_id, data in cursor.fetchall()}
+    return Read(
+        "SELECT item_id, vector_send(embedding) FROM llmrec_django_itemvector "
+        "WHERE version_id = %s AND item_id = ANY(%s::bigint[])"
+        if ids
+        else None,
+        [version.pk, array_literal(ids)],
+        lambda rows: dict(zip([row[0] for row in rows], _rows_from_binary([row[1] for row in rows]), strict=True)),
+    )
+
+
+def item_vectors(version: EmbeddingVersion, item_ids: Iterable[int]) -> dict[int, np.ndarray]:
+    """The vectors of ``item_ids`` in ``version``, in one query."""
+    return fetch(item_vectors_read(version, item_ids))[0]
+
+
+def user_vector_read(version: EmbeddingVersion, user_id: int) -> Read[np.ndarray | None]:
+    return Read(
+        "SELECT vector_send(embedding) FROM llmrec_django_uservector WHERE version_id = %s AND user_id = %s",
+        [version.pk, int(user_id)],
+        lambda rows: _from_binary(rows[0][0]) if rows else None,
+    )
 
 
 def user_vector(version: EmbeddingVersion, user_id: int) -> np.ndarray | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT vector_send(embedding) FROM llmrec_django_uservector WHERE version_id = %s AND user_id = %s",
-            [version.pk, int(user_id)],
-        )
-        row = cursor.fetchone()
-    return None if row is None else _from_binary(row[0])
+    return fetch(user_vector_read(version, user_id))[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +342,7 @@ def _search_sql(
     dim = int(version.dimension)
     where = ["v.version_id = %s"]
     if exclude:
-        where.append("NOT (v.item_id = ANY(%s))")
+        where.append("NOT (v.item_id = ANY(%s::bigint[]))")
     join = ""
     if active_only or category or max_price:
         join = " JOIN llmrec_django_item i ON i.id = v.item_id"
@@ -353,6 +369,49 @@ def _search_sql(
     )
 
 
+def nearest_items_read(
+    version: EmbeddingVersion,
+    vector: Sequence[float] | np.ndarray,
+    k: int,
+    *,
+    exclude_item_ids: Sequence[int] = (),
+    active_only: bool = True,
+    exact: bool = False,
+    ef_search: int | None = None,
+    category: str | None = None,
+    max_price: float | None = None,
+    with_vectors: bool = False,
+) -> Read[list[Neighbour]]:
+    """``nearest_items`` as a read, to share a round trip with others (``reads.fetch``)."""
+    literal = vector_literal(vector)
+    if len(literal.split(",")) != version.dimension:
+        raise ValueError(f"Query vector must have {version.dimension} dimensions.")
+    exclude = bool(exclude_item_ids)
+    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
+    params: list = [literal, version.pk]
+    if exclude:
+        params.append(array_literal(map(int, exclude_item_ids)))
+    if category is not None:
+        params.append(category)
+    if max_price is not None:
+        params.append(float(max_price))
+    params.append(literal)
+    if exact:
+        settings = {"enable_indexscan": "off"}
+    else:
+        ef = max(int(ef_search or llmrec_settings.HNSW_EF_SEARCH), k)
+        settings = {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": "relaxed_order"}
+
+    def parse(rows: list[tuple]) -> list[Neighbour]:
+        vectors = _rows_from_binary([row[2] for row in rows]) if with_vectors else [None] * len(rows)
+        return [
+            Neighbour(item_id=row[0], score=1.0 - float(row[1]), vector=vector)
+            for row, vector in zip(rows, vectors, strict=True)
+        ]
+
+    return Read(sql if k > 0 else None, params, parse, settings=settings)
+
+
 def nearest_items(
     version: EmbeddingVersion,
     vector: Sequence[float] | np.ndarray,
@@ -372,38 +431,25 @@ def nearest_items(
     Uses the version's HNSW index with iterative scans, so excluded, inactive or filtered-out
     items (``category``: exact name, case-insensitive; ``max_price``: numeric
     ``attributes["price"]`` at most this) never leave the list short; ``exact=True`` scans
-    without the index (the reference for recall).
+    without the index (the reference for recall). The index settings are set for the search's
+    transaction only, in the same round trip (``reads.fetch``).
     """
     if k <= 0:
         return []
-    literal = vector_literal(vector)
-    if len(literal.split(",")) != version.dimension:
-        raise ValueError(f"Query vector must have {version.dimension} dimensions.")
-    exclude = bool(exclude_item_ids)
-    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
-    params: list = [literal, version.pk]
-    if exclude:
-        params.append(list(map(int, exclude_item_ids)))
-    if category is not None:
-        params.append(category)
-    if max_price is not None:
-        params.append(float(max_price))
-    params.append(literal)
-    ef = max(int(ef_search or llmrec_settings.HNSW_EF_SEARCH), k)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if exact:
-            cursor.execute("SET LOCAL enable_indexscan = off")
-        else:  # one round trip for both settings
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                [str(ef)],
-            )
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [
-        Neighbour(item_id=row[0], score=1.0 - float(row[1]), vector=_from_binary(row[2]) if with_vectors else None)
-        for row in rows
-    ]
+    return fetch(
+        nearest_items_read(
+            version,
+            vector,
+            k,
+            exclude_item_ids=exclude_item_ids,
+            active_only=active_only,
+            exact=exact,
+            ef_search=ef_search,
+            category=category,
+            max_price=max_price,
+            with_vectors=with_vectors,
+        )  # fmt: skip
+    )[0]
 
 
 def explain_nearest(version: EmbeddingVersion, vector: Sequence[float] | np.ndarray, k: int) -> str:

@@ -1,9 +1,11 @@
 """The recommend service for a user: candidate sources, cos x R scoring, filters, MMR, fallback."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from llmrec_django import collaborative
+from llmrec_django import caching, collaborative
 from llmrec_django.models import Interaction, UserProfile
 from llmrec_django.recommend import RecommendationList, UnknownUser, recommend_for_user, similar_items
 from llmrec_django.recommending import data
@@ -142,16 +144,15 @@ def test_a_user_without_a_vector_gets_popularity(world, tenant):
 
 
 def test_a_failing_vector_query_falls_back(world, monkeypatch):
-    from django.db import DatabaseError
-
     from llmrec_django import vectorstore
 
-    def broken(*args, **kwargs):
-        raise DatabaseError("index is corrupt")
-
-    monkeypatch.setattr(vectorstore, "nearest_items", broken)
+    search_sql = vectorstore._search_sql
+    # An error raised by the server, in the middle of the round trip; the popularity list is then
+    # read in the same (test) transaction, which the failure must have left usable.
+    monkeypatch.setattr(vectorstore, "_search_sql", lambda *args, **kwargs: search_sql(*args, **kwargs) + " OFFSET 1/0")
     result = recommend_for_user("alice", k=3)
     assert result.source == "fallback:popularity" and "vector search failed" in result.reason
+    assert result.items  # read after the failure
 
 
 def test_no_other_tenants_item_ever_appears(world, other_tenant):
@@ -250,8 +251,6 @@ def test_similar_items_share_vectors_and_graph(world, tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, settings):
-    import threading
-
     item = make_item(tenant, "hit", "A Hit")
     fan = UserProfile.objects.create(tenant=tenant, external_id="fan")
     assert data.popularity(tenant.pk) == {}
@@ -259,9 +258,7 @@ def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, sett
     assert data.popularity(tenant.pk) == {}, "fresh enough: served from the cache without a query"
     settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 0}
     assert data.popularity(tenant.pk) == {}, "stale: still served at once, a thread recomputes it"
-    for thread in threading.enumerate():
-        if thread.name.startswith("llmrec-popularity"):
-            thread.join(10)
+    caching.wait_for_refreshes()
     settings.LLMREC = {"POPULARITY_CACHE_SECONDS": 60}
     assert data.popularity(tenant.pk) == {item.pk: 1.0}
 
@@ -286,3 +283,15 @@ def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, te
     assert new[0].explanation == 'New here, and close to "Lantern Ship" you bought'
     settings.LLMREC = {"NEW_ITEM_SLOTS": 0, "NEW_ITEM_MIN_SIMILARITY": 0.15}
     assert not any("new_item" in r.sources for r in recommend_for_user("alice", k=3, mmr_lambda=1.0).items)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as a request: the serving snapshot is kept
+def test_a_warm_list_reads_its_data_in_four_round_trips(world, tenant, settings):
+    _, alice, _ = world
+    settings.LLMREC = {**settings.LLMREC, "SERVING_STATE_SECONDS": 60}
+    recommend_for_user(alice, tenant=tenant, k=3)  # warms the serving snapshot and popularity
+    with CaptureQueriesContext(connection) as queries:
+        result = recommend_for_user(alice, tenant=tenant, k=3)
+    assert result.source == "hybrid"
+    # history + user vector; liked vectors + KG edges; vector search + KG candidates; candidates
+    assert len(queries) == 4, [query["sql"][:60] for query in queries]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ from llmrec_django.caching import TenantCache
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import event_weights
-from llmrec_django.models import Interaction, Item
+from llmrec_django.models import Item
+from llmrec_django.reads import Read, array_literal, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -54,37 +56,44 @@ class History:
         return {item: weight for item, weight in self.item_weights.items() if weight > 0}
 
 
+def history_read(user_id: int, consumed_types: Iterable[str]) -> Read[History]:
+    """The user's most recent events (``USER_HISTORY_LIMIT``) and what they say (one statement)."""
+    consumed_types = set(consumed_types)
+
+    def parse(rows: list[tuple]) -> History:
+        history = History(events=rows)
+        if not rows:
+            return history
+        now = timezone.now()
+        ages = np.array([(now - row[3]).total_seconds() for row in rows])
+        weights = event_weights(
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            ages,
+            llmrec_settings.EVENT_WEIGHTS,
+            float(llmrec_settings.RECENCY_HALF_LIFE_DAYS),
+        )
+        type_weights = llmrec_settings.EVENT_WEIGHTS
+        for (item_id, event_type, *_), weight in zip(rows, weights.tolist(), strict=True):
+            history.item_weights[item_id] = history.item_weights.get(item_id, 0.0) + weight
+            current = history.strongest_event.get(item_id)
+            if current is None or type_weights.get(event_type, 0) > type_weights.get(current, 0):
+                history.strongest_event[item_id] = event_type
+            if event_type in consumed_types:
+                history.consumed.add(item_id)
+        return history
+
+    return Read(
+        "SELECT item_id, event_type, value, timestamp, device, location FROM llmrec_django_interaction "
+        "WHERE user_id = %s ORDER BY timestamp DESC, id DESC LIMIT %s",
+        [int(user_id), int(llmrec_settings.USER_HISTORY_LIMIT)],
+        parse,
+    )
+
+
 def load_history(user_id: int, consumed_types: Iterable[str]) -> History:
     """The user's most recent events (``USER_HISTORY_LIMIT``), in one query."""
-    rows = list(
-        Interaction.objects.filter(user_id=user_id)
-        .order_by("-timestamp", "-pk")
-        .values_list("item_id", "event_type", "value", "timestamp", "device", "location")[
-            : int(llmrec_settings.USER_HISTORY_LIMIT)
-        ]
-    )
-    history = History(events=rows)
-    if not rows:
-        return history
-    consumed_types = set(consumed_types)
-    now = timezone.now()
-    ages = np.array([(now - row[3]).total_seconds() for row in rows])
-    weights = event_weights(
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-        ages,
-        llmrec_settings.EVENT_WEIGHTS,
-        float(llmrec_settings.RECENCY_HALF_LIFE_DAYS),
-    )
-    type_weights = llmrec_settings.EVENT_WEIGHTS
-    for (item_id, event_type, *_), weight in zip(rows, weights.tolist(), strict=True):
-        history.item_weights[item_id] = history.item_weights.get(item_id, 0.0) + weight
-        current = history.strongest_event.get(item_id)
-        if current is None or type_weights.get(event_type, 0) > type_weights.get(current, 0):
-            history.strongest_event[item_id] = event_type
-        if event_type in consumed_types:
-            history.consumed.add(item_id)
-    return history
+    return fetch(history_read(user_id, consumed_types))[0]
 
 
 @dataclass(frozen=True)
@@ -93,8 +102,13 @@ class ItemRow:
     external_id: str
     title: str
     category: str
-    attributes: dict
+    stored_attributes: Any  # the jsonb column as read: text with Django's psycopg setup
     is_active: bool
+
+    @cached_property
+    def attributes(self) -> dict:
+        """Decoded when first asked for: most lists read a few hundred rows and no attribute."""
+        return _json(self.stored_attributes)
 
 
 def _ids(item_ids: Iterable[int]) -> list[int]:
@@ -106,83 +120,113 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def load_items(tenant_id: int, item_ids: Iterable[int]) -> dict[int, ItemRow]:
+def items_read(tenant_id: int, item_ids: Iterable[int]) -> Read[dict[int, ItemRow]]:
     """The tenant's items among ``item_ids`` (another tenant's ids are simply not found).
 
     Plain SQL with one array parameter: this runs on every request for a few hundred ids, where
     the ORM's ``pk__in`` prepares each id on its own."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, external_id, title, category, attributes, is_active FROM llmrec_django_item "
-            "WHERE tenant_id = %s AND id = ANY(%s)",
-            [tenant_id, _ids(item_ids)],
-        )
-        rows = cursor.fetchall()
-    return {row[0]: ItemRow(row[0], row[1], row[2], row[3], _json(row[4]), row[5]) for row in rows}
+    ids = _ids(item_ids)
+
+    def parse(rows: list[tuple]) -> dict[int, ItemRow]:
+        return {row[0]: ItemRow(*row) for row in rows}
+
+    return Read(
+        "SELECT id, external_id, title, category, attributes, is_active FROM llmrec_django_item "
+        "WHERE tenant_id = %s AND id = ANY(%s::bigint[])"
+        if ids
+        else None,
+        [tenant_id, array_literal(ids)],
+        parse,
+    )
 
 
-def item_entity_edges(item_ids: Iterable[int]) -> tuple[dict[int, dict[EntityKey, float]], dict[EntityKey, tuple]]:
+def load_items(tenant_id: int, item_ids: Iterable[int]) -> dict[int, ItemRow]:
+    return fetch(items_read(tenant_id, item_ids))[0]
+
+
+Edges = tuple[dict[int, dict[EntityKey, float]], dict[EntityKey, tuple]]
+
+
+def item_entity_edges_read(item_ids: Iterable[int]) -> Read[Edges]:
     """Each item's outgoing KG edges as {entity key: weight}, and a label per entity key:
-    ``(entity_type, name)`` for entities, ``(relation, item_id)`` for item edges. One query."""
-    edges: dict[int, dict[EntityKey, float]] = defaultdict(dict)
-    labels: dict[EntityKey, tuple] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT r.head_item_id, r.relation, r.weight, r.tail_entity_id, e.entity_type, e.name, r.tail_item_id "
-            "FROM llmrec_django_relation r LEFT JOIN llmrec_django_entity e ON e.id = r.tail_entity_id "
-            "WHERE r.head_item_id = ANY(%s)",
-            [_ids(item_ids)],
-        )
-        rows = cursor.fetchall()
-    for head, relation, weight, entity_id, entity_type, name, tail_item in rows:
-        if entity_id is not None:
-            key: EntityKey = ("e", entity_id)
-            labels[key] = (entity_type, name)
-        elif tail_item is not None:
-            key = ("i", tail_item)
-            labels[key] = (relation, tail_item)
-        else:
-            continue
-        edges[head][key] = edges[head].get(key, 0.0) + float(weight)
-    return edges, labels
+    ``(entity_type, name)`` for entities, ``(relation, item_id)`` for item edges."""
+    ids = _ids(item_ids)
+
+    def parse(rows: list[tuple]) -> Edges:
+        edges: dict[int, dict[EntityKey, float]] = defaultdict(dict)
+        labels: dict[EntityKey, tuple] = {}
+        for head, relation, weight, entity_id, entity_type, name, tail_item in rows:
+            if entity_id is not None:
+                key: EntityKey = ("e", entity_id)
+                labels[key] = (entity_type, name)
+            elif tail_item is not None:
+                key = ("i", tail_item)
+                labels[key] = (relation, tail_item)
+            else:
+                continue
+            edges[head][key] = edges[head].get(key, 0.0) + float(weight)
+        return edges, labels
+
+    return Read(
+        "SELECT r.head_item_id, r.relation, r.weight, r.tail_entity_id, e.entity_type, e.name, r.tail_item_id "
+        "FROM llmrec_django_relation r LEFT JOIN llmrec_django_entity e ON e.id = r.tail_entity_id "
+        "WHERE r.head_item_id = ANY(%s::bigint[])"
+        if ids
+        else None,
+        [array_literal(ids)],
+        parse,
+    )
 
 
-def kg_candidates(
+def item_entity_edges(item_ids: Iterable[int]) -> Edges:
+    return fetch(item_entity_edges_read(item_ids))[0]
+
+
+def kg_candidates_read(
     tenant_id: int, entity_weights: dict[EntityKey, float], n: int, exclude: Iterable[int]
-) -> dict[int, float]:
+) -> Read[dict[int, float]]:
     """Active items reached from the user's entities, by path strength ``sum share(e) * edge(i, e)``.
 
     One SQL aggregate over entity edges, plus the item edges' targets themselves.
     """
     positive = {key: w for key, w in entity_weights.items() if w > 0}
     total = sum(positive.values())
-    if not positive or n <= 0:
-        return {}
     excluded = {int(i) for i in exclude}
     entity_ids = [key[1] for key in positive if key[0] == "e"]
     shares = [positive[("e", e)] / total for e in entity_ids]
-    strength: dict[int, float] = {}
-    if entity_ids:
-        # Excluded items are dropped here rather than in SQL: `NOT (id = ANY(long array))` costs
-        # one comparison per reached row and array element, a bigger LIMIT costs next to nothing.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT r.head_item_id, SUM(r.weight * u.share) AS strength
-                FROM llmrec_django_relation r
-                JOIN unnest(%s::bigint[], %s::float8[]) AS u(entity_id, share) ON r.tail_entity_id = u.entity_id
-                JOIN llmrec_django_item i ON i.id = r.head_item_id
-                WHERE r.tenant_id = %s AND i.is_active
-                GROUP BY r.head_item_id ORDER BY strength DESC, r.head_item_id LIMIT %s
-                """,
-                [entity_ids, shares, tenant_id, int(n) + len(excluded)],
-            )
-            strength = {item_id: float(value) for item_id, value in cursor.fetchall() if item_id not in excluded}
-    for key, weight in positive.items():
-        if key[0] == "i" and key[1] not in excluded:
-            strength[key[1]] = strength.get(key[1], 0.0) + weight / total
-    best = sorted(strength.items(), key=lambda pair: (-pair[1], pair[0]))[:n]
-    return dict(best)
+
+    def parse(rows: list[tuple]) -> dict[int, float]:
+        if not positive or n <= 0:
+            return {}
+        strength = {item_id: float(value) for item_id, value in rows if item_id not in excluded}
+        for key, weight in positive.items():
+            if key[0] == "i" and key[1] not in excluded:
+                strength[key[1]] = strength.get(key[1], 0.0) + weight / total
+        best = sorted(strength.items(), key=lambda pair: (-pair[1], pair[0]))[:n]
+        return dict(best)
+
+    # Excluded items are dropped in Python rather than in SQL: `NOT (id = ANY(long array))` costs
+    # one comparison per reached row and array element, a bigger LIMIT costs next to nothing.
+    return Read(
+        """
+        SELECT r.head_item_id, SUM(r.weight * u.share) AS strength
+        FROM llmrec_django_relation r
+        JOIN unnest(%s::bigint[], %s::float8[]) AS u(entity_id, share) ON r.tail_entity_id = u.entity_id
+        JOIN llmrec_django_item i ON i.id = r.head_item_id
+        WHERE r.tenant_id = %s AND i.is_active
+        GROUP BY r.head_item_id ORDER BY strength DESC, r.head_item_id LIMIT %s
+        """
+        if entity_ids and n > 0
+        else None,
+        [array_literal(entity_ids), array_literal(shares), tenant_id, int(n) + len(excluded)],
+        parse,
+    )
+
+
+def kg_candidates(
+    tenant_id: int, entity_weights: dict[EntityKey, float], n: int, exclude: Iterable[int]
+) -> dict[int, float]:
+    return fetch(kg_candidates_read(tenant_id, entity_weights, n, exclude))[0]
 
 
 def kg_weights(

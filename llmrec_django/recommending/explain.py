@@ -62,17 +62,18 @@ def kg_explanation(
     return f'Because you {verb(strongest_event.get(source))} "{titles.get(source, "an item")}" (same {entity_type}: {name})'
 
 
-def closest_liked(
-    candidate_vector: np.ndarray | None, liked_vectors: Mapping[int, np.ndarray], liked: Mapping[int, float]
-) -> int | None:
-    """The liked item whose vector is closest to the candidate's."""
-    if candidate_vector is None or not liked_vectors:
-        return None
-    items = [item for item in liked_vectors if liked.get(item, 0) > 0]
-    if not items:
-        return None
-    # One matrix product instead of a norm per liked item: this runs for every recommended item.
-    matrix = np.stack([liked_vectors[item] for item in items]).astype(np.float64)
-    norms = np.linalg.norm(matrix, axis=1)
-    scores = (matrix @ candidate_vector) / np.where(norms > 0, norms, 1.0)
-    return items[int(np.argmax(scores))]
+class ClosestLiked:
+    """The liked item whose vector is closest to a candidate's, for the candidates of one list
+    (the liked items' matrix is built once, not once per item explained)."""
+
+    def __init__(self, liked_vectors: Mapping[int, np.ndarray], liked: Mapping[int, float]) -> None:
+        self.items = [item for item in liked_vectors if liked.get(item, 0) > 0]
+        if self.items:
+            matrix = np.stack([liked_vectors[item] for item in self.items]).astype(np.float64)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            self.unit = matrix / np.where(norms > 0, norms, 1.0)
+
+    def __call__(self, candidate_vector: np.ndarray | None) -> int | None:
+        if candidate_vector is None or not self.items:
+            return None
+        return self.items[int(np.argmax(self.unit @ candidate_vector))]
