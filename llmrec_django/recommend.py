@@ -521,6 +521,7 @@ def _recommend_for_user(
         if "popularity" in sources
         else {}
     )
+    timer.lap("sources")
     slots = int(llmrec_settings.NEW_ITEM_SLOTS)
     pool = new_items.pool_for(tenant.pk, version, cf_record[0]) if cf_model and slots > 0 else None
     fresh = (
@@ -528,7 +529,7 @@ def _recommend_for_user(
         if pool is not None and "new_items" in sources
         else {}
     )
-    timer.lap("sources")
+    timer.lap("new_items")
 
     ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, fresh, names=SOURCE_NAMES)
     items = data.load_items(tenant.pk, list(ids) + list(liked))
