@@ -122,11 +122,7 @@ def main() -> None:
             ratio = ndcg / best_ndcg if best_ndcg else float("inf")
             verdict = "goal met" if ratio >= GOAL else "beats" if ratio > 1 else "BELOW the best baseline"
             print(f"{name:<13} {variant:<14} {ndcg:.4f} / {best} {best_ndcg:.4f} = {ratio:.3f}  ({verdict})")
-        cold = ", ".join(f"{m} {methods[m][f'cold_item_recall@{k}']:.4f}" for m in methods)
-        print(
-            f"{name:<13} cold-item recall@{k} ({report.split['cold_item_pairs']} held-out pairs on "
-            f"{report.split['cold_items']} cold items): {cold}"
-        )
+        print(f"{name:<13} {report.cold_item_summary()}")
     print(f"machine: {machine()}; total {time.perf_counter() - started:.0f}s")
     if args.json:
         Path(args.json).write_text(

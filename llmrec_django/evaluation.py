@@ -40,8 +40,11 @@ The protocol, step by step:
    catalogue coverage, and intra-list diversity measured with the version's item vectors for
    every method. A user's relevant items are the held-out ones not already in their history.
    Also recall@k on **cold items** (held-out items with no training interaction at all:
-   ``core.metrics.recall_on_items``) and the metrics of **cold users** (at most ``cold_user_max``
-   positive training interactions).
+   ``core.metrics.recall_on_items``, averaged over the ``cold_item_users`` users who have one,
+   in lists that rank the whole catalogue), with the held-out pairs it found
+   (``cold_item_hits@k`` of ``cold_item_pairs``) and the share of the list places that show a
+   cold item at all (``cold_item_share@k``: exposure), and the metrics of **cold users** (at
+   most ``cold_user_max`` positive training interactions).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from llmrec_django import collaborative, embedding, vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.baselines import BLOCK_CELLS, ImplicitALS, ItemKNN, MostPopular, Recommender
 from llmrec_django.core.interest import event_weights
-from llmrec_django.core.metrics import evaluate_lists, recall_on_items
+from llmrec_django.core.metrics import evaluate_lists, hits_on_items, recall_on_items
 from llmrec_django.core.splits import interaction_matrix, random_split, temporal_leave_last_out
 from llmrec_django.importing.loaders import insert_select
 from llmrec_django.models import (
@@ -553,7 +556,8 @@ class EvaluationReport:
         lines = [
             f"{self.tenant}: split {self.split['scheme']} {self._split_words()}; k={k}; "
             f"{self.methods[HYBRID]['users']} users evaluated ({self.split['cold_users']} cold users, "
-            f"{self.split['cold_item_pairs']} held-out pairs on {self.split['cold_items']} cold items)",
+            f"{self.split['cold_item_pairs']} held-out pairs on {self.split['cold_items']} cold items, "
+            f"{self.split['cold_item_users']} users)",
         ]
         header = f"{'method':<13}" + "".join(f"{label:>12}" for label, _ in columns)
         lines += [header, "-" * len(header)]
@@ -567,6 +571,7 @@ class EvaluationReport:
                     value = metrics[key]
                 cells.append(f"{value:>12.4f}")
             lines.append(f"{name:<13}" + "".join(cells))
+        lines.append(self.cold_item_summary())
         best, best_ndcg = self.best_baseline()
         for name in (HYBRID, HYBRID_NO_MMR):
             if name in self.methods:
@@ -580,6 +585,20 @@ class EvaluationReport:
         lines.append("timings (s): " + ", ".join(f"{n} {s:.1f}" for n, s in self.timings.items()))
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def cold_item_summary(self) -> str:
+        """Cold-item recall@k per method with its denominators: the users it is averaged over,
+        and the held-out (user, cold item) pairs found out of all of them."""
+        k, split = self.k, self.split
+        found = ", ".join(
+            f"{name} {metrics[f'cold_item_recall@{k}']:.4f} ({metrics[f'cold_item_hits@{k}']})"
+            for name, metrics in self.methods.items()
+        )
+        shares = ", ".join(f"{name} {metrics[f'cold_item_share@{k}']:.3f}" for name, metrics in self.methods.items())
+        return (
+            f"cold-item recall@{k}, mean over {split['cold_item_users']} users (pairs found of "
+            f"{split['cold_item_pairs']}): {found}; share of the places showing a cold item: {shares}"
+        )
 
     def _split_words(self) -> str:
         s = self.split
@@ -738,6 +757,10 @@ def evaluate_tenant(
     for name in lists:
         metrics = evaluate_lists(lists[name], relevant, k, n_items=len(active), item_vectors=item_vectors)
         metrics[f"cold_item_recall@{k}"] = recall_on_items(lists[name], relevant, cold_items, k)
+        metrics[f"cold_item_hits@{k}"] = hits_on_items(lists[name], relevant, cold_items, k)["hits"]
+        # Exposure: the share of the evaluated lists' places that show a cold item, relevant or not.
+        shown = [sum(1 for i in lists[name].get(u, ())[:k] if i in cold_items) / k for u in relevant]
+        metrics[f"cold_item_share@{k}"] = float(np.mean(shown)) if shown else 0.0
         metrics["cold_users"] = (
             evaluate_lists(lists[name], {u: relevant[u] for u in cold_users}, k) if cold_users else {"users": 0}
         )
@@ -761,6 +784,7 @@ def evaluate_tenant(
             "relevant_pairs": sum(len(v) for v in relevant.values()),
             "cold_items": len(cold_items & set().union(*relevant.values())),
             "cold_item_pairs": sum(len(cold_items & v) for v in relevant.values()),
+            "cold_item_users": sum(1 for v in relevant.values() if cold_items & v),
             "cold_users": len(cold_users),
             "cold_user_max": options.cold_user_max,
             "catalogue_items": len(catalogue),

@@ -18,13 +18,15 @@ A list for a user is built in these steps (the maths lives in ``llmrec_django.co
    vector in the active embedding version (iterative index scans, so filters never under-fill),
    collaborative filtering (the tenant's stored model: ALS factors, and item-KNN neighbours of the
    items the user likes now), knowledge-graph neighbours of what the user liked, and time-decayed
-   popularity; merged with ``merge_candidates``.
+   popularity; plus, for the list's new-item places, the new items (no collaborative evidence)
+   closest to what the user liked (``recommending/new_items.py``); merged with ``merge_candidates``.
 2. Features per candidate (``hybrid_features``): ``cos(u, i) * R_ui`` with R_ui the KG relation
    weight, the ALS and item-KNN scores, popularity, ``cos * R`` again for items without
    collaborative evidence, and the cosine to the closest of the user's recently liked items;
    scored by the tenant's latest fitted blend (``llmrec_fit``), else by ``cos * R`` alone.
 3. Filters (inactive, consumed, category, attributes), business rules in the request's context
-   (``apply_rules``: boost, bury, pin, block), diversity by MMR, then k.
+   (``apply_rules``: boost, bury, pin, block), diversity by MMR, the best-matching new item in
+   the last place(s) (``NEW_ITEM_SLOTS``), then k.
 
 It never fails for want of a model: no active version, no user vector, an encoder or vector
 query error all give the popularity list, with ``source="fallback:popularity"`` and a reason.
@@ -51,7 +53,7 @@ from llmrec_django.models import EmbeddingVersion, Item, RankingModel, Tenant, U
 from llmrec_django.online import exploration
 from llmrec_django.query_parsing import ParsedQuery, parse_query
 from llmrec_django.reads import fetch
-from llmrec_django.recommending import data, explain
+from llmrec_django.recommending import data, explain, new_items
 from llmrec_django.recommending.rules import active_rules, request_context, rule_effects
 from llmrec_django.recommending.state import serving_state, usable_blend
 from llmrec_django.recommending.strategy import DEFAULT_STRATEGY, Strategy
@@ -61,11 +63,9 @@ from llmrec_django.training import reranker
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity")
+SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity", "new_items")
 FALLBACK = "fallback:popularity"
 PERSONALISATION_OFF = "personalisation is off for this user"
-# A new item is matched on its mean cosine to the liked items it is closest to: this many.
-NEW_ITEM_CLOSEST_LIKED = 3
 
 
 class UnknownUser(LookupError):
@@ -207,13 +207,13 @@ def _finish(
     exclude: set[int],
     vectors: Mapping[int, np.ndarray] | None = None,
     mmr_lambda: float | None = None,
-    new_items: Sequence[int] = (),
-    cold: Collection[int] = frozenset(),
+    new_candidates: Sequence[int] = (),
+    new_here: Collection[int] = frozenset(),
     explore: Sequence[int] = (),
 ) -> list[Recommendation]:
-    """Rules, MMR, then k. ``new_items``: items without collaborative evidence, best first, of
-    which up to ``NEW_ITEM_SLOTS`` take the last places of the list unless it already holds
-    that many items from ``cold`` (every candidate without such evidence). ``explore``:
+    """Rules, MMR, then k. ``new_candidates``: new items (``recommending/new_items.py``), best
+    first, of which up to ``NEW_ITEM_SLOTS`` take the last places of the list unless it already
+    holds that many items from ``new_here`` (every new item among the candidates). ``explore``:
     under-exposed items that take the very last places (``llmrec_django.online.exploration``)."""
     rules = active_rules(tenant.pk, context)
     score_of = dict(zip(ids, scores.tolist(), strict=True))
@@ -241,10 +241,10 @@ def _finish(
         kept = [int(i) for i in picked]
     slots = int(llmrec_settings.NEW_ITEM_SLOTS)
     newcomers: list[int] = []
-    if slots > 0 and new_items:
+    if slots > 0 and new_candidates:
         head = kept[: k - len(pin)]
-        missing = slots - sum(1 for i in head if i in cold)
-        newcomers = [i for i in new_items if i in pool and i not in head][: max(0, missing)]
+        missing = slots - sum(1 for i in head if i in new_here)
+        newcomers = [i for i in new_candidates if i in pool and i not in head][: max(0, missing)]
         if newcomers:
             head = head[: max(0, len(head) - len(newcomers))] + newcomers
             kept = head + [i for i in kept if i not in head]
@@ -398,31 +398,6 @@ def _context_vector(
     return user_vector if combined is None else combined
 
 
-def _new_items(
-    ids: Sequence[int],
-    cold: Collection[int],
-    vectors: Mapping[int, np.ndarray],
-    liked_vectors: Mapping[int, np.ndarray],
-) -> list[int]:
-    """Candidates without collaborative evidence, best first, for the list's new-item places.
-
-    A new item is scored by its mean cosine to the three recently liked items it is closest to
-    (and must reach ``NEW_ITEM_MIN_SIMILARITY``):
-    someone with several tastes is matched on one of them, where the mean interest vector would
-    blur them (on MovieLens this finds 2.5x more of the new films users go on to like).
-    """
-    slots = int(llmrec_settings.NEW_ITEM_SLOTS)
-    fresh = [i for i in ids if i in cold and i in vectors]
-    if slots <= 0 or not fresh or not liked_vectors:
-        return []
-    closest = ranking.closest_liked_similarity(
-        np.stack([vectors[i] for i in fresh]), np.stack(list(liked_vectors.values())), top=NEW_ITEM_CLOSEST_LIKED
-    )
-    order = np.argsort(-closest, kind="stable")
-    floor = float(llmrec_settings.NEW_ITEM_MIN_SIMILARITY)
-    return [fresh[j] for j in order[: slots * 4] if closest[j] >= floor]
-
-
 def recommend_for_user(
     user: UserProfile | str,
     *,
@@ -543,7 +518,8 @@ def _recommend_for_user(
         return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
     timer.lap("vector")
 
-    cf_model = collaborative.current_model(tenant, record=serving_state(tenant.pk).collaborative)
+    cf_record = serving_state(tenant.pk).collaborative
+    cf_model = collaborative.current_model(tenant, record=cf_record)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
     knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
     popular_all = data.popularity(tenant.pk)
@@ -553,8 +529,16 @@ def _recommend_for_user(
         else {}
     )
     timer.lap("sources")
+    slots = int(llmrec_settings.NEW_ITEM_SLOTS)
+    pool = new_items.pool_for(tenant.pk, version, cf_record[0]) if cf_model and slots > 0 else None
+    fresh = (
+        new_items.candidates(pool, liked_vectors, exclude, slots * new_items.PROPOSALS_PER_SLOT)
+        if pool is not None and "new_items" in sources
+        else {}
+    )
+    timer.lap("new_items")
 
-    ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, names=SOURCE_NAMES)
+    ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, fresh, names=SOURCE_NAMES)
     # Vectors and edges of every merged candidate, read with the rows that filter them: a few
     # more than needed, one round trip fewer.
     candidate_vectors = {nb.item_id: nb.vector for nb in found}  # read with the search
@@ -587,8 +571,8 @@ def _recommend_for_user(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
         closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
     )  # fmt: skip
-    cold = {i for i, seen in zip(ids, known, strict=True) if not seen} if known is not None else set()
-    new_items = _new_items(ids, cold, candidate_vectors, liked_vectors)
+    new_here = {i for i in ids if i in pool} if pool is not None else set()
+    newcomers = new_items.rank(ids, new_here, candidate_vectors, liked_vectors)
     blend = None
     if strategy.blend_weights is not None:
         # Through the sigmoid, as a fitted blend's: the features are standardised within the list
@@ -607,7 +591,7 @@ def _recommend_for_user(
     def explanation(item_id: int) -> str:
         j = position[item_id]
         text = None
-        if item_id in cold and item_id in new_items:
+        if item_id in newcomers:
             source = closest_liked(candidate_vectors.get(item_id))
             if source is not None:
                 return f'New here, and close to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
@@ -646,8 +630,8 @@ def _recommend_for_user(
         exclude=exclude,
         vectors=candidate_vectors,
         mmr_lambda=mmr_lambda if mmr_lambda is not None else strategy.mmr_lambda,
-        new_items=new_items,
-        cold=cold,
+        new_candidates=newcomers,
+        new_here=new_here,
         explore=explore,
     )
     timer.lap("rules_mmr")

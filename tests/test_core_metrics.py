@@ -12,6 +12,7 @@ from llmrec_django.core.metrics import (
     evaluate_lists,
     f1_at_k,
     hit_rate_at_k,
+    hits_on_items,
     intra_list_diversity,
     mrr_at_k,
     ndcg_at_k,
@@ -114,3 +115,13 @@ def test_cold_item_recall_looks_only_at_the_subset():
     # With k = 1, b's item 5 (rank 2) no longer counts.
     assert recall_on_items(recommended, relevant, cold, k=1) == pytest.approx(1 / 3)
     assert recall_on_items(recommended, relevant, {999}) == 0.0
+
+
+def test_hits_on_items_give_the_denominators_of_cold_item_recall():
+    recommended = {"a": [1, 2, 3], "b": [4, 5, 6], "c": [7], "d": [8]}
+    relevant = {"a": {1, 100, 101}, "b": {4, 5}, "c": {7}, "d": {8}}
+    cold = {100, 101, 5, 7}
+    # Users with a cold target: a (100, 101), b (5), c (7); d has none. Found: 5 and 7.
+    assert hits_on_items(recommended, relevant, cold) == {"users": 3, "pairs": 4, "hits": 2}
+    assert hits_on_items(recommended, relevant, cold, k=1) == {"users": 3, "pairs": 4, "hits": 1}
+    assert hits_on_items(recommended, relevant, {999}) == {"users": 0, "pairs": 0, "hits": 0}

@@ -12,6 +12,7 @@ from llmrec_django.core.ranking import (
     BlendModel,
     apply_rules,
     closest_liked_similarity,
+    closest_new_items,
     fit_blend_cross_fitted,
     fit_blend_weights,
     hybrid_features,
@@ -132,6 +133,40 @@ def test_closest_liked_similarity_matches_a_candidate_on_its_nearest_liked_items
     assert closest_liked_similarity(candidates, np.zeros((0, 2))).tolist() == [0.0, 0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="at least 1"):
         closest_liked_similarity(candidates, liked, top=0)
+
+
+def test_closest_new_items_ranks_the_pool_on_its_match_to_the_liked_items():
+    liked = np.eye(3)  # most recent first
+    pool = np.array([[0.6, 0.8, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, -1.0, 0.0]])
+    # cosines to the liked items: (.6, .8, 0), (1, 0, 0), (0, 0, 1), (0, -1, 0)
+    rows, match = closest_new_items(pool, liked, 3, top=1)
+    assert rows.tolist() == [1, 2, 0] and match == pytest.approx([1.0, 1.0, 0.8]), "a tie keeps pool order"
+    rows, match = closest_new_items(pool, liked, 3, top=2)
+    assert rows.tolist() == [0, 1, 2] and match == pytest.approx([0.7, 0.5, 0.5])
+    rows, _ = closest_new_items(pool, liked, 3, top=1, min_similarity=0.9)
+    assert rows.tolist() == [1, 2], "below the floor: not proposed"
+    rows, _ = closest_new_items(pool, liked, 2, top=1, allowed=[True, False, True, True])
+    assert rows.tolist() == [2, 0], "a row that is not allowed (the user's history) is never picked"
+    assert closest_new_items(pool, liked, 0)[0].tolist() == []
+    assert closest_new_items(pool, np.zeros((0, 3)), 2)[0].tolist() == []
+    with pytest.raises(ValueError, match="one flag per pool row"):
+        closest_new_items(pool, liked, 2, allowed=[True])
+
+
+def test_closest_new_items_shortlists_a_large_pool_on_the_most_recent_liked_items():
+    liked = np.eye(3)
+    pool = np.array([[0.6, 0.8, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, -1.0, 0.0]])
+    # Shortlisted on the most recent liked item alone, (0, 0, 2) is out (cosine 0 to it) ...
+    rows, match = closest_new_items(pool, liked, 3, top=1, shortlist=2, shortlist_liked=1)
+    assert rows.tolist() == [1, 0] and match == pytest.approx([1.0, 0.8]), "then matched on every liked item"
+    # ... and on the two most recent ones, (0.6, 0.8, 0) and (1, 0, 0) still lead.
+    rows, _ = closest_new_items(pool, liked, 3, top=1, shortlist=2, shortlist_liked=2)
+    assert rows.tolist() == [1, 0]
+    allowed = [True, False, True, True]
+    rows, _ = closest_new_items(pool, liked, 3, top=1, shortlist=1, allowed=allowed)
+    assert rows.tolist() == [2], "the shortlist skips what is not allowed"
+    rows, _ = closest_new_items(pool, liked, 3, top=1, shortlist=1, shortlist_liked=1, allowed=allowed)
+    assert rows.tolist() == [0]
 
 
 @pytest.fixture(scope="module")

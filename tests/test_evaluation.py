@@ -178,9 +178,15 @@ def test_cold_item_recall_is_measured_on_held_out_items_without_training_events(
     # Held out: u1 d, u2 e, u3 d, u4 f, u5 g, u6 b; nobody trained on e, f or g (d: u5 did).
     cold_pairs = [("u2", "e"), ("u4", "f"), ("u5", "g")]
     assert report.split["cold_items"] == 3 and report.split["cold_item_pairs"] == 3
+    assert report.split["cold_item_users"] == 3
+    cold = {items[x].pk for x in "efgh"}  # h: in nobody's history at all
     for method, lists in report.lists.items():
         hits = [items[x].pk in lists[users[u].pk][:3] for u, x in cold_pairs]
         assert report.methods[method]["cold_item_recall@3"] == pytest.approx(np.mean(hits)), method
+        assert report.methods[method]["cold_item_hits@3"] == sum(hits), method
+        shown = [len(cold & set(lists[u][:3])) / 3 for u in report.relevant]
+        assert report.methods[method]["cold_item_share@3"] == pytest.approx(np.mean(shown)), method
+    assert "mean over 3 users (pairs found of 3)" in report.cold_item_summary()
     # Most-popular lists (u2 d e f, u4 d e f, u5 c e f) reach e and f only by filling up with zeros.
     assert report.methods["most_popular"]["cold_item_recall@3"] == pytest.approx(2 / 3)
     # Cold users: at most 2 positive training events: only u6 (one), whose list b c d finds b.

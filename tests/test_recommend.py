@@ -295,3 +295,84 @@ def test_a_warm_list_reads_its_data_in_four_round_trips(world, tenant, settings)
     assert result.source == "hybrid"
     # history + user vector; liked vectors + KG edges; vector search + KG candidates; candidates
     assert len(queries) == 4, [query["sql"][:60] for query in queries]
+
+
+@pytest.fixture
+def shelf(tenant):
+    """Alice bought "Lantern Ship" and then "Green Meadow"; her interest vector is their mean.
+    Six items near that mean were bought by three fans (the collaborative model knows them);
+    two items nobody touched yet are close to "Green Meadow" alone, far from the mean."""
+    liked = {
+        "ship": make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
+        "meadow": make_item(tenant, "meadow", "Green Meadow", vector=[0, 1, 0, 0]),
+    }
+    known = {f"mid{n}": make_item(tenant, f"mid{n}", f"Middle {n}", vector=[1, 1, 0.1 * n, 0]) for n in range(6)}
+    fresh = {
+        # Mean cosine to the (two) liked items: .52, and .51 for the item added last.
+        "older": make_item(tenant, "older", "Meadow Song", vector=[0.1, 1, 0, 0.3]),
+        "newer": make_item(tenant, "newer", "Meadow Dance", vector=[0.2, 1, 0, 0.6]),
+    }
+    alice = UserProfile.objects.create(tenant=tenant, external_id="alice")
+    for n, key in enumerate(liked):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"a{n}", user=alice, item=liked[key], event_type="purchase",
+            timestamp=timezone.now() - timezone.timedelta(days=2 - n),
+        )  # fmt: skip
+    for n in range(3):
+        fan = UserProfile.objects.create(tenant=tenant, external_id=f"fan{n}")
+        for key, item in {**liked, **known}.items():
+            Interaction.objects.create(tenant=tenant, event_id=f"f{n}{key}", user=fan, item=item, event_type="purchase")
+    activate(tenant, [*liked.values(), *known.values(), *fresh.values()], users=[(alice, [1, 1, 0, 0])])
+    collaborative.fit_collaborative_model(tenant, factors=2, iterations=10)
+    return {**liked, **known, **fresh}, alice
+
+
+def placed_new(result: RecommendationList) -> list[str]:
+    return [r.title for r in result.items if "new_item" in r.sources]
+
+
+# Vector search proposes only the two items nearest Alice's mean taste (known ones), and the
+# floor lets a new item that close to one liked item in.
+SHELF = {"CANDIDATES_PER_SOURCE": 2, "NEW_ITEM_MIN_SIMILARITY": 0.5}
+
+
+def test_the_new_item_place_searches_every_new_item_not_only_the_other_sources_candidates(shelf, settings):
+    # No other source proposes a new item; the pool of new items finds the closest one.
+    settings.LLMREC = SHELF
+    result = recommend_for_user("alice", k=3, mmr_lambda=1.0)
+    assert placed_new(result) == ["Meadow Song"] and result.items[-1].title == "Meadow Song"
+    assert result.items[-1].sources == ("new_items", "new_item")
+    assert result.items[-1].explanation == 'New here, and close to "Green Meadow" you bought'
+    settings.LLMREC = {**SHELF, "NEW_ITEM_MIN_SIMILARITY": 0.55}
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == [], "not close enough"
+    settings.LLMREC = {**SHELF, "NEW_ITEM_SLOTS": 0}
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == []
+
+
+def test_the_new_item_pool_holds_the_newest_new_items(shelf, settings):
+    settings.LLMREC = {**SHELF, "NEW_ITEM_POOL_SIZE": 1}
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == ["Meadow Dance"], "only the newest"
+
+
+def test_an_arm_without_the_new_items_source_finds_no_new_item_beyond_its_own_candidates(shelf, settings):
+    from llmrec_django.recommending.strategy import Strategy
+
+    settings.LLMREC = SHELF
+    arm = Strategy.from_dict({"sources": ["vector", "collaborative", "item_knn", "kg", "popularity"]}, name="old")
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0, strategy=arm)) == []
+
+
+def test_a_new_item_the_user_consumed_or_that_the_model_learnt_about_is_not_proposed(shelf, tenant, settings):
+    items, alice = shelf
+    settings.LLMREC = SHELF
+    Interaction.objects.create(tenant=tenant, event_id="a9", user=alice, item=items["older"], event_type="purchase")
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == ["Meadow Dance"], "bought: consumed"
+    # Once people bought "Meadow Dance" and the model is refitted, it is no longer new: the pool
+    # is read again for the new model at once.
+    for n in range(3):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"f{n}-newer", user=UserProfile.objects.get(external_id=f"fan{n}"),
+            item=items["newer"], event_type="purchase",
+        )  # fmt: skip
+    collaborative.fit_collaborative_model(tenant, factors=2, iterations=10)
+    assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == []

@@ -156,6 +156,12 @@ def recall_on_items(
     For each user, the relevant items are cut down to those in ``item_subset``; users left with
     none are skipped, and the result is the mean over the others of the share of those items found
     in the user's list (its first ``k`` items when ``k`` is given). 0.0 when no user qualifies.
+
+    This is recall@k as ``recall_at_k`` computes it, averaged over users the same way, with the
+    held-out items outside the subset ignored: the lists rank the whole catalogue, so a subset
+    item has to win one of the k places against every other item (the "all items" protocol of
+    cold-start evaluations, not a ranking among the subset's items only). ``hits_on_items``
+    gives the pooled count behind it.
     """
     subset = set(item_subset)
     values = []
@@ -163,8 +169,29 @@ def recall_on_items(
         targets = subset.intersection(items)
         if not targets:
             continue
-        shown = list(recommended.get(user, ()))
-        if k is not None:
-            shown = shown[:k]
-        values.append(len(targets.intersection(shown)) / len(targets))
+        values.append(len(targets.intersection(_first(recommended.get(user, ()), k))) / len(targets))
     return float(np.mean(values)) if values else 0.0
+
+
+def hits_on_items(
+    recommended: Mapping[Hashable, Sequence],
+    relevant: Mapping[Hashable, Collection],
+    item_subset: Collection,
+    k: int | None = None,
+) -> dict[str, int]:
+    """The counts behind ``recall_on_items``: ``users`` with at least one held-out item of the
+    subset (its denominator), ``pairs`` (user, held-out subset item) and ``hits``, the pairs found
+    in the user's first ``k`` items (``hits / pairs`` is the recall pooled over pairs)."""
+    subset = set(item_subset)
+    users = pairs = hits = 0
+    for user, items in relevant.items():
+        targets = subset.intersection(items)
+        if targets:
+            users += 1
+            pairs += len(targets)
+            hits += len(targets.intersection(_first(recommended.get(user, ()), k)))
+    return {"users": users, "pairs": pairs, "hits": hits}
+
+
+def _first(items: Sequence, k: int | None) -> list:
+    return list(items) if k is None else list(items)[:k]

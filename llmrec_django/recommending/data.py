@@ -28,6 +28,7 @@ from llmrec_django.core import ranking
 from llmrec_django.core.interest import event_weights
 from llmrec_django.models import Item
 from llmrec_django.reads import Read, array_literal, fetch
+from llmrec_django.recommending import new_items
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,9 @@ _popularity: TenantCache[dict[int, float]] = TenantCache(
 
 
 def clear_caches() -> None:
+    """Forget the per-process aggregates: popularity and the new-item pool."""
     _popularity.clear()
+    new_items.clear()
 
 
 def newest_items(tenant_id: int, n: int, exclude: Iterable[int], category: str | None) -> list[int]:
