@@ -270,7 +270,7 @@ DEFAULTS: dict[str, Any] = {
             "hard_negatives": 1,
             "hard_negative_depth": 50,
             "anchor": "titles",
-            "user_text_weight": 1.0,
+            "user_text_weight": 0.5,
         },
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
         # active encoder's weights. top_n: items of a list the re-ranker re-orders.
