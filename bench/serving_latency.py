@@ -435,12 +435,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="Passes per measurement; the best one is kept")
     parser.add_argument("--rebuild", action="store_true", help="Build the tenants again even if they exist")
     parser.add_argument("--cleanup", action="store_true", help="Drop the benchmark tenants and stop")
+    parser.add_argument("--hnsw-m", type=int, help="HNSW m for a build (default: LLMREC HNSW_M)")
+    parser.add_argument("--ef-construction", type=int, help="HNSW ef_construction for a build (default: LLMREC's)")
     args = parser.parse_args()
     args.ef = [int(x) for x in args.ef.split(",")]
 
     setup_django()
+    from django.conf import settings
+    from django.test.utils import override_settings
+
     from llmrec_django.conf import llmrec_settings
     from llmrec_django.models import Tenant
+
+    index = {"HNSW_M": args.hnsw_m, "HNSW_EF_CONSTRUCTION": args.ef_construction}
+    if any(index.values()):  # override_settings makes llmrec_settings read them again
+        override_settings(LLMREC={**getattr(settings, "LLMREC", {}), **{k: v for k, v in index.items() if v}}).enable()
 
     if args.cleanup:
         for slug in Tenant.objects.filter(slug__startswith="bench-serve-").values_list("slug", flat=True):
@@ -450,6 +459,7 @@ def main() -> None:
         return
 
     log(f"machine: {machine()}; load average {load_average()}")
+    log(f"HNSW m {llmrec_settings.HNSW_M}, ef_construction {llmrec_settings.HNSW_EF_CONSTRUCTION} (for builds)")
     rows = []
     for label in args.sizes.split(","):
         n = SIZES[label]
