@@ -50,9 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_DIMENSION": 384,
     # HNSW parameters for the per-version vector index (pgvector). ef_construction 128 rather than
     # pgvector's 64: at 1M clustered 384-d vectors, 64 tops out near recall@10 0.9 whatever
-    # ef_search is, 128 reaches 0.97 at ef_search 200 (bench/serving_latency.py), for ~1.4x the
-    # build time.
-    "HNSW_M": 16,
+    # ef_search is. m 24 rather than 16: at 1M, builds with m 16 gave recall@10 0.85-0.976 at
+    # ef_search 100 from one build to the next (parts of the graph poorly reachable); m 24 gave
+    # 0.98, and 1.0 at ef_search 200 (bench/serving_latency.py --hnsw-m).
+    "HNSW_M": 24,
     "HNSW_EF_CONSTRUCTION": 128,
     "HNSW_EF_SEARCH": 100,
     # Items per embedding task when a catalogue is re-embedded (a chord of chunks).

@@ -188,11 +188,10 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
         user_ids = [pk for pk in user_ids if pk not in paused]
     item_ids = {event[0] for pk in user_ids for event in events.get(pk, ())}
     vectors_by_item = vectorstore.item_vectors(version, item_ids)
-    encoder = encoder_for(version)
     now = timezone.now()
     weights_by_type = llmrec_settings.EVENT_WEIGHTS
     half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)
-    tower = read_user_tower(encoder.model_path)
+    tower = read_user_tower(version.model_path)
     if tower is not None:
         # A fine-tuned two-tower model: the user's own text, written as it was trained.
         texts = user_tower_texts(version.tenant_id, user_ids, events, tower)
@@ -200,8 +199,12 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     else:
         texts, text_weight = stated.texts, float(llmrec_settings.PROFILE_WEIGHT)
     with_text = [pk for pk in user_ids if texts.get(pk)]
+    # The encoder is loaded only when there is text to encode: a version of vectors computed
+    # elsewhere (model_path "-") has none to load.
     text_vectors = (
-        dict(zip(with_text, encoder.encode([texts[pk] for pk in with_text]), strict=True)) if with_text else {}
+        dict(zip(with_text, encoder_for(version).encode([texts[pk] for pk in with_text]), strict=True))
+        if with_text
+        else {}
     )
 
     out_ids, out_vectors, out_counts = [], [], []

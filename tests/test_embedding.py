@@ -249,3 +249,16 @@ def test_a_fine_tuned_models_users_are_written_as_it_was_trained(tenant, catalog
     base = build(tenant)
     assert embedding.read_user_tower(embedding.encoder_for(base).model_path) is None
     assert vectorstore.user_vector(base, erin.pk) != pytest.approx(vectorstore.user_vector(version, erin.pk), abs=1e-3)
+
+
+def test_user_vectors_of_a_version_without_a_model_need_no_encoder(tenant, catalogue, settings):
+    """Vectors computed elsewhere (model_path "-"): behaviour alone makes the users' vectors."""
+    settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}
+    hana = UserProfile.objects.create(tenant=tenant, external_id="hana")
+    Interaction.objects.create(tenant=tenant, event_id="h1", user=hana, item=catalogue[2], event_type="purchase")
+    version = vectorstore.create_version(tenant, model_name="imported", model_path="-", dimension=4)
+    vectorstore.write_item_vectors(
+        version, [catalogue[2].pk], np.array([[0.0, 0.6, 0.8, 0.0]], dtype=np.float32), ["h"]
+    )
+    assert embedding.compute_user_vectors(version, [hana.pk]) == 1
+    assert vectorstore.user_vector(version, hana.pk) == pytest.approx([0.0, 0.6, 0.8, 0.0], abs=1e-6)
