@@ -226,10 +226,6 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     return len(out_ids)
 
 
-# ---------------------------------------------------------------------------------------------
-# Whole builds
-
-
 def user_tower_texts(
     tenant_id: int, user_ids: Sequence[int], events: Mapping[int, Sequence[tuple]], tower: UserTower
 ) -> dict[int, str]:
@@ -260,12 +256,18 @@ def user_tower_texts(
     for pk, text, source, queries in UserProfile.objects.filter(tenant_id=tenant_id, pk__in=list(user_ids)).values_list(
         "pk", "profile_text", "profile_text_source", "recent_queries"
     ):
-        stated = "" if interest_profile.text_source(source, text) == UserProfile.TextSource.GENERATED else text
         items = recent.get(pk, [])
         texts[pk] = tower.text(
-            stated, queries or [], [titles.get(i, "") for i in items], [full.get(i, "") for i in items]
+            interest_profile.written_text(text, source),
+            queries or [],
+            [titles.get(i, "") for i in items],
+            [full.get(i, "") for i in items],
         )
     return {pk: text for pk, text in texts.items() if text}
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole builds
 
 
 def create_build(tenant: Tenant, model_path: str | None = None) -> EmbeddingVersion:

@@ -64,6 +64,13 @@ def text_source(source: str, text: str) -> str:
     return Source.GENERATED if source == Source.SITE and not (text or "").strip() else source
 
 
+def written_text(text: str, source: str) -> str:
+    """The profile text if a user or the site wrote it; "" for a generated one. User texts for
+    training and for a fine-tuned model's users leave generated texts out: one is written from
+    every event, the held-out ones included, and would leak them into training."""
+    return "" if text_source(source, text) == Source.GENERATED else text
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing the text from behaviour
 

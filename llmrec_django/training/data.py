@@ -38,7 +38,7 @@ from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.text import user_history_text
 from llmrec_django.encoders.user_tower import UserTower
-from llmrec_django.interest_profile import text_source
+from llmrec_django.interest_profile import written_text
 from llmrec_django.models import Interaction, Item, Tenant, UserProfile
 
 logger = logging.getLogger(__name__)
@@ -76,16 +76,10 @@ def current_user_text(profile: UserProfile, history_items: int) -> str:
                 break
     titles = dict(Item.objects.filter(pk__in=recent).values_list("pk", "title"))
     return user_history_text(
-        _stated_profile(profile.profile_text, profile.profile_text_source),
+        written_text(profile.profile_text, profile.profile_text_source),
         profile.recent_queries or [],
         [titles.get(i, "") for i in reversed(recent)],
     )
-
-
-def _stated_profile(text: str, source: str) -> str:
-    """A profile text the user or the site wrote; a generated one is left out of user texts (in
-    training it was written from every event, the held-out ones included)."""
-    return "" if text_source(source, text) == UserProfile.TextSource.GENERATED else text
 
 
 def _is_positive(event_type: str, value: float | None, weights: dict[str, float]) -> bool:
@@ -118,7 +112,7 @@ def load_split(tenant: Tenant) -> SplitData:
     # A text the system generated was written from every event, the held-out ones included: it
     # would leak them into the training anchors. Texts users or the site wrote are kept.
     profiles = {
-        pk: (_stated_profile(text, source), list(queries or []))
+        pk: (written_text(text, source), list(queries or []))
         for pk, text, queries, source in UserProfile.objects.for_tenant(tenant).values_list(
             "pk", "profile_text", "recent_queries", "profile_text_source"
         )
