@@ -58,3 +58,17 @@ def redis_url():
     if not _redis_up():
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
     return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def fresh_recommend_caches():
+    """The recommend service's per-process caches (popularity, items, collaborative models)
+    emptied before and after the test."""
+    from llmrec_django import collaborative
+    from llmrec_django.recommending import data
+
+    data.clear_caches()
+    collaborative.clear_cache()
+    yield
+    data.clear_caches()
+    collaborative.clear_cache()

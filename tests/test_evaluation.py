@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from llmrec_django import collaborative, vectorstore
+from llmrec_django import vectorstore
 from llmrec_django.core.metrics import ndcg_at_k
 from llmrec_django.evaluation import (
     BASELINES,
@@ -21,19 +21,11 @@ from llmrec_django.evaluation import (
     split_log,
 )
 from llmrec_django.models import EmbeddingVersion, Entity, Interaction, Item, Relation, Tenant, UserProfile
-from llmrec_django.recommending import data
+
+pytestmark = pytest.mark.usefixtures("fresh_recommend_caches")
 
 START = timezone.now() - timedelta(days=30)
 METRIC_KEYS = ("precision@3", "recall@3", "f1@3", "ndcg@3", "hit_rate@3", "mrr@3", "coverage@3", "diversity@3")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    data.clear_caches()
-    collaborative.clear_cache()
-    yield
-    data.clear_caches()
-    collaborative.clear_cache()
 
 
 def make_log(events):

@@ -9,16 +9,7 @@ from llmrec_django.recommending import data, new_items
 from llmrec_django.recommending.state import serving_state
 from tests.recommend_helpers import activate, make_item
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    data.clear_caches()
-    collaborative.clear_cache()
-    yield
-    data.clear_caches()
-    collaborative.clear_cache()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_recommend_caches")]
 
 
 @pytest.fixture

@@ -11,16 +11,7 @@ from llmrec_django.recommend import RecommendationList, UnknownUser, recommend_f
 from llmrec_django.recommending import data
 from tests.recommend_helpers import activate, link, make_item
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    data.clear_caches()
-    collaborative.clear_cache()
-    yield
-    data.clear_caches()
-    collaborative.clear_cache()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_recommend_caches")]
 
 
 @pytest.fixture
