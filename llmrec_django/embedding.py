@@ -245,6 +245,13 @@ def user_tower_texts(
                 if len(liked) >= tower.history_items:
                     break
         recent[user_id] = liked[::-1]  # oldest first
+    return tower_texts(tenant_id, recent, tower)
+
+
+def tower_texts(tenant_id: int, recent_liked: Mapping[int, Sequence[int]], tower: UserTower) -> dict[int, str]:
+    """The users' texts for a two-tower model from their recent liked items (item ids per user,
+    oldest first; the last ``tower.history_items`` count) and their profile rows."""
+    recent = {user_id: list(items)[-tower.history_items :] for user_id, items in recent_liked.items()}
     wanted = {i for items in recent.values() for i in items}
     titles = dict(Item.objects.filter(pk__in=wanted).values_list("pk", "title"))
     full = (
@@ -253,7 +260,7 @@ def user_tower_texts(
         else {}
     )
     texts = {}
-    for pk, text, source, queries in UserProfile.objects.filter(tenant_id=tenant_id, pk__in=list(user_ids)).values_list(
+    for pk, text, source, queries in UserProfile.objects.filter(tenant_id=tenant_id, pk__in=list(recent)).values_list(
         "pk", "profile_text", "profile_text_source", "recent_queries"
     ):
         items = recent.get(pk, [])

@@ -251,6 +251,37 @@ def test_a_fine_tuned_models_users_are_written_as_it_was_trained(tenant, catalog
     assert vectorstore.user_vector(base, erin.pk) != pytest.approx(vectorstore.user_vector(version, erin.pk), abs=1e-3)
 
 
+def test_the_blend_fit_sees_a_fine_tuned_models_users_as_the_service_does(
+    tenant, catalogue, tiny_encoder_dir, tmp_path
+):
+    """The blend's training snapshot makes each user's vector the service's way: with a user
+    tower, the weighted history plus the user's text (else it would learn weights for features
+    the service never serves)."""
+    import shutil
+
+    from llmrec_django.collaborative import load_interactions
+    from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+    from llmrec_django.recommending.blend import TrainingSnapshot
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_encoder_dir, tuned)
+    write_user_tower(tuned, UserTower(history_items=2, anchor="titles", text_weight=2.0))
+    ida = UserProfile.objects.create(tenant=tenant, external_id="ida", profile_text="Quiet films please")
+    start = timezone.now() - timezone.timedelta(days=3)
+    for n, (item, event_type) in enumerate([(0, "purchase"), (1, "click"), (4, "dislike"), (2, "like")]):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"i{n}", user=ida, item=catalogue[item], event_type=event_type,
+            timestamp=start + timezone.timedelta(hours=n),
+        )  # fmt: skip
+    version = build(tenant, model_path=str(tuned))
+    snapshot = TrainingSnapshot(tenant, load_interactions(tenant), load_interactions(tenant, positive_only=False))
+    served = vectorstore.user_vector(version, ida.pk)
+    assert snapshot.user_vector(ida.pk) == pytest.approx(served, abs=1e-4)
+    # Without the text the vectors differ: the test would catch a snapshot that leaves it out.
+    snapshot.text_vectors[ida.pk] = None
+    assert snapshot.user_vector(ida.pk) != pytest.approx(served, abs=1e-3)
+
+
 def test_user_vectors_of_a_version_without_a_model_need_no_encoder(tenant, catalogue, settings):
     """Vectors computed elsewhere (model_path "-"): behaviour alone makes the users' vectors."""
     settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}

@@ -15,14 +15,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 
-from llmrec_django import collaborative, vectorstore
+from llmrec_django import collaborative, embedding, vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import SECONDS_PER_DAY, interest_vector
-from llmrec_django.models import Item, RankingModel, Tenant
+from llmrec_django.core.text import build_user_text
+from llmrec_django.encoders.user_tower import read_user_tower
+from llmrec_django.interest_profile import written_text
+from llmrec_django.models import Item, RankingModel, Tenant, UserProfile
 from llmrec_django.recommending import data as data_module
 
 logger = logging.getLogger(__name__)
@@ -115,6 +119,8 @@ class TrainingSnapshot:
         self.trend = trend / (trend.max() or 1.0)
 
         version = vectorstore.active_version(tenant)
+        self.tenant_id = tenant.pk
+        self.version = version
         self.vectors = None
         if version is not None:
             rows = vectorstore.item_vectors(version, self.catalogue.tolist())
@@ -151,9 +157,51 @@ class TrainingSnapshot:
             events.user_ids.tolist(), events.item_ids.tolist(), (events.weights * decay).tolist(), strict=True
         ):
             self.interest[u][i] = self.interest[u].get(i, 0.0) + w
+        # The user's own text, added to the weighted history as the service adds it: a fine-tuned
+        # model's user tower (``encoders.user_tower``), else the text the user or site wrote.
+        self.tower = read_user_tower(version.model_path) if version is not None else None
+        self.text_weight = self.tower.text_weight if self.tower else float(llmrec_settings.PROFILE_WEIGHT)
+        self.text_vectors: dict[int, np.ndarray | None] = {}
         self.n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
         self.cap = float(llmrec_settings.KG_CAP)
         self.popular_order = _top(self.trend, self.catalogue, self.n + 200, set())
+
+    def encode_user_texts(self, users: Iterable[int]) -> None:
+        """Encode the texts of ``users`` in one batch (``features`` encodes a missing one alone).
+
+        A tower's text is built from the snapshot's liked items (before the held-out one); a
+        base model's from the profile text the user or site wrote and the recent searches. A
+        generated profile text is left out: it was written from every event, the held-out ones
+        included."""
+        users = [u for u in users if u not in self.text_vectors]
+        if self.version is None or not users:
+            return
+        if self.tower is not None:
+            limit = self.tower.history_items
+            recent = {u: list(self.recent_liked.get(u, {}))[:limit][::-1] for u in users}
+            texts = embedding.tower_texts(self.tenant_id, recent, self.tower)
+        else:
+            rows = UserProfile.objects.filter(tenant_id=self.tenant_id, pk__in=users).values_list(
+                "pk", "profile_text", "profile_text_source", "recent_queries"
+            )
+            texts = {pk: build_user_text(written_text(t, source), queries or []) for pk, t, source, queries in rows}
+            texts = {pk: text for pk, text in texts.items() if text}
+        with_text = [u for u in users if texts.get(u)]
+        vectors = embedding.encoder_for(self.version).encode([texts[u] for u in with_text]) if with_text else []
+        self.text_vectors.update(dict.fromkeys(users))
+        self.text_vectors.update(zip(with_text, vectors, strict=True))
+
+    def user_vector(self, user: int, liked: dict[int, float] | None = None) -> np.ndarray | None:
+        """The user's interest vector as ``embedding.compute_user_vectors`` makes it: weighted
+        events (``liked`` when the snapshot has none of the user's) plus the user's text."""
+        if self.vectors is None:
+            return None
+        interest = self.interest.get(user) or (self.liked.get(user, {}) if liked is None else liked)
+        rows = [self.column[i] for i in interest if i in self.column]
+        weights = np.array([interest[int(self.catalogue[r])] for r in rows], dtype=np.float64)
+        if user not in self.text_vectors:
+            self.encode_user_texts([user])
+        return interest_vector(self.vectors[rows], weights, self.text_vectors.get(user), self.text_weight)
 
     def features(
         self, user: int, exclude: set[int] | None = None, liked: dict[int, float] | None = None
@@ -164,14 +212,9 @@ class TrainingSnapshot:
         exclude = set(liked) if exclude is None else exclude
         n = self.n
         cosine_all = np.zeros(len(self.catalogue))
-        if self.vectors is not None:
-            interest = self.interest.get(user) or liked
-            rows_liked = [self.column[i] for i in interest if i in self.column]
-            if rows_liked:
-                weights = np.array([interest[int(self.catalogue[r])] for r in rows_liked])
-                u_vec = interest_vector(self.vectors[rows_liked], weights)
-                if u_vec is not None:
-                    cosine_all = self.vectors @ u_vec
+        u_vec = self.user_vector(user, liked)
+        if u_vec is not None:
+            cosine_all = self.vectors @ u_vec
         factors = self.factors
         ann = _top(cosine_all, self.catalogue, n, exclude) if self.vectors is not None else {}
         cf = factors.recommend(user, n, exclude=exclude) if factors else {}
@@ -243,6 +286,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
     rng = np.random.default_rng(seed)
     if len(users) > limit:
         users = sorted(rng.choice(users, size=limit, replace=False).tolist())
+    snapshot.encode_user_texts(users)
 
     features_by_user, labels_by_user = [], []
     hits = 0
