@@ -97,6 +97,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--history-items", type=int, default=5)
     parser.add_argument("--anchor", choices=["titles", "item_texts"], default="titles", help="Encoder anchor text.")
+    parser.add_argument(
+        "--hard-negatives-from",
+        choices=["ann", "collaborative", "both"],
+        default="ann",
+        help="Where the encoder's hard negatives are mined (TRAINING ENCODER hard_negatives_from).",
+    )
     parser.add_argument("--top-n", type=int, default=50, help="Items of each list the re-ranker re-orders.")
     parser.add_argument("--no-reranker", action="store_true")
     parser.add_argument("--json", help="Write the figures to this file.")
@@ -134,11 +140,16 @@ def main() -> None:
             "reranker_examples": args.reranker_examples,
             "top_n": args.top_n,
             "anchor": args.anchor,
+            "hard_negatives_from": args.hard_negatives_from,
         }
     }
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
         print("\n== encoder run ==", flush=True)
-        encoder = runs.create_run(tenant, "encoder", {"max_examples": args.examples, "anchor": args.anchor})
+        encoder = runs.create_run(
+            tenant,
+            "encoder",
+            {"max_examples": args.examples, "anchor": args.anchor, "hard_negatives_from": args.hard_negatives_from},
+        )
         encoder = runs.execute_run(encoder.pk)
         if encoder.promotion != "active":
             print(f"(the fine-tuned encoder was {encoder.promotion}; activated anyway to measure the re-ranker on it)")

@@ -270,6 +270,9 @@ DEFAULTS: dict[str, Any] = {
             "temperature": 0.05,
             "hard_negatives": 1,
             "hard_negative_depth": 50,
+            # Where hard negatives come from: "ann" (items near the user in the active index),
+            # "collaborative" (what ALS / item-KNN would recommend them) or "both", alternately.
+            "hard_negatives_from": "ann",
             "anchor": "titles",
             "user_text_weight": 0.5,
         },

@@ -67,6 +67,25 @@ def test_hard_negatives_exclude_the_users_own_items(tenant, shop):
         assert not set(pool) & split.known[user]
 
 
+def test_collaborative_hard_negatives_are_what_the_collaborative_model_would_recommend(tenant, shop):
+    """Mined from ALS / item-KNN fitted on the training part, never the user's own items; "both"
+    alternates them with the ANN pool."""
+    _, users, _ = shop
+    split = training_data.load_split(tenant)
+    pools = training_data.collaborative_pools(split, [u.pk for u in users], depth=6 + training_data.SKIP_NEAREST)
+    assert set(pools) == {u.pk for u in users}
+    for user, pool in pools.items():
+        assert pool and not set(pool) & split.known[user]
+    both = training_data.mined_pools(tenant, split, {u.pk for u in users}, "both", depth=12)
+    ann = training_data.hard_negative_pools(tenant, [u.pk for u in users], split.known, depth=12)
+    user = users[0].pk
+    assert set(both[user]) == set(ann[user]) | set(
+        training_data.collaborative_pools(split, [user], depth=12).get(user, [])
+    )
+    with pytest.raises(ValueError, match="hard_negatives_from"):
+        training_data.mined_pools(tenant, split, {user}, "random", depth=12)
+
+
 def test_max_examples_keeps_a_seeded_sample(tenant, shop):
     params = training_config.run_params("encoder", {"max_examples": 10, "hard_negatives": 0})
     first = training_data.encoder_examples(tenant, params)

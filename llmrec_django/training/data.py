@@ -195,6 +195,53 @@ def hard_negative_pools(
     return pools
 
 
+def collaborative_pools(split: SplitData, users: Iterable[int], depth: int) -> dict[int, list[int]]:
+    """Per user, what the collaborative model fitted on the training part would recommend
+    (ALS and item-KNN, alternately), own items excluded: the candidates the service's blend
+    chooses among, so a model trained against them learns what tells the next item apart there."""
+    from llmrec_django import collaborative
+
+    rows = [(user, item) for user, history in split.users.items() for _, item in history.liked]
+    if not rows or depth <= SKIP_NEAREST:
+        return {}
+    user_ids, item_ids = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
+    factors = collaborative.fit_factors(
+        collaborative.Interactions(user_ids, item_ids, np.ones(len(rows)), np.zeros(len(rows)))
+    )
+    if factors is None:
+        return {}
+    pools = {}
+    for user in users:
+        known = split.known.get(user, set())
+        liked = [item for _, item in split.users[user].liked] if user in split.users else []
+        als = list(factors.recommend(user, depth, exclude=known))
+        knn = list(factors.neighbour_recommend(liked, depth, exclude=known)) if liked else []
+        merged = _alternate(als, knn)
+        if merged[SKIP_NEAREST:depth]:
+            pools[user] = merged[SKIP_NEAREST:depth]
+    return pools
+
+
+def _alternate(*lists: Sequence[int]) -> list[int]:
+    """One item from each list in turn, each item once."""
+    merged: list[int] = []
+    for position in range(max((len(items) for items in lists), default=0)):
+        merged += [items[position] for items in lists if position < len(items) and items[position] not in merged]
+    return merged
+
+
+HARD_NEGATIVE_SOURCES = ("ann", "collaborative", "both")
+
+
+def mined_pools(tenant: Tenant, split: SplitData, users: set[int], source: str, depth: int) -> dict[int, list[int]]:
+    """Hard-negative pools from ``source``: the active ANN index, the collaborative model, or both."""
+    if source not in HARD_NEGATIVE_SOURCES:
+        raise ValueError(f"hard_negatives_from must be one of {', '.join(HARD_NEGATIVE_SOURCES)}, not {source!r}.")
+    ann = hard_negative_pools(tenant, users, split.known, depth) if source in ("ann", "both") else {}
+    cf = collaborative_pools(split, users, depth) if source in ("collaborative", "both") else {}
+    return {user: _alternate(ann.get(user, []), cf.get(user, [])) for user in ann.keys() | cf.keys()}
+
+
 class NegativeSampler:
     """Draws negatives for a user: hard ones from their ANN pool, else random catalogue items."""
 
@@ -268,7 +315,8 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     events = _sample(events, int(params["max_examples"]), seed)
     users = {e[0] for e in events} | set(split.held_out)
     n_hard = int(params["hard_negatives"])
-    pools = hard_negative_pools(tenant, users, split.known, int(params["hard_negative_depth"])) if n_hard else {}
+    depth, source = int(params["hard_negative_depth"]), str(params.get("hard_negatives_from", "ann"))
+    pools = mined_pools(tenant, split, users, source, depth) if n_hard else {}
     sampler = NegativeSampler(_catalogue(tenant), pools, split.known, seed)
     negatives = {
         (user, item): sampler.draw(user, n_hard, split.known.get(user, set()) | {item}) for user, item, _ in events
