@@ -199,13 +199,7 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     else:
         texts, text_weight = stated.texts, float(llmrec_settings.PROFILE_WEIGHT)
     with_text = [pk for pk in user_ids if texts.get(pk)]
-    # The encoder is loaded only when there is text to encode: a version of vectors computed
-    # elsewhere (model_path "-") has none to load.
-    text_vectors = (
-        dict(zip(with_text, encoder_for(version).encode([texts[pk] for pk in with_text]), strict=True))
-        if with_text
-        else {}
-    )
+    text_vectors = _encode_user_texts(version, with_text, texts)
 
     out_ids, out_vectors, out_counts = [], [], []
     for user_id in user_ids:
@@ -224,6 +218,23 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     if out_ids:
         vectorstore.write_user_vectors(version, out_ids, np.stack(out_vectors), out_counts)
     return len(out_ids)
+
+
+def _encode_user_texts(version: EmbeddingVersion, user_ids: Sequence[int], texts: Mapping[int, str]) -> dict:
+    """The vectors of the users' texts; none when the version has no model to encode them with.
+
+    The encoder is loaded only when there is text to encode. A version of vectors computed
+    elsewhere (``model_path`` "-") has no model: its users' vectors come from behaviour alone,
+    as do those of a version whose model directory went missing (logged: the profile texts are
+    then left out until the model is back or a new version is built)."""
+    if not user_ids:
+        return {}
+    try:
+        encoder = encoder_for(version)
+    except FileNotFoundError as exc:
+        logger.warning("Version %s: user texts left out of the user vectors: %s", version.pk, exc)
+        return {}
+    return dict(zip(user_ids, encoder.encode([texts[pk] for pk in user_ids]), strict=True))
 
 
 def user_tower_texts(

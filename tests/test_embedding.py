@@ -282,10 +282,10 @@ def test_the_blend_fit_sees_a_fine_tuned_models_users_as_the_service_does(
     assert snapshot.user_vector(ida.pk) != pytest.approx(served, abs=1e-3)
 
 
-def test_user_vectors_of_a_version_without_a_model_need_no_encoder(tenant, catalogue, settings):
-    """Vectors computed elsewhere (model_path "-"): behaviour alone makes the users' vectors."""
-    settings.LLMREC = {**settings.LLMREC, "INTEREST_PROFILE": {"GENERATE": False}}
-    hana = UserProfile.objects.create(tenant=tenant, external_id="hana")
+def test_user_vectors_of_a_version_without_a_model_need_no_encoder(tenant, catalogue):
+    """Vectors computed elsewhere (model_path "-"): behaviour alone makes the users' vectors,
+    whatever texts the users have (their own, or generated from their events)."""
+    hana = UserProfile.objects.create(tenant=tenant, external_id="hana", profile_text="Quiet trail runs")
     Interaction.objects.create(tenant=tenant, event_id="h1", user=hana, item=catalogue[2], event_type="purchase")
     version = vectorstore.create_version(tenant, model_name="imported", model_path="-", dimension=4)
     vectorstore.write_item_vectors(

@@ -1,0 +1,322 @@
+"""Load test on loopback: recommendation reads and event ingestion at fixed rates through the
+real stack (gunicorn, the app, PostgreSQL with pgvector, a Celery worker on Redis), with Locust.
+
+    python bench/load_test.py [--duration 300] [--recommend-rps 50] [--events-rps 200] [--batch 10]
+                              [--items 10000] [--web-workers 3] [--json OUT]
+    python bench/load_test.py --soak                # 30 minutes, worker memory sampled each 30 s
+
+A tenant of ``--items`` synthetic items with 384-d vectors and 300 users with interest vectors
+is prepared once (``bench/serving_latency.py``'s tenant builder; reused by later runs), with its
+collaborative model fitted, so ``recommend_for_user`` runs its whole path. Then, as separate
+processes: ``gunicorn example_site.wsgi`` (``--web-workers``, DEBUG off), one Celery worker
+(prefork, concurrency 1: it refreshes the vectors of users with new events) and Locust headless
+(``bench/locustfile.py``): ``--recommend-rps`` users each asking one "for you" list a second and
+``--events-rps / --batch`` servers each posting one batch of events a second.
+
+Measured in the same run:
+
+- before the load, an idle reference: 200 sequential recommendation requests over HTTP (p50/p99);
+- under load: requests/s held, p50/p95/p99 per kind, error rate, events accepted per second;
+- nothing lost: every event id answered 2xx is in PostgreSQL after the run (``lost`` = accepted
+  ids missing from the table; 0 is the only passing value), and the outbox (if any) drained;
+- the worker's memory (resident set of the worker and its children) sampled through the run:
+  first, last, max, and the slope of a least-squares line in MB per 10 minutes.
+
+Pass criteria printed at the end (issue #8): recommendation p99 <= 150 ms at the asked rate,
+error rate < 0.1 %, lost = 0; for ``--soak``, a memory slope under 5 MB per 10 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+LABEL = "load-10k"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def setup_django() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def prepare(n_items: int, seed: int) -> tuple[str, str, int]:
+    """The tenant (built once), its collaborative model, and a fresh API key; (slug, key, users)."""
+    import serving_latency
+
+    from llmrec_django import collaborative
+    from llmrec_django.models import ApiKey, UserProfile
+
+    catalogue = serving_latency.catalogue(n_items, seed)
+    tenant, _ = serving_latency.ready_tenant(n_items, LABEL, seed, False, catalogue)
+    collaborative.fit_collaborative_model(tenant)
+    _, raw_key = ApiKey.issue(tenant, f"load test {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    users = UserProfile.objects.for_tenant(tenant).filter(external_id__startswith="user-").count()
+    return tenant.slug, raw_key, users
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP answer, even an error, means it is up
+                return
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds}s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def idle_reference(base: str, key: str, users: int, n: int = 200) -> dict:
+    """Sequential requests, one at a time: the latency with nothing else going on."""
+    latencies = []
+    for i in range(n):
+        request = urllib.request.Request(
+            f"{base}/api/llmrec/v1/users/user-{i % users}/recommendations/?k=10",
+            headers={"Authorization": f"Api-Key {key}"},
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {"requests": n, "p50_ms": round(percentile(latencies, 50), 1), "p99_ms": round(percentile(latencies, 99), 1)}
+
+
+def process_tree_rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+        return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+    except psutil.NoSuchProcess:
+        return float("nan")
+
+
+def read_stats(prefix: str) -> dict:
+    rows = {}
+    with open(f"{prefix}_stats.csv") as f:
+        for row in csv.DictReader(f):
+            rows[row["Name"]] = row
+    out = {}
+    for name, row in rows.items():
+        out[name] = {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "rps": round(float(row["Requests/s"]), 2),
+            "p50_ms": float(row["50%"]),
+            "p95_ms": float(row["95%"]),
+            "p99_ms": float(row["99%"]),
+            "max_ms": float(row["Max Response Time"]),
+        }
+    return out
+
+
+def count_stored(slug: str, event_ids: list[str]) -> int:
+    from llmrec_django.models import Interaction
+
+    stored = 0
+    for start in range(0, len(event_ids), 5000):
+        chunk = event_ids[start : start + 5000]
+        stored += Interaction.objects.filter(tenant__slug=slug, event_id__in=chunk).count()
+    return stored
+
+
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=300, help="Seconds of load (default 300).")
+    parser.add_argument("--soak", action="store_true", help="30 minutes, the worker's memory watched.")
+    parser.add_argument("--recommend-rps", type=int, default=50)
+    parser.add_argument("--events-rps", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=10, help="Events per ingestion request.")
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="Write the figures to this file.")
+    args = parser.parse_args()
+    duration = 1800 if args.soak else args.duration
+    if args.events_rps % args.batch:
+        parser.error("--events-rps must be a multiple of --batch")
+
+    setup_django()
+    slug, key, users = prepare(args.items, args.seed)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_site.settings",
+        "DJANGO_DEBUG": "0",
+        "LLMREC_LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    python = sys.executable
+    bin_dir = Path(python).parent
+    workdir = Path(tempfile.mkdtemp(prefix="llmrec-load-"))
+    processes: list[subprocess.Popen] = []
+
+    def start(command: list[str], name: str) -> subprocess.Popen:
+        output = open(workdir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    figures: dict = {"settings": {**vars(args), "duration": duration}, "machine": machine(), "logs": str(workdir)}
+    try:
+        start(
+            [str(bin_dir / "gunicorn"), "example_site.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(args.web_workers), "--timeout", "60", "--log-level", "warning"],
+            "gunicorn",
+        )  # fmt: skip
+        worker = start(
+            [python, "-m", "celery", "-A", "example_site", "worker", "-Q", "llmrec,llmrec.embed",
+             "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+            "worker",
+        )  # fmt: skip
+        wait_until_up(f"{base}/api/llmrec/v1/")
+        idle_reference(base, key, users, 30)  # warm every gunicorn worker's caches
+        figures["idle"] = idle_reference(base, key, users)
+        log(f"idle reference: {figures['idle']}")
+
+        recommenders, ingesters = args.recommend_rps, args.events_rps // args.batch
+        accepted_file = workdir / "accepted.txt"
+        env.update(
+            LOAD_API_KEY=key,
+            LOAD_USERS=str(users),
+            LOAD_ITEMS=str(args.items),
+            LOAD_BATCH=str(args.batch),
+            LOAD_RECOMMENDERS=str(recommenders),
+            LOAD_INGESTERS=str(ingesters),
+            LOAD_ACCEPTED=str(accepted_file),
+        )
+        prefix = str(workdir / "locust")
+        log(f"load: {recommenders} recommendation req/s and {ingesters} x {args.batch} events/s for {duration}s")
+        locust = start(
+            [str(bin_dir / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+             "-u", str(recommenders + ingesters), "-r", str(recommenders + ingesters), "-t", f"{duration}s",
+             "--host", base, "--csv", prefix, "--only-summary", "--stop-timeout", "10"],
+            "locust",
+        )  # fmt: skip
+        memory: list[tuple[float, float]] = []
+        started = time.time()
+        while locust.poll() is None:
+            memory.append((time.time() - started, process_tree_rss_mb(worker.pid)))
+            time.sleep(30 if args.soak else 10)
+        stats = read_stats(prefix)
+        figures["load"] = stats
+        accepted = accepted_file.read_text().split() if accepted_file.exists() else []
+        # Give the worker a moment to finish what was queued, then prove nothing accepted is missing.
+        time.sleep(5)
+        stored = count_stored(slug, accepted)
+        figures["events"] = {
+            "accepted": len(accepted),
+            "stored": stored,
+            "lost": len(accepted) - stored,
+            "accepted_per_second": round(len(accepted) / duration, 1),
+        }
+        times, rss = np.array([m[0] for m in memory]), np.array([m[1] for m in memory])
+        slope = float(np.polyfit(times, rss, 1)[0] * 600) if len(memory) > 2 else float("nan")
+        figures["worker_memory_mb"] = {
+            "first": round(float(rss[0]), 1) if len(rss) else None,
+            "last": round(float(rss[-1]), 1) if len(rss) else None,
+            "max": round(float(rss.max()), 1) if len(rss) else None,
+            "slope_mb_per_10_min": round(slope, 2),
+            "samples": len(rss),
+        }
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    report(figures, args, duration)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def report(figures: dict, args, duration: int) -> None:
+    load, events, idle = figures["load"], figures["events"], figures["idle"]
+    rec = load.get("recommendations", {})
+    total = load.get("Aggregated", {})
+    error_rate = total.get("failures", 0) / max(1, total.get("requests", 0))
+    print(f"\n== load test, {duration}s on {figures['machine']} ==")
+    for name in ("recommendations", "events"):
+        row = load.get(name)
+        if row:
+            print(
+                f"{name:16} {row['requests']:7} req  {row['rps']:6.1f} req/s  p50 {row['p50_ms']:.0f}  "
+                f"p95 {row['p95_ms']:.0f}  p99 {row['p99_ms']:.0f}  max {row['max_ms']:.0f} ms  "
+                f"failures {row['failures']}"
+            )
+    print(
+        f"recommendation p99 under load {rec.get('p99_ms', float('nan')):.0f} ms = "
+        f"x{rec.get('p99_ms', float('nan')) / idle['p99_ms']:.2f} the idle p99 ({idle['p99_ms']} ms, p50 {idle['p50_ms']} ms)"
+    )
+    print(
+        f"events: {events['accepted']} accepted ({events['accepted_per_second']}/s), "
+        f"{events['stored']} stored, lost {events['lost']}"
+    )
+    memory = figures["worker_memory_mb"]
+    print(
+        f"worker memory: {memory['first']} -> {memory['last']} MB (max {memory['max']}), "
+        f"slope {memory['slope_mb_per_10_min']} MB / 10 min over {memory['samples']} samples"
+    )
+    checks = {
+        f"recommendations held {args.recommend_rps}/s": rec.get("rps", 0) >= 0.95 * args.recommend_rps,
+        "recommendation p99 <= 150 ms": rec.get("p99_ms", 1e9) <= 150,
+        f"events held {args.events_rps}/s": events["accepted_per_second"] >= 0.95 * args.events_rps,
+        "error rate < 0.1 %": error_rate < 0.001,
+        "lost = 0": events["lost"] == 0,
+    }
+    if args.soak:
+        checks["worker memory flat (< 5 MB / 10 min)"] = memory["slope_mb_per_10_min"] < 5
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    figures["checks"] = checks
+
+
+if __name__ == "__main__":
+    main()
