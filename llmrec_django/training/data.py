@@ -13,8 +13,9 @@ pairs it was trained on, and early stopping watches the same held-out items.
   user text made of what came before (``anchor="item_texts"``: the profile then the full texts
   of those items, newest first, instead of their titles) -> the item's text (``embedding.item_texts``), plus
   ``hard_negatives`` items drawn from the user's nearest items in the active version's ANN index
-  (ranks 5..``hard_negative_depth``, the user's own items excluded); random items without an
-  active version. Validation: the user text from the whole training history -> the held-out item.
+  (ranks 5..``hard_negative_depth``, the user's own items excluded; random items without an
+  active version), or, with ``hard_negatives_from`` "collaborative" / "both", from what ALS and
+  item-KNN fitted on the training part would recommend them (``collaborative_pools``). Validation: the user text from the whole training history -> the held-out item.
 - **Re-ranker examples**: the same positives labelled 1, and per positive
   ``negatives_per_positive`` items labelled 0: first items the user was shown but ignored
   (``impression`` events with no positive event on the item), then ANN hard negatives and random
