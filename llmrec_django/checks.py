@@ -215,30 +215,9 @@ def _check_active_dimensions(cursor: Any) -> list:
 # --- the REST API and deployment ----------------------------------------------------------------
 
 
-def api_views() -> list[tuple[str, Any]]:
-    """``(URL name, view instance)`` for every route of the API (``llmrec_django.api.urls``), made
-    the way ``as_view()`` makes them, whether or not the site mounts the API."""
-    from django.urls import URLPattern, URLResolver
-
-    from llmrec_django.api import urls
-
-    found = []
-
-    def walk(patterns: list) -> None:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns)
-            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
-                callback = pattern.callback
-                found.append((pattern.name, callback.cls(**getattr(callback, "initkwargs", {}))))
-
-    walk(urls.urlpatterns)
-    return found
-
-
 @register("llmrec", Tags.security)
 def check_api_permissions(app_configs: Any = None, **kwargs: Any) -> list:
-    from llmrec_django.api.permissions import HTTP_METHODS, PUBLIC_ENDPOINTS, allows_anonymous
+    from llmrec_django.api.permissions import HTTP_METHODS, PUBLIC_ENDPOINTS, allows_anonymous, api_views
 
     errors = []
     for name, view in api_views():
@@ -261,6 +240,8 @@ def check_api_permissions(app_configs: Any = None, **kwargs: Any) -> list:
 
 def _api_throttles() -> list[type]:
     """The throttle classes the API's views use, each once, in order."""
+    from llmrec_django.api.permissions import api_views
+
     found: dict[type, None] = {}
     for _, view in api_views():
         for cls in view.throttle_classes:

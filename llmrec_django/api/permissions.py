@@ -8,9 +8,9 @@
 - Staff and API keys ("trusted"): everything in the tenant, including catalogue and knowledge
   graph writes, other users' data, export and erasure.
 
-``PUBLIC_ENDPOINTS`` lists what anyone may call (the system check ``llmrec.E012`` reports any
-other view an anonymous caller gets into, and the OpenAPI schema marks authentication optional
-exactly where ``allows_anonymous`` says so).
+``PUBLIC_ENDPOINTS`` lists what anyone may call: the OpenAPI schema marks authentication optional
+there and only there, the system check ``llmrec.E012`` reports any other view an anonymous caller
+gets into, and the Schemathesis test checks that the others refuse requests without credentials.
 
 Tenant of a request: an API key is bound to its tenant; staff may pick one with the
 ``X-LLMRec-Tenant: <slug>`` header; everyone else works on the default tenant (a header naming
@@ -20,6 +20,7 @@ another tenant is a 403 for them, and for an API key of another tenant).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
@@ -102,6 +103,35 @@ PUBLIC_ENDPOINTS: dict[str, frozenset[str]] = {
     "redoc": frozenset({"GET"}),
 }
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def api_views() -> list[tuple[str, Any]]:
+    """``(URL name, view instance)`` for every route of the API (``llmrec_django.api.urls``), made
+    the way ``as_view()`` makes them, whether or not the site mounts the API."""
+    from django.urls import URLPattern, URLResolver
+
+    from llmrec_django.api import urls
+
+    found = []
+
+    def walk(patterns: list) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
+                callback = pattern.callback
+                found.append((pattern.name, callback.cls(**getattr(callback, "initkwargs", {}))))
+
+    walk(urls.urlpatterns)
+    return found
+
+
+def public_methods(view) -> frozenset[str]:
+    """The methods ``PUBLIC_ENDPOINTS`` opens to anyone on the route of ``view`` (an APIView instance)."""
+    for name, candidate in api_views():
+        if type(candidate) is type(view):
+            return PUBLIC_ENDPOINTS.get(name, frozenset())
+    return frozenset()
 
 
 def allows_anonymous(view, method: str) -> bool:
