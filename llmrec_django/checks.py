@@ -9,10 +9,17 @@ IDs:
 - llmrec.E006  a backend's dotted path does not import
 - llmrec.E010  LLMREC has a key the app does not know (a typo)
 - llmrec.E011  the copy generator's options are wrong or its model is not there
+- llmrec.E012  an API view lets anonymous callers in outside ``api.permissions.PUBLIC_ENDPOINTS``
+- llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
+- llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
+- llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
+- llmrec.W005  DEBUG is on (deploy)
+- llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
 
-Database checks run with ``manage.py check --database default`` and before ``migrate``.
+Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
+checks with ``manage.py check --deploy``.
 """
 
 from __future__ import annotations
@@ -104,14 +111,16 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 def _broker_url() -> str | None:
-    try:
-        from celery import current_app
-    except ImportError:  # pragma: no cover - celery is a dependency
+    conf = _celery_conf()
+    if conf.task_always_eager:
         return None
-    app = current_app._get_current_object()
-    if app.conf.task_always_eager:
-        return None
-    return app.conf.broker_url
+    return conf.broker_url
+
+
+def _celery_conf():
+    from celery import current_app
+
+    return current_app._get_current_object().conf
 
 
 @register("llmrec")
@@ -200,4 +209,132 @@ def _check_active_dimensions(cursor: Any) -> list:
         )
         for pk, dim in cursor.fetchall()
         if dim != dimension
+    ]
+
+
+# --- the REST API and deployment ----------------------------------------------------------------
+
+
+@register("llmrec", Tags.security)
+def check_api_permissions(app_configs: Any = None, **kwargs: Any) -> list:
+    from llmrec_django.api.permissions import HTTP_METHODS, PUBLIC_ENDPOINTS, allows_anonymous, api_views
+
+    errors = []
+    for name, view in api_views():
+        implemented = [method for method in HTTP_METHODS if hasattr(view, method.lower())]
+        public = PUBLIC_ENDPOINTS.get(name, frozenset())
+        opened = [method for method in implemented if method not in public and allows_anonymous(view, method)]
+        if opened:
+            classes = [cls.__name__ for cls in view.permission_classes] or ["none"]
+            errors.append(
+                Error(
+                    f"The API endpoint {name!r} ({type(view).__name__}) lets anonymous callers "
+                    f"{', '.join(opened)}: its permission classes are {', '.join(classes)}.",
+                    hint="Give the view permission classes that require a login or an API key "
+                    "(llmrec_django.api.permissions), or, if it is meant to be public, add it to PUBLIC_ENDPOINTS there.",
+                    id="llmrec.E012",
+                )
+            )
+    return errors
+
+
+def _api_throttles() -> list[type]:
+    """The throttle classes the API's views use, each once, in order."""
+    from llmrec_django.api.permissions import api_views
+
+    found: dict[type, None] = {}
+    for _, view in api_views():
+        for cls in view.throttle_classes:
+            found.setdefault(cls, None)
+    return list(found)
+
+
+THROTTLE_RATE_HINT = (
+    'Set REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["{scope}"] or LLMREC["API_THROTTLE_RATES"]["{kind}"] '
+    'to "<number>/<second|minute|hour|day>", e.g. "600/minute".'
+)
+
+
+@register("llmrec", Tags.security)
+def check_api_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list:
+    errors = []
+    for cls in _api_throttles():
+        throttle = cls()
+        rate = throttle.get_rate()
+        if rate is None:
+            continue  # check_api_throttles_configured reports it for deployment
+        try:
+            throttle.parse_rate(rate)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            errors.append(
+                Error(
+                    f"The API throttle {cls.__name__} has the rate {rate!r}, which cannot be parsed: "
+                    "every API request would fail.",
+                    hint=THROTTLE_RATE_HINT.format(scope=cls.scope, kind=getattr(cls, "kind", cls.scope)),
+                    id="llmrec.E013",
+                )
+            )
+    return errors
+
+
+@register("llmrec", Tags.security, deploy=True)
+def check_api_throttles_configured(app_configs: Any = None, **kwargs: Any) -> list:
+    return [
+        Warning(
+            f"The API throttle {cls.__name__} has no rate: the callers it counts are not throttled.",
+            hint=THROTTLE_RATE_HINT.format(scope=cls.scope, kind=getattr(cls, "kind", cls.scope)),
+            id="llmrec.W003",
+        )
+        for cls in _api_throttles()
+        if cls().get_rate() is None
+    ]
+
+
+@register("llmrec", Tags.security, deploy=True)
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list:
+    """The throttles count requests in Django's default cache; only a cache shared by every web
+    process (Redis, Memcached, the database) counts them once for the whole site."""
+    from django.core.cache import caches
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    hint = (
+        'Use a shared cache: CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", '
+        '"LOCATION": "redis://..."} (see example_site/settings_production.py).'
+    )
+    if isinstance(cache, LocMemCache):
+        problem = "keeps the API's throttle counters per process: each web process allows the full rate"
+    elif isinstance(cache, DummyCache):
+        problem = "stores nothing: the API's throttles never limit anyone"
+    else:
+        return []
+    return [Warning(f"The default cache ({type(cache).__name__}) {problem}.", hint=hint, id="llmrec.W004")]
+
+
+@register("llmrec", Tags.security, deploy=True)
+def check_debug(app_configs: Any = None, **kwargs: Any) -> list:
+    if not settings.DEBUG:
+        return []
+    return [
+        Warning(
+            "DEBUG is on: error pages show settings and code to anyone, and every process keeps each "
+            "SQL query it runs in memory (an embedding build or a bulk import runs thousands).",
+            hint="Set DEBUG = False in production (example_site/settings_production.py does).",
+            id="llmrec.W005",
+        )
+    ]
+
+
+@register("llmrec", deploy=True)
+def check_celery_not_eager(app_configs: Any = None, **kwargs: Any) -> list:
+    if not _celery_conf().task_always_eager:
+        return []
+    return [
+        Warning(
+            "Celery runs tasks eagerly: embedding builds, re-embedding after catalogue changes and "
+            "training run inside the web process, in the request that starts them.",
+            hint="Set a broker (CELERY_BROKER_URL, e.g. redis://...) and run workers: celery -A <project> worker.",
+            id="llmrec.W006",
+        )
     ]

@@ -92,3 +92,83 @@ def test_active_version_of_another_dimension_warns(tenant):
 
     EmbeddingVersion.objects.create(tenant=tenant, model_name="m", model_path="/m", dimension=768, status="active")
     assert ids(checks.check_database(databases=["default"])) == ["llmrec.W001"]
+
+
+# --- the REST API and deployment ----------------------------------------------------------------
+
+
+def test_the_api_opens_only_its_public_endpoints_to_anonymous_callers():
+    assert checks.check_api_permissions() == []
+
+
+@pytest.mark.parametrize("permission_classes", [[], "AllowAny"])
+def test_an_api_view_open_to_anyone_is_an_error(monkeypatch, permission_classes):
+    from rest_framework.permissions import AllowAny
+
+    from llmrec_django.api import views
+
+    classes = [AllowAny] if permission_classes == "AllowAny" else permission_classes
+    monkeypatch.setattr(views.UserView, "permission_classes", classes)
+    [error] = checks.check_api_permissions()
+    assert error.id == "llmrec.E012" and "'user'" in error.msg and "GET, DELETE" in error.msg
+
+
+def test_public_catalogue_reads_are_allowed_only_by_the_allowlist(monkeypatch):
+    """Items are readable by anyone (IsTrustedOrReadOnly): without their entry in the allowlist
+    the reads, and only the reads, are reported."""
+    from llmrec_django.api import permissions
+
+    allowlist = {name: methods for name, methods in permissions.PUBLIC_ENDPOINTS.items() if name != "item"}
+    monkeypatch.setattr(permissions, "PUBLIC_ENDPOINTS", allowlist)
+    [error] = checks.check_api_permissions()
+    assert error.id == "llmrec.E012" and "'item'" in error.msg and "anonymous callers GET:" in error.msg
+
+
+def test_a_throttle_rate_that_cannot_be_parsed_is_an_error(settings):
+    assert checks.check_api_throttle_rates() == []
+    settings.LLMREC = {**settings.LLMREC, "API_THROTTLE_RATES": {"user": "600/fortnight"}}
+    [error] = checks.check_api_throttle_rates()
+    assert error.id == "llmrec.E013" and "UserThrottle" in error.msg and "600/fortnight" in error.msg
+
+
+def test_a_throttle_without_a_rate_warns_for_deployment(settings):
+    assert checks.check_api_throttles_configured() == []
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"llmrec_anon": None}}
+    [warning] = checks.check_api_throttles_configured()
+    assert warning.id == "llmrec.W003" and "AnonThrottle" in warning.msg
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", ["llmrec.W004"]),
+        ("django.core.cache.backends.dummy.DummyCache", ["llmrec.W004"]),
+        ("django.core.cache.backends.redis.RedisCache", []),
+    ],
+)
+def test_throttle_counters_need_a_shared_cache(settings, backend, expected):
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:6379/15"}}
+    assert ids(checks.check_throttle_cache()) == expected
+
+
+def test_debug_warns_for_deployment(settings):
+    settings.DEBUG = False
+    assert checks.check_debug() == []
+    settings.DEBUG = True
+    assert ids(checks.check_debug()) == ["llmrec.W005"]
+
+
+def test_eager_celery_warns_for_deployment(monkeypatch):
+    from celery import current_app
+
+    assert ids(checks.check_celery_not_eager()) == ["llmrec.W006"]  # the test settings run tasks eagerly
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    assert checks.check_celery_not_eager() == []
+
+
+def test_deploy_checks_run_only_with_deploy():
+    from django.core.checks import run_checks
+
+    deploy_ids = {"llmrec.W003", "llmrec.W004", "llmrec.W005", "llmrec.W006"}
+    assert not deploy_ids & set(ids(run_checks(tags=["llmrec"])))
+    assert {"llmrec.W004", "llmrec.W006"} <= set(ids(run_checks(tags=["llmrec"], include_deployment_checks=True)))

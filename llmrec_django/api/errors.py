@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -40,6 +40,21 @@ class Conflict(exceptions.APIException):
 
 def error_body(status_code: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"status": status_code, "code": code, "message": message, "details": details}}
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status, repeated.")
+    code = serializers.CharField(help_text='What went wrong, for programs: "invalid", "not_found", "throttled"...')
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    details = serializers.JSONField(
+        allow_null=True, help_text="Errors per field, or per row of an event batch ({index, field, message}); or null."
+    )
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """Every error of the API has this shape (``error_body``)."""
+
+    error = ApiErrorDetailSerializer()
 
 
 def json_error(status_code: int, message: str | None = None, code: str | None = None, **headers: str) -> JsonResponse:

@@ -8,6 +8,10 @@
 - Staff and API keys ("trusted"): everything in the tenant, including catalogue and knowledge
   graph writes, other users' data, export and erasure.
 
+``PUBLIC_ENDPOINTS`` lists what anyone may call: the OpenAPI schema marks authentication optional
+there and only there, the system check ``llmrec.E012`` reports any other view an anonymous caller
+gets into, and the Schemathesis test checks that the others refuse requests without credentials.
+
 Tenant of a request: an API key is bound to its tenant; staff may pick one with the
 ``X-LLMRec-Tenant: <slug>`` header; everyone else works on the default tenant (a header naming
 another tenant is a 403 for them, and for an API key of another tenant).
@@ -16,10 +20,14 @@ another tenant is a 403 for them, and for an API key of another tenant).
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from rest_framework import permissions
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
 
 from llmrec_django.api.errors import Conflict
 from llmrec_django.conf import llmrec_settings
@@ -79,6 +87,65 @@ def own_profile(request, tenant: Tenant, *, create: bool = False) -> UserProfile
                 f"Your account has no profile and the id {external_id!r} is taken; ask staff to link one."
             ) from None
         return profile
+
+
+# The API's endpoints (URL names in ``llmrec_django.api.urls``) that anyone may call, and with
+# which methods: the catalogue, similar items, search (personalised only for whoever may see that
+# profile), the links of the root, and the schema and its documentation pages.
+PUBLIC_ENDPOINTS: dict[str, frozenset[str]] = {
+    "root": frozenset({"GET"}),
+    "items": frozenset({"GET"}),
+    "item": frozenset({"GET"}),
+    "similar": frozenset({"GET"}),
+    "search": frozenset({"GET", "POST"}),
+    "schema": frozenset({"GET"}),
+    "docs": frozenset({"GET"}),
+    "redoc": frozenset({"GET"}),
+}
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def api_views() -> list[tuple[str, Any]]:
+    """``(URL name, view instance)`` for every route of the API (``llmrec_django.api.urls``), made
+    the way ``as_view()`` makes them, whether or not the site mounts the API."""
+    from django.urls import URLPattern, URLResolver
+
+    from llmrec_django.api import urls
+
+    found = []
+
+    def walk(patterns: list) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
+                callback = pattern.callback
+                found.append((pattern.name, callback.cls(**getattr(callback, "initkwargs", {}))))
+
+    walk(urls.urlpatterns)
+    return found
+
+
+def public_methods(view) -> frozenset[str]:
+    """The methods ``PUBLIC_ENDPOINTS`` opens to anyone on the route of ``view`` (an APIView instance)."""
+    for name, candidate in api_views():
+        if type(candidate) is type(view):
+            return PUBLIC_ENDPOINTS.get(name, frozenset())
+    return frozenset()
+
+
+def allows_anonymous(view, method: str) -> bool:
+    """Whether an anonymous caller (no session, no key) gets past every permission class of
+    ``view`` (an APIView instance) for ``method``. Object-level permissions are not consulted:
+    none of the API's views has any."""
+    http_request = HttpRequest()
+    http_request.method = method
+    request = Request(http_request)
+    request.user, request.auth = AnonymousUser(), None
+    try:
+        return all(permission.has_permission(request, view) for permission in view.get_permissions())
+    except Exception:  # a permission that needs more of a request than this one cannot be judged here
+        return False
 
 
 NOT_YOURS = "No user {external_id!r} among the profiles you may access (your own)."

@@ -21,7 +21,6 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from llmrec_django import conversations, events, interest_profile, privacy
-from llmrec_django.api import schema  # noqa: F401  (registers the OpenAPI extensions)
 from llmrec_django.api import serializers as s
 from llmrec_django.api.authentication import ApiKeyAuthentication
 from llmrec_django.api.errors import exception_handler
@@ -37,6 +36,7 @@ from llmrec_django.api.permissions import (
     own_profile,
     request_tenant,
 )
+from llmrec_django.api.schema import LLMRecAutoSchema  # its module also registers the OpenAPI extensions
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
 from llmrec_django.importing.validation import ITEM_NODE, USER_NODE
 from llmrec_django.models import ApiKey, ConversationSession, Entity, Experiment, Item, Relation, UserProfile
@@ -58,6 +58,7 @@ class LLMRecView(generics.GenericAPIView):
     throttle_classes = [AnonThrottle, UserThrottle, ApiKeyThrottle]
     parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer]
+    schema = LLMRecAutoSchema()
     # Responses that depend on who asks: "Cache-Control: private" so shared caches keep out.
     personalised = True
 
