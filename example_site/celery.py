@@ -6,7 +6,8 @@ GPU training worker (one process per GPU, no fork after CUDA is initialised)::
 
 Beat (``celery -A example_site beat``) runs ``schedule_retraining`` nightly: a tenant's encoder
 and re-ranker are retrained when at least ``LLMREC["TRAINING"]["MIN_NEW_INTERACTIONS"]``
-interactions arrived since their last successful run, and ``attribute_events`` every minute.
+interactions arrived since their last successful run, ``attribute_events`` every minute, and
+``drain_outbox`` every 10 seconds (``llmrec_django.outbox``).
 """
 
 import os
@@ -30,4 +31,6 @@ app.conf.beat_schedule = {
     },
     # Online measurement: credit clicks and purchases to the lists that showed the items.
     "llmrec-attribution": {"task": "llmrec_django.tasks.attribute_events", "schedule": 60.0},
+    # The outbox: send the follow-up work (vector refreshes) a broker outage kept back.
+    "llmrec-outbox": {"task": "llmrec_django.tasks.drain_outbox", "schedule": 10.0},
 }

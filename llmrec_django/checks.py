@@ -11,6 +11,7 @@ IDs:
 - llmrec.E011  the copy generator's options are wrong or its model is not there
 - llmrec.E012  an API view lets anonymous callers in outside ``api.permissions.PUBLIC_ENDPOINTS``
 - llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
+- llmrec.E014  TASK_MAX_DELIVERIES or OUTBOX_RESEND_SECONDS is not a positive number
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -106,6 +107,26 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
                 hint='Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.',
                 id="llmrec.E011",
             )
+        )
+    return errors
+
+
+@register("llmrec")
+def check_reliability_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    errors = []
+    deliveries = llmrec_settings.TASK_MAX_DELIVERIES
+    if deliveries is not None and (isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 1):
+        errors.append(
+            Error(
+                f'LLMREC["TASK_MAX_DELIVERIES"] must be a whole number of at least 1, or None, not {deliveries!r}.',
+                hint="5 gives a message that kills its worker four more chances.",
+                id="llmrec.E014",
+            )
+        )
+    resend = llmrec_settings.OUTBOX_RESEND_SECONDS
+    if isinstance(resend, bool) or not isinstance(resend, int | float) or resend <= 0:
+        errors.append(
+            Error(f'LLMREC["OUTBOX_RESEND_SECONDS"] must be a positive number, not {resend!r}.', id="llmrec.E014")
         )
     return errors
 

@@ -60,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     "EMBED_CHUNK_SIZE": 1000,
     # Celery queues: light work, embedding work, and training (GPU) work.
     "QUEUES": {"default": "llmrec", "embed": "llmrec.embed", "train": "llmrec.gpu"},
+    # Deliveries of one task message (acknowledged late, so redelivered after its worker died)
+    # before it is given up and its record (embedding version, training run) marked failed;
+    # also the sends of one piece of outbox work. None: no limit.
+    "TASK_MAX_DELIVERIES": 5,
+    # Outbox work sent this long ago and still not done is sent again (the broker may have lost
+    # it). Longer than a refresh task waits in a busy queue, or it runs twice (harmlessly).
+    "OUTBOX_RESEND_SECONDS": 600,
     # Recommendation list sizes.
     "DEFAULT_K": 10,
     "MAX_K": 100,

@@ -64,11 +64,13 @@ def save_report(tenant: Tenant, options: EvaluationOptions, report: Report, star
 
 
 def start_evaluation(tenant: Tenant, options: EvaluationOptions, started_by: Any = None) -> EvaluationReport:
-    """Record a queued run and hand it to the ``run_evaluation`` task once this transaction commits."""
-    from llmrec_django import tasks
+    """Record a queued run and hand it to the ``run_evaluation`` task through the outbox (sent
+    once this transaction commits; kept for ``drain_outbox`` while the broker is down)."""
+    from llmrec_django import outbox, tasks
 
-    record = EvaluationReport.objects.create(tenant=tenant, options=options_to_dict(options), started_by=started_by)
-    transaction.on_commit(lambda: tasks.run_evaluation.delay(record.pk))
+    with transaction.atomic():
+        record = EvaluationReport.objects.create(tenant=tenant, options=options_to_dict(options), started_by=started_by)
+        outbox.enqueue(tenant.pk, tasks.run_evaluation, [(record.pk,)])
     return record
 
 
@@ -98,6 +100,13 @@ def run_saved_evaluation(report_id: int) -> EvaluationReport | None:
     record.finished_at = timezone.now()
     record.save(update_fields=["status", "report", "error", "finished_at"])
     return record
+
+
+def mark_failed(report_id: int, error: str) -> None:
+    """A queued or running evaluation ends as failed with ``error`` (a finished one is left)."""
+    EvaluationReport.objects.filter(
+        pk=report_id, status__in=[EvaluationReport.Status.QUEUED, EvaluationReport.Status.RUNNING]
+    ).update(status=EvaluationReport.Status.FAILED, error=error[:10_000], finished_at=timezone.now())
 
 
 def _in_order(names, order) -> list[str]:

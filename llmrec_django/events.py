@@ -19,7 +19,8 @@ one lookup of the items, one ``INSERT ... ON CONFLICT`` creating unknown users, 
 ``INSERT ... ON CONFLICT DO NOTHING`` of the events), so 10,000 events cost a few queries, and an
 event id already stored (per tenant) is skipped: a retried request cannot double-count. The
 users with new events get their interest vectors recomputed by the ``refresh_user_vectors``
-task once the transaction commits.
+task, written to the outbox (``llmrec_django.outbox``) in the events' transaction and sent once
+it commits: a broker that is down delays the refresh, it never fails the request.
 """
 
 from __future__ import annotations

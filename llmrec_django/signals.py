@@ -1,4 +1,5 @@
-"""Keeps vectors fresh: catalogue and behaviour changes queue re-embedding after the commit.
+"""Keeps vectors fresh: catalogue and behaviour changes queue re-embedding after the commit
+(through ``llmrec_django.outbox``, written in the caller's transaction).
 
 Single saves arrive through Django signals; bulk paths (imports) call ``items_changed`` and
 ``users_changed`` themselves, since ``bulk_create`` and raw SQL send no signals.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -19,13 +19,13 @@ IDS_PER_TASK = 1000
 
 
 def _enqueue_in_chunks(task_name: str, tenant_id: int, ids: Iterable[int]) -> None:
-    from llmrec_django import tasks
+    # Through the outbox: the work is stored with the change that calls for it, so a broker that
+    # is down delays it (drain_outbox) instead of losing it or failing the caller's request.
+    from llmrec_django import outbox, tasks
 
-    task = getattr(tasks, task_name)
     ids = sorted(set(ids))
-    for start in range(0, len(ids), IDS_PER_TASK):
-        chunk = ids[start : start + IDS_PER_TASK]
-        transaction.on_commit(lambda chunk=chunk: task.delay(tenant_id, chunk))
+    chunks = [(tenant_id, ids[start : start + IDS_PER_TASK]) for start in range(0, len(ids), IDS_PER_TASK)]
+    outbox.enqueue(tenant_id, getattr(tasks, task_name), chunks)
 
 
 def items_changed(tenant_id: int, item_ids: Iterable[int]) -> None:

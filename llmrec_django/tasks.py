@@ -2,7 +2,9 @@
 
 Routing: ``llmrec_django.queues.route_task`` sends ``embed_*``/``build_*`` tasks to the
 embedding queue and ``train_*`` to the training (GPU) queue. All tasks are idempotent, so they
-are acknowledged late and may be redelivered after a worker crash.
+are acknowledged late and may be redelivered after a worker crash; ``reliable_task``
+(``llmrec_django.deliveries``) gives a message up after ``TASK_MAX_DELIVERIES`` deliveries and
+marks its record failed through the task's ``give_up_hook``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 
 from celery import chord, shared_task
 
-from llmrec_django import embedding
+from llmrec_django import embedding, outbox
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.deliveries import forget_stale, reliable_task
 from llmrec_django.models import EmbeddingVersion, Tenant
 
 logger = logging.getLogger(__name__)
@@ -22,7 +25,27 @@ logger = logging.getLogger(__name__)
 CHUNK_MAX_RETRIES = 3
 
 
-@shared_task(bind=True, acks_late=True, max_retries=CHUNK_MAX_RETRIES, retry_backoff=True)
+def _chunk_given_up(version_id: int, first_id: int, last_id: int, *, reason: str) -> None:
+    embedding.mark_failed(version_id, f"chunk {first_id}-{last_id}: {reason}")
+
+
+def _finish_given_up(results: list | None, version_id: int, activate: bool = True, *, reason: str) -> None:
+    embedding.mark_failed(version_id, f"finishing: {reason}")
+
+
+def _run_given_up(run_id: int, *, reason: str) -> None:
+    from llmrec_django.training import runs
+
+    runs.fail(run_id, reason)
+
+
+def _evaluation_given_up(report_id: int, *, reason: str) -> None:
+    from llmrec_django.evaluation_reports import mark_failed
+
+    mark_failed(report_id, reason)
+
+
+@reliable_task(bind=True, max_retries=CHUNK_MAX_RETRIES, retry_backoff=True, give_up_hook=_chunk_given_up)
 def embed_item_range(self, version_id: int, first_id: int, last_id: int) -> int:
     try:
         return embedding.embed_item_range(version_id, first_id, last_id)
@@ -33,7 +56,7 @@ def embed_item_range(self, version_id: int, first_id: int, last_id: int) -> int:
         raise self.retry(exc=exc) from exc
 
 
-@shared_task(acks_late=True)
+@reliable_task(give_up_hook=_finish_given_up)
 def build_finish(results: list | None, version_id: int, activate: bool = True) -> int | None:
     try:
         version = embedding.finish_build(version_id, activate=activate)
@@ -76,12 +99,12 @@ def start_build(
     return version
 
 
-@shared_task(acks_late=True)
+@reliable_task()
 def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
     return embedding.refresh_items(tenant_id, item_ids)
 
 
-@shared_task(acks_late=True)
+@reliable_task()
 def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
     refreshed = embedding.refresh_users(tenant_id, user_ids)
     if llmrec_settings.COPY["PRECOMPUTE_ON_REFRESH"] and user_ids:
@@ -89,7 +112,7 @@ def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
     return refreshed
 
 
-@shared_task(acks_late=True)
+@reliable_task()
 def generate_copy(tenant_id: int, user_ids: list[int], k: int | None = None) -> int:
     """Write and cache recommendation copy for these users' current lists (ahead of their visit)."""
     from llmrec_django.copywriting.service import precompute_copy
@@ -100,7 +123,7 @@ def generate_copy(tenant_id: int, user_ids: list[int], k: int | None = None) -> 
     return precompute_copy(tenant_id, user_ids, k=k)
 
 
-@shared_task(acks_late=True)
+@reliable_task()
 def train_ranking(tenant_id: int) -> dict | None:
     """Refit the tenant's collaborative model, then its blend weights (``llmrec_fit``)."""
     from llmrec_django import collaborative
@@ -119,7 +142,7 @@ def train_ranking(tenant_id: int) -> dict | None:
     return {"collaborative_model": cf.pk if cf else None, "ranking_model": blend.pk if blend else None}
 
 
-@shared_task(acks_late=True)
+@reliable_task(give_up_hook=_evaluation_given_up)
 def run_evaluation(report_id: int) -> str | None:
     """Run a queued offline evaluation (``evaluation_reports.start_evaluation``) and store it."""
     from llmrec_django.evaluation_reports import run_saved_evaluation
@@ -128,7 +151,7 @@ def run_evaluation(report_id: int) -> str | None:
     return record.status if record else None
 
 
-@shared_task(acks_late=True)
+@reliable_task()
 def attribute_events(tenant_id: int | None = None) -> int:
     """Credit new engagement events to the served lists that showed their items (one pass;
     beat runs it every minute). Returns the events attributed."""
@@ -145,7 +168,7 @@ def attribute_events(tenant_id: int | None = None) -> int:
 #   celery -A example_site worker -Q llmrec.gpu --pool solo --concurrency 1 --max-memory-per-child ...
 
 
-@shared_task(bind=True, acks_late=True)
+@reliable_task(bind=True, give_up_hook=_run_given_up)
 def train_model(self, run_id: int) -> dict | None:
     """Train, re-embed (fanned out to the embedding workers), evaluate and maybe promote a run.
 
@@ -161,7 +184,7 @@ def train_model(self, run_id: int) -> dict | None:
     return None if run is None else {"run": run.pk, "status": run.status, "promotion": run.promotion}
 
 
-@shared_task(acks_late=True)
+@reliable_task(give_up_hook=_run_given_up)
 def train_finish_run(run_id: int) -> dict:
     """After the catalogue was re-embedded on the workers: evaluation and promotion decision."""
     from llmrec_django.models import TrainingRun
@@ -194,3 +217,16 @@ def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
             if runs.retraining_due(tenant, kind):
                 started.append(runs.enqueue_run(tenant, kind).pk)
     return started
+
+
+# ---------------------------------------------------------------------------------------------
+# The outbox (llmrec_django.outbox): beat runs this every 10 seconds.
+
+
+@shared_task(ignore_result=True)
+def drain_outbox() -> dict:
+    """Send the outbox work a broker outage kept back (or lost), and drop delivery counts of
+    messages long gone."""
+    report = outbox.drain()
+    forget_stale()
+    return {"sent": report.sent, "given_up": report.given_up, "unsent": report.unsent}

@@ -1,7 +1,9 @@
-"""Shared fixtures: tenants, the tiny encoder built once per session, Redis availability."""
+"""Shared fixtures: tenants, the tiny encoder built once per session, Redis availability, a
+Redis broker of the test's own that it can stop and restart."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 
 import pytest
@@ -72,3 +74,35 @@ def fresh_recommend_caches():
     yield
     data.clear_caches()
     collaborative.clear_cache()
+
+
+@pytest.fixture
+def broker():
+    """A redis-server of the test's own on a free port (``tests.broker_helpers.RedisServer``),
+    which the test may stop and start again; gone after the test."""
+    from tests.broker_helpers import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker_app(broker):
+    """A Celery app on the test's own Redis, made current so the app's tasks are sent there."""
+    from celery import Celery
+    from django.conf import settings as django_settings
+
+    app = Celery("llmrec-test-broker")
+    app.config_from_object(django_settings, namespace="CELERY")
+    app.conf.update(task_always_eager=False, broker_url=broker.url, result_backend=broker.url)
+    app.set_current()
+    app.set_default()
+    yield app
+    from example_site.celery import app as site_app
+
+    site_app.set_current()
+    site_app.set_default()

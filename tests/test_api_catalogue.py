@@ -24,7 +24,7 @@ def server(tenant):
 @pytest.fixture
 def embed_queue(monkeypatch):
     queued = []
-    monkeypatch.setattr(tasks.embed_changed_items, "delay", lambda tenant_id, ids: queued.append(ids))
+    monkeypatch.setattr(tasks.embed_changed_items, "apply_async", lambda args, **options: queued.append(args[1]))
     return queued
 
 

@@ -106,7 +106,7 @@ def test_new_events_queue_a_refresh_of_the_users_vectors(
     server, films, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(tasks.refresh_user_vectors, "delay", lambda tenant_id, ids: queued.append((tenant_id, ids)))
+    monkeypatch.setattr(tasks.refresh_user_vectors, "apply_async", lambda args, **options: queued.append(tuple(args)))
     with django_capture_on_commit_callbacks(execute=True):
         server.post(API + "events/bulk/", {"events": [event(1, user="a"), event(2, user="b")]}, format="json")
     users = dict(UserProfile.objects.values_list("external_id", "pk"))

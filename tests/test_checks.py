@@ -19,6 +19,15 @@ def test_unknown_setting_is_reported(settings):
     assert ids(checks.check_settings_keys()) == ["llmrec.E010"]
 
 
+def test_bad_reliability_settings_are_reported(settings):
+    settings.LLMREC = {**settings.LLMREC, "TASK_MAX_DELIVERIES": 0, "OUTBOX_RESEND_SECONDS": "10"}
+    errors = checks.check_reliability_settings()
+    assert ids(errors) == ["llmrec.E014", "llmrec.E014"]
+    assert "TASK_MAX_DELIVERIES" in errors[0].msg and "OUTBOX_RESEND_SECONDS" in errors[1].msg
+    settings.LLMREC = {**settings.LLMREC, "TASK_MAX_DELIVERIES": None, "OUTBOX_RESEND_SECONDS": 30}
+    assert checks.check_reliability_settings() == []
+
+
 def test_missing_model_path(settings, tmp_path):
     settings.LLMREC = {**settings.LLMREC, "ENCODER": {"OPTIONS": {"path": str(tmp_path / "nothing-here")}}}
     [error] = checks.check_encoder()

@@ -1,0 +1,238 @@
+"""The outbox: follow-up work is stored with the events, survives a broker outage, and is done
+once; a real Redis broker is stopped and restarted in the end-to-end test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+from llmrec_django import embedding, outbox, tasks
+from llmrec_django.models import PendingWork, UserProfile, UserVector
+from llmrec_django.queues import all_queues
+from tests.api_helpers import API, api_key_client, keyword_encoder_settings
+from tests.broker_helpers import wait_until
+from tests.recommend_helpers import activate, make_item
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    cache.clear()
+
+
+@pytest.fixture
+def shop(tenant, settings):
+    """Three films with hand-made vectors in an active version, the keyword encoder, an API key."""
+    keyword_encoder_settings(settings)
+    films = [
+        make_item(tenant, "ship", "Lantern Ship", vector=[1, 0, 0, 0]),
+        make_item(tenant, "field", "Quiet Field", vector=[0, 1, 0, 0]),
+        make_item(tenant, "war", "Iron Front", vector=[0, 0, 1, 0]),
+    ]
+    version = activate(tenant, films)
+    PendingWork.objects.all().delete()  # the films' own re-embedding work
+    return {"version": version, "client": api_key_client(tenant)[0]}
+
+
+def event(n, user, item="ship", event_type="purchase"):
+    return {"event_id": f"e{n}", "user_id": user, "item_id": item, "event_type": event_type}
+
+
+def post_events(client, *events):
+    return client.post(API + "events/bulk/", {"events": list(events)}, format="json")
+
+
+@pytest.fixture
+def refreshes(monkeypatch):
+    """The user-vector refreshes run, as (tenant id, user ids)."""
+    calls = []
+    real = embedding.refresh_users
+    monkeypatch.setattr(embedding, "refresh_users", lambda t, ids: calls.append((t, list(ids))) or real(t, ids))
+    return calls
+
+
+def user_pks(*external_ids):
+    return sorted(UserProfile.objects.filter(external_id__in=external_ids).values_list("pk", flat=True))
+
+
+# --- stored with the events, sent after the commit ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_work_is_stored_with_the_events_and_removed_when_done(shop, tenant, refreshes,
+                                                                  django_capture_on_commit_callbacks):  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post_events(shop["client"], event(1, "ann"), event(2, "bob", "field"))
+    assert response.status_code == 201
+    work = PendingWork.objects.get()
+    ann_bob = user_pks("ann", "bob")
+    assert (work.tenant_id, work.task, work.args) == (
+        tenant.pk,
+        "llmrec_django.tasks.refresh_user_vectors",
+        [tenant.pk, ann_bob],
+    )
+    assert work.sent_at is not None and work.attempts == 1  # claimed for the send after the commit
+    assert refreshes == []
+
+    for callback in callbacks:  # the commit: sent (run eagerly here), done, removed
+        callback()
+    assert refreshes == [(tenant.pk, ann_bob)]
+    assert not PendingWork.objects.exists()
+    assert UserVector.objects.filter(version=shop["version"], user_id__in=ann_bob).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_broker_error_never_fails_the_request_and_the_work_waits(shop, tenant, monkeypatch, refreshes,
+                                                                   django_capture_on_commit_callbacks):  # fmt: skip
+    down = True
+    send = tasks.refresh_user_vectors.apply_async
+
+    def broker(*args, **kwargs):
+        if down:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.refresh_user_vectors, "apply_async", broker)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_events(shop["client"], event(1, "ann"))
+    assert response.status_code == 201 and response.json()["created"] == 1
+    work = PendingWork.objects.get()
+    assert work.sent_at is None and work.attempts == 0 and "Connection refused" in work.last_error
+
+    report = outbox.drain()  # still down: nothing sent, nothing lost
+    assert (report.sent, report.unsent) == (0, 1) and PendingWork.objects.get().sent_at is None
+
+    down = False  # the broker is back
+    report = outbox.drain()
+    assert report.sent == 1 and refreshes == [(tenant.pk, user_pks("ann"))]
+    assert not PendingWork.objects.exists()
+    assert outbox.drain().sent == 0 and len(refreshes) == 1
+
+
+@pytest.mark.django_db
+def test_asking_again_for_pending_work_bumps_it_and_only_the_latest_message_does_it(shop, tenant, refreshes):
+    args = (tenant.pk, user_pks())  # no user: the refresh itself is a no-op here
+    with transaction.atomic():
+        outbox.enqueue(tenant.pk, tasks.refresh_user_vectors, [args])
+        outbox.enqueue(tenant.pk, tasks.refresh_user_vectors, [args])
+        work = PendingWork.objects.get()
+        assert work.generation == 2
+
+        # A message of generation 1 finds newer work pending: it leaves it to generation 2's.
+        tasks.refresh_user_vectors.apply(args, headers={outbox.HEADER: [work.pk, 1]})
+        assert refreshes == [] and PendingWork.objects.filter(pk=work.pk).exists()
+        # A task of generation 1 that finishes after the bump removes nothing.
+        outbox.work_done(outbox.PendingRef(work.pk, 1))
+        assert PendingWork.objects.filter(pk=work.pk).exists()
+
+        tasks.refresh_user_vectors.apply(args, headers={outbox.HEADER: [work.pk, 2]})
+        assert len(refreshes) == 1 and not PendingWork.objects.exists()
+        # Delivered again (a resend, a redelivery): the work is done, the message is skipped.
+        tasks.refresh_user_vectors.apply(args, headers={outbox.HEADER: [work.pk, 2]})
+        assert len(refreshes) == 1
+
+
+@pytest.mark.django_db
+def test_sent_work_is_resent_only_after_the_delay_and_given_up_after_the_maximum(tenant, settings, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.embed_changed_items, "apply_async", lambda args, **options: sent.append(options))
+    with transaction.atomic():
+        outbox.enqueue(tenant.pk, tasks.embed_changed_items, [(tenant.pk, [1, 2])])
+    PendingWork.objects.update(sent_at=None, attempts=0)  # as if the send after the commit failed
+
+    assert outbox.drain().sent == 1 and outbox.drain().sent == 0  # sent, and not again at once
+    work = PendingWork.objects.get()
+    assert sent[0]["headers"] == {outbox.HEADER: [work.pk, 1]} and work.attempts == 1
+
+    settings.LLMREC = {**settings.LLMREC, "OUTBOX_RESEND_SECONDS": 0, "TASK_MAX_DELIVERIES": 2}
+    assert outbox.drain().sent == 1 and PendingWork.objects.get().attempts == 2  # never done: again
+    report = outbox.drain()
+    assert (report.sent, report.given_up) == (0, 1)
+    assert PendingWork.objects.get().given_up_at is not None and outbox.drain().sent == 0
+
+    with transaction.atomic():  # asked for again: a new chance
+        outbox.enqueue(tenant.pk, tasks.embed_changed_items, [(tenant.pk, [1, 2])])
+    work = PendingWork.objects.get()
+    assert (work.given_up_at, work.generation, work.attempts) == (None, 2, 1)
+
+
+@pytest.mark.django_db
+def test_work_for_a_task_that_no_longer_exists_is_given_up(tenant):
+    PendingWork.objects.create(tenant=tenant, task="llmrec_django.tasks.renamed_since", args=[1], key="k1")
+    assert outbox.drain().sent == 0
+    work = PendingWork.objects.get()
+    assert work.given_up_at is not None and "no task named" in work.last_error
+    assert outbox.drain().sent == 0
+
+
+@pytest.mark.django_db
+def test_the_command_drains_and_lists(tenant, monkeypatch, capsys):
+    sent = []
+    monkeypatch.setattr(tasks.embed_changed_items, "apply_async", lambda args, **options: sent.append(args))
+    with transaction.atomic():
+        outbox.enqueue(tenant.pk, tasks.embed_changed_items, [(tenant.pk, [7])])
+    PendingWork.objects.update(sent_at=None, attempts=0)
+    call_command("llmrec_outbox", "--list")
+    assert "embed_changed_items" in capsys.readouterr().out and sent == []
+    call_command("llmrec_outbox")
+    assert "Sent 1, gave up 0; 1 piece(s) of work not done yet." in capsys.readouterr().out
+    assert sent == [[tenant.pk, [7]]]
+
+
+@pytest.mark.django_db
+def test_a_refresh_delivered_twice_changes_nothing(shop, tenant):
+    post_events(shop["client"], event(1, "ann"), event(2, "ann", "field", "view"), event(3, "bob", "war"))
+    users = user_pks("ann", "bob")
+
+    def vectors():
+        rows = UserVector.objects.filter(version=shop["version"]).order_by("user_id")
+        return [(v.user_id, v.events_used, np.asarray(v.embedding)) for v in rows]
+
+    tasks.refresh_user_vectors.apply((tenant.pk, users))
+    first = vectors()
+    tasks.refresh_user_vectors.apply((tenant.pk, users))
+    second = vectors()
+    assert [(u, n) for u, n, _ in first] == [(u, n) for u, n, _ in second] == [(users[0], 2), (users[1], 1)]
+    for (_, _, a), (_, _, b) in zip(first, second, strict=True):
+        assert np.allclose(a, b, atol=1e-6)  # the same, but for seconds of recency decay
+
+
+# --- end to end: a real Redis broker goes down and comes back ------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_events_sent_while_the_broker_is_down_are_refreshed_once_it_is_back(broker, broker_app, shop, tenant,
+                                                                            refreshes):  # fmt: skip
+    from celery.contrib.testing.worker import start_worker
+
+    broker.stop()
+    first = post_events(shop["client"], event(1, "ann"), event(2, "bob", "field"))
+    second = post_events(shop["client"], event(3, "cid", "war"))
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert [work.args[1] for work in PendingWork.objects.all()] == [user_pks("ann", "bob"), user_pks("cid")]
+    assert all(work.sent_at is None and work.last_error for work in PendingWork.objects.all())
+    assert outbox.drain().unsent == 2  # still down
+    assert not UserVector.objects.exists()
+
+    broker.start()
+    assert outbox.drain().sent == 2
+    with start_worker(broker_app, pool="solo", queues=all_queues(), perform_ping_check=False, shutdown_timeout=30):
+        wait_until(lambda: not PendingWork.objects.exists())
+        assert not PendingWork.objects.exists()
+        assert sorted(refreshes) == [(tenant.pk, user_pks("ann", "bob")), (tenant.pk, user_pks("cid"))]
+        assert set(UserVector.objects.values_list("user_id", flat=True)) == set(user_pks("ann", "bob", "cid"))
+        stamps = dict(UserVector.objects.values_list("user_id", "updated_at"))
+
+        assert outbox.drain().sent == 0  # draining again changes nothing
+        assert dict(UserVector.objects.values_list("user_id", "updated_at")) == stamps
+
+        # With the broker up, the work is sent right after the commit, no drain needed.
+        assert post_events(shop["client"], event(4, "dee")).status_code == 201
+        wait_until(lambda: not PendingWork.objects.exists())
+        assert not PendingWork.objects.exists()
+        assert UserVector.objects.filter(user_id__in=user_pks("dee")).exists()
+    assert len(refreshes) == 3
