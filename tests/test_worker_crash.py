@@ -1,0 +1,172 @@
+"""Worker crashes during a re-embed, for real: a separate Celery worker process (prefork, one
+child) is SIGKILLed in the middle of a build, several times, and a poisoned chunk kills every
+child that takes it. Each chunk ends applied exactly once, the new version is active only when
+whole (never half-built), and a message that always crashes is given up after
+``TASK_MAX_DELIVERIES`` deliveries, failing its version, instead of looping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from llmrec_django import backends, embedding, tasks, vectorstore
+from llmrec_django.models import EmbeddingVersion, ItemVector, TaskDelivery
+from llmrec_django.queues import all_queues
+from tests.broker_helpers import wait_until
+from tests.crash_worker import POISON
+from tests.recommend_helpers import make_item
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parent.parent
+ITEMS = 24  # chunks of 2: 12 chunks of ~0.4 s each
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+class WorkerProcess:
+    """``celery -A example_site worker`` on the test's database and broker, as its own process."""
+
+    def __init__(self, broker_url: str, log_path: Path):
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.crash_worker_settings",
+            "LLMREC_CRASH_BROKER_URL": broker_url,
+            "LLMREC_CRASH_DB_NAME": connection.settings_dict["NAME"],
+            "PYTHONPATH": str(ROOT),
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "celery", "-A", "example_site", "worker", "-Q", ",".join(all_queues()),
+            "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        log = open(self.log_path, "a")  # noqa: SIM115 - the process writes it until stopped
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill_child(self) -> bool:
+        """SIGKILL the pool process (what the OOM killer does); the worker starts a new one."""
+        for pid in children_of(self.process.pid):
+            os.kill(pid, signal.SIGKILL)
+            return True
+        return False
+
+    def kill_all(self) -> None:
+        """SIGKILL the worker as a whole, its pool included, and start a new one."""
+        pids = children_of(self.process.pid)
+        self.process.send_signal(signal.SIGKILL)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(timeout=10)
+        self.start()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            for pid in children_of(self.process.pid):
+                os.kill(pid, signal.SIGKILL)
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def slow_encoder(settings):
+    settings.LLMREC = {
+        **settings.LLMREC,
+        "ENCODER": {"BACKEND": "tests.crash_worker.SlowKeywordEncoder", "OPTIONS": {"path": "/hand-made"}},
+        "EMBEDDING_DIMENSION": 4,
+        "EMBED_CHUNK_SIZE": 2,
+    }
+    backends.reset()
+    yield
+    backends.reset()
+
+
+@pytest.fixture
+def worker(broker_app, tmp_path):
+    process = WorkerProcess(broker_app.conf.broker_url, tmp_path / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def vectors_of(version: EmbeddingVersion) -> int:
+    return ItemVector.objects.filter(version=version).count()
+
+
+def test_a_build_survives_workers_killed_in_the_middle(tenant, slow_encoder, worker):
+    items = [make_item(tenant, f"i{n}", f"Trail shoe {n}") for n in range(ITEMS)]
+    old = embedding.build_version_in_process(tenant, concurrently=False)
+    new = tasks.start_build(tenant)
+    kills, active_seen = [], set()
+    # Kill when a quarter, a half and three quarters of the items are done: twice the pool
+    # child, once the whole worker (Redis hands its message back after the visibility timeout).
+    for share, kill in ((0.25, worker.kill_child), (0.5, worker.kill_all), (0.75, worker.kill_child)):
+        wait_until(lambda share=share: vectors_of(new) >= share * ITEMS, seconds=120)
+        time.sleep(0.2)  # into the next chunk's encoding
+        state = EmbeddingVersion.objects.get(pk=new.pk).status
+        kill()
+        kills.append((share, state, vectors_of(new)))
+
+    def finished() -> bool:
+        active = vectorstore.active_version(tenant)
+        active_seen.add((active.pk, vectors_of(active)))
+        return EmbeddingVersion.objects.get(pk=new.pk).status != EmbeddingVersion.Status.BUILDING and active == new
+
+    wait_until(finished, seconds=180)
+    new.refresh_from_db()
+    log = worker.log_path.read_text()
+    assert new.status == EmbeddingVersion.Status.ACTIVE, (new.status, new.error, log[-3000:])
+    assert all(state == EmbeddingVersion.Status.BUILDING for _, state, _ in kills), kills
+    assert all(done < ITEMS for _, _, done in kills), f"every kill hit an unfinished build: {kills}"
+    # Every item has exactly one vector in the new version, the one its text gives.
+    rows = list(ItemVector.objects.filter(version=new).values_list("item_id", flat=True))
+    assert sorted(rows) == sorted(i.pk for i in items)
+    assert new.items_done == ITEMS
+    # Whatever was active while the build ran was whole: the old version, then the new one complete.
+    assert active_seen <= {(old.pk, ITEMS), (new.pk, ITEMS)}
+    assert "WorkerLostError" in log or "Process" in log  # the pool saw its child die
+    # Each message the kills interrupted was delivered again and ended, and its count with it
+    # (the items' own embed_changed_items tasks may still be finishing).
+    wait_until(lambda: not TaskDelivery.objects.exists(), seconds=60)
+    left = list(TaskDelivery.objects.values_list("task_name", "deliveries"))
+    assert not left, left
+
+
+def test_a_chunk_that_always_kills_its_worker_is_given_up_and_fails_its_version(tenant, slow_encoder, worker):
+    items = [make_item(tenant, f"p{n}", f"Trail shoe {n}") for n in range(6)]
+    old = embedding.build_version_in_process(tenant, concurrently=False)
+    items[3].title = f"Trail shoe {POISON}"
+    items[3].save()
+    new = tasks.start_build(tenant)
+    wait_until(lambda: EmbeddingVersion.objects.get(pk=new.pk).status != EmbeddingVersion.Status.BUILDING, seconds=180)
+    new.refresh_from_db()
+    assert new.status == EmbeddingVersion.Status.FAILED, (new.status, worker.log_path.read_text()[-3000:])
+    assert "delivered 6 times" in new.error
+    assert vectorstore.active_version(tenant) == old, "the active version is untouched"
+    # Every other item has its vector, once (an unchanged one copied from the active version
+    # even in the poisoned chunk); the poisoned item has none.
+    written = sorted(ItemVector.objects.filter(version=new).values_list("item_id", flat=True))
+    assert written == sorted(i.pk for i in items if i != items[3])
