@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_M": 24,
     "HNSW_EF_CONSTRUCTION": 128,
     "HNSW_EF_SEARCH": 100,
+    # The longest an index search may run when serving (milliseconds; 0: no limit). A healthy
+    # index answers in a few ms even at 1M items; one that is missing or unusable turns the
+    # search into a sequential scan (seconds at 1M), and then the list comes from popularity
+    # instead ("fallback:popularity", reason "vector search failed ...") rather than late.
+    "SEARCH_STATEMENT_TIMEOUT_MS": 1000,
     # Items per embedding task when a catalogue is re-embedded (a chord of chunks).
     "EMBED_CHUNK_SIZE": 1000,
     # Celery queues: light work, embedding work, and training (GPU) work.

@@ -30,7 +30,7 @@ reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,16 @@ def conversation_reply(
 # The session's query vector
 
 
+def _vectors(read: Callable[[], Any], empty: Any) -> Any:
+    """``read()``, or ``empty`` when the vectors cannot be read (``vectorstore.READ_ERRORS``): the
+    turn then answers without them, from the user's usual list, which falls back by itself."""
+    try:
+        return read()
+    except vectorstore.READ_ERRORS as exc:
+        logger.warning("Reading vectors for a conversation failed: %s", exc)
+        return empty
+
+
 def _live_version(session: ConversationSession) -> EmbeddingVersion | None:
     """The session's version while its vectors exist; else the active one, restarting the query
     from the user's interest vector (vectors of different versions do not mix)."""
@@ -138,7 +148,7 @@ def _live_version(session: ConversationSession) -> EmbeddingVersion | None:
     version = vectorstore.active_version(session.tenant_id)
     if version is not None and version.pk != session.version_id:
         session.version = version
-        vector = vectorstore.user_vector(version, session.user_id)
+        vector = _vectors(lambda: vectorstore.user_vector(version, session.user_id), None)
         session.query_vector = [] if vector is None else [float(x) for x in vector]
     return version
 
@@ -181,6 +191,8 @@ def _apply_message(session: ConversationSession, message: str) -> MessageParts:
         vectors = np.asarray(encoder_for(version).encode(texts), dtype=np.float32)
         if vectors.shape != (len(texts), version.dimension):
             raise ValueError(f"vectors of shape {vectors.shape}, the version holds {version.dimension}-d")
+        if not np.all(np.isfinite(vectors)):
+            raise ValueError("the encoder gave vectors that are not finite")
     except Exception as exc:  # noqa: BLE001 - the turn still answers, from the current query
         logger.warning("Encoding a conversation message failed (session %s): %s", session.pk, exc)
         parts.problem = f"the message could not be embedded ({type(exc).__name__}: {exc})"
@@ -292,7 +304,7 @@ def start_session(
     message = _clean_message(message or "")
     with transaction.atomic():
         version = vectorstore.active_version(profile.tenant_id)
-        vector = vectorstore.user_vector(version, profile.pk) if version is not None else None
+        vector = _vectors(lambda: vectorstore.user_vector(version, profile.pk), None) if version is not None else None
         session = ConversationSession.objects.create(
             tenant_id=profile.tenant_id,
             user=profile,
@@ -357,7 +369,8 @@ def give_feedback(
         liked_items, disliked_items = _items(session, liked), _items(session, disliked)
         version = _live_version(session)
         if version is not None:
-            vectors = vectorstore.item_vectors(version, [i.pk for i in liked_items + disliked_items])
+            shown = [i.pk for i in liked_items + disliked_items]
+            vectors = _vectors(lambda: vectorstore.item_vectors(version, shown), {})
             rocchio_weights = llmrec_settings.CONVERSATION_ROCCHIO
             updated = rocchio(
                 _query(session),

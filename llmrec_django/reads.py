@@ -13,11 +13,14 @@ Usage::
     items, vectors = fetch(data.items_read(tenant_id, ids), vectorstore.item_vectors_read(version, ids))
 
 With psycopg's client-side binding (Django's default for psycopg 3) the statements travel as one
-string, which PostgreSQL runs as one transaction; a read's ``settings`` (``hnsw.ef_search`` for a
-vector search) are set for that transaction, so they hold for the reads after it in the same
-``fetch`` too, and never outlive it (inside an ``atomic`` block: until that block's transaction
-ends, as ``SET LOCAL`` does). With server-side binding (``OPTIONS["server_side_binding"]``) the
-statements run one by one, in a transaction when there are several or settings.
+string, which PostgreSQL runs as one transaction; a read's ``settings`` (``hnsw.ef_search`` and
+``statement_timeout`` for a vector search) are set for that transaction, so they hold for the
+reads after it in the same ``fetch`` too, and never outlive it. Inside an ``atomic`` block the
+reads run under a savepoint, which a failing read rolls back (the caller's transaction stays
+usable, so it can answer otherwise) and which is rolled back after reads that set anything
+(reads change nothing else, and the settings end there too). With server-side binding
+(``OPTIONS["server_side_binding"]``) the statements run one by one, in a transaction (or
+savepoint) when there are several, settings or a caller's transaction.
 """
 
 from __future__ import annotations
@@ -84,20 +87,22 @@ def fetch(*reads: Read) -> tuple:
         if read.settings:
             statements.append((*_settings_statement(read.settings), None))
         statements.append((read.sql, read.params, index))
+    sets_anything = any(index is None for _, _, index in statements)
     rows: list[list[tuple]] = [[] for _ in reads]
     with connection.cursor() as cursor:
+        guarded = connection.in_atomic_block and bool(statements)
 
         def take(index: int | None) -> None:
             if index is not None:  # a read's statement returns rows (asking ``description`` costs more)
                 rows[index] = cursor.fetchall()
 
-        if len(statements) > 1 and _binds_on_client(cursor):
-            guarded = connection.in_atomic_block
+        if (len(statements) > 1 or guarded) and _binds_on_client(cursor):
             if guarded:
+                end = [f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}"] if sets_anything else []
                 statements = [
                     (f"SAVEPOINT {_SAVEPOINT}", [], None),
                     *statements,
-                    (f"RELEASE SAVEPOINT {_SAVEPOINT}", [], None),
+                    *[(sql, [], None) for sql in [*end, f"RELEASE SAVEPOINT {_SAVEPOINT}"]],
                 ]
             try:
                 cursor.execute("; ".join(sql for sql, _, _ in statements), [p for _, ps, _ in statements for p in ps])
@@ -110,8 +115,10 @@ def fetch(*reads: Read) -> tuple:
                     cursor.nextset()
                 take(index)
         else:
-            with transaction.atomic() if len(statements) > 1 else nullcontext():
+            with transaction.atomic() if len(statements) > 1 or guarded else nullcontext():
                 for sql, params, index in statements:
                     cursor.execute(sql, params)
                     take(index)
+                if guarded and sets_anything:
+                    transaction.set_rollback(True)  # back to the savepoint: the settings end here
     return tuple(read.parse(rows[index]) for index, read in enumerate(reads))

@@ -28,8 +28,10 @@ A list for a user is built in these steps (the maths lives in ``llmrec_django.co
    (``apply_rules``: boost, bury, pin, block), diversity by MMR, the best-matching new item in
    the last place(s) (``NEW_ITEM_SLOTS``), then k.
 
-It never fails for want of a model: no active version, no user vector, an encoder or vector
-query error all give the popularity list, with ``source="fallback:popularity"`` and a reason.
+It never fails for want of a model: no active version, no user vector, an encoder error, or
+vectors that cannot be read or searched (``vectorstore.READ_ERRORS``: a missing table or index,
+a search past ``SEARCH_STATEMENT_TIMEOUT_MS``, a query vector that is not finite) all give the
+popularity list, with ``source="fallback:popularity"`` and a reason.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import scipy.special
-from django.db import DatabaseError
 
 from llmrec_django import collaborative, vectorstore
 from llmrec_django.conf import llmrec_settings
@@ -368,6 +369,14 @@ def popular_items(
     )
 
 
+def _vectors_failed(tenant: Tenant, exc: Exception, **common: Any) -> RecommendationList:
+    """The popularity list for a request whose vectors could not be read or searched
+    (``vectorstore.READ_ERRORS``: a missing or broken table or index, the search's statement
+    timeout, a bad query vector)."""
+    logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
+    return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+
+
 # ---------------------------------------------------------------------------------------------
 # For a user
 
@@ -473,49 +482,75 @@ def _recommend_for_user(
             tenant, reason=PERSONALISATION_OFF, k=k, version=serving_state(tenant.pk).version, timer=timer,
             context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
         )  # fmt: skip
+    consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
+    version = _serving_version(tenant, strategy)
+    common = dict(k=k, version=version, timer=timer, context=context, category=category, attributes=attributes)
+    if version is None:
+        (history,) = fetch(data.history_read(profile.pk, consumed_types))
+        consumed = set(history.consumed) | {int(i) for i in exclude}
+        return _popular_list(tenant, reason="no active embedding version", exclude=consumed, **common)
+    try:
+        return _hybrid_list(
+            profile, tenant, version, timer, k=k, category=category, attributes=attributes, context=context,
+            exclude_consumed=exclude_consumed, mmr_lambda=mmr_lambda, exclude=exclude, strategy=strategy,
+        )  # fmt: skip
+    except vectorstore.READ_ERRORS as exc:
+        # Read again: the failed round trip may have been the one that held the history.
+        consumed = set(data.load_history(profile.pk, consumed_types).consumed) | {int(i) for i in exclude}
+        return _vectors_failed(tenant, exc, exclude=consumed, **common)
+
+
+def _hybrid_list(
+    profile: UserProfile,
+    tenant: Tenant,
+    version: EmbeddingVersion,
+    timer: _Timer,
+    *,
+    k: int,
+    category: str | None,
+    attributes: Mapping[str, Any] | None,
+    context: Mapping[str, Any],
+    exclude_consumed: bool,
+    mmr_lambda: float | None,
+    exclude: Collection[int],
+    strategy: Strategy,
+) -> RecommendationList:
+    """The user's list from ``version``'s vectors and the other sources; raises
+    ``vectorstore.READ_ERRORS`` when the vectors cannot be used (the caller falls back)."""
     # Four round trips (``reads.fetch``): history and user vector; the liked items' vectors and
     # KG edges; vector search and KG candidates; the merged candidates' rows, vectors and edges.
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
-    version = _serving_version(tenant, strategy)
-    history_read = data.history_read(profile.pk, consumed_types)
-    if version is None:
-        (history,) = fetch(history_read)
-    else:
-        history, user_vec = fetch(history_read, vectorstore.user_vector_read(version, profile.pk))
+    history, user_vec = fetch(
+        data.history_read(profile.pk, consumed_types), vectorstore.user_vector_read(version, profile.pk)
+    )
     exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
 
     common = dict(
         k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
     )
-    if version is None:
-        return _popular_list(tenant, reason="no active embedding version", **common)
     sources = set(strategy.sources or SOURCE_NAMES)
     if user_vec is None:
         return _popular_list(tenant, reason="no interest vector for this user yet", **common)
 
     n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
     liked = history.liked
-    try:
-        recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
-        liked_vectors, (liked_edges, labels) = fetch(
-            vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
-            data.item_entity_edges_read(liked),
-        )
-        entity_weights = ranking.user_entity_weights(liked, liked_edges)
-        query_vec = _context_vector(user_vec, history, context, liked_vectors)
-        search = vectorstore.nearest_items_read(
-            version, query_vec, n if "vector" in sources else 0, exclude_item_ids=sorted(exclude), category=category,
-            with_vectors=True,
-        )  # fmt: skip
-        kg_exclude = exclude | set(liked) if exclude_consumed else exclude
-        found, kg = fetch(
-            search, data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude)
-        )
-        ann = {nb.item_id: nb.score for nb in found}
-    except DatabaseError as exc:
-        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
-        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+    recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
+    liked_vectors, (liked_edges, labels) = fetch(
+        vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
+        data.item_entity_edges_read(liked),
+    )
+    entity_weights = ranking.user_entity_weights(liked, liked_edges)
+    query_vec = _context_vector(user_vec, history, context, liked_vectors)
+    search = vectorstore.nearest_items_read(
+        version, query_vec, n if "vector" in sources else 0, exclude_item_ids=sorted(exclude), category=category,
+        with_vectors=True,
+    )  # fmt: skip
+    kg_exclude = exclude | set(liked) if exclude_consumed else exclude
+    found, kg = fetch(
+        search, data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude)
+    )
+    ann = {nb.item_id: nb.score for nb in found}
     timer.lap("vector")
 
     cf_record = serving_state(tenant.pk).collaborative
@@ -673,18 +708,33 @@ def similar_items(
     common = dict(k=k, version=version, timer=timer, context=context, exclude=exclude)
     if version is None:
         return _popular_list(tenant, reason="no active embedding version", category=anchor.category or None, **common)
+    try:
+        return _similar_list(anchor, tenant, version, timer, k=k, exclude=exclude, context=context)
+    except vectorstore.READ_ERRORS as exc:
+        return _vectors_failed(tenant, exc, **common)
+
+
+def _similar_list(
+    anchor: Item,
+    tenant: Tenant,
+    version: EmbeddingVersion,
+    timer: _Timer,
+    *,
+    k: int,
+    exclude: set[int],
+    context: Mapping[str, Any],
+) -> RecommendationList:
+    """Items like ``anchor`` in ``version``; raises ``vectorstore.READ_ERRORS`` when the vectors
+    cannot be used (the caller falls back)."""
+    common = dict(k=k, version=version, timer=timer, context=context, exclude=exclude)
     anchor_vec = vectorstore.item_vectors(version, [anchor.pk]).get(anchor.pk)
     if anchor_vec is None:
         return _popular_list(tenant, reason="the item has no vector yet", category=anchor.category or None, **common)
     n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
-    try:
-        ann = {
-            nb.item_id: nb.score
-            for nb in vectorstore.nearest_items(version, anchor_vec, n, exclude_item_ids=sorted(exclude))
-        }
-    except DatabaseError as exc:
-        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
-        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+    ann = {
+        nb.item_id: nb.score
+        for nb in vectorstore.nearest_items(version, anchor_vec, n, exclude_item_ids=sorted(exclude))
+    }
     anchor_edges, labels = data.item_entity_edges([anchor.pk])
     entity_weights = dict(anchor_edges.get(anchor.pk, {}))
     kg = data.kg_candidates(tenant.pk, entity_weights, n, exclude)
@@ -779,26 +829,26 @@ def search(
         from llmrec_django.embedding import encoder_for
 
         vector = np.asarray(encoder_for(version).encode([query])[0], dtype=np.float32)
-        if len(vector) != version.dimension:
-            raise ValueError(f"encoder gives {len(vector)}-d vectors, the version holds {version.dimension}-d")
+        if vector.shape != (version.dimension,):
+            raise ValueError(f"encoder gives vectors of shape {vector.shape}, the version holds {version.dimension}-d")
+        if not np.all(np.isfinite(vector)):
+            raise ValueError("encoder gives a vector that is not finite")
     except Exception as exc:  # noqa: BLE001 - any encoder trouble means: answer from popularity
         logger.warning("Encoding the query failed for tenant %s: %s", tenant.slug, exc)
         result = _popular_list(tenant, reason=f"the encoder failed ({type(exc).__name__}: {exc})", **common)
         return _with_query(result, parsed)
     weight = float(llmrec_settings.SEARCH_QUERY_WEIGHT)
-    user_vec = vectorstore.user_vector(version, profile.pk) if profile is not None else None
-    vector = normalise(vector) if normalise(vector) is not None else vector
-    if user_vec is not None and weight < 1:
-        blended = normalise(weight * vector + (1 - weight) * user_vec)
-        vector = vector if blended is None else blended
-    timer.lap("encode")
     n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE) // 4
     try:
+        user_vec = vectorstore.user_vector(version, profile.pk) if profile is not None else None
+        vector = normalise(vector) if normalise(vector) is not None else vector
+        if user_vec is not None and weight < 1:
+            blended = normalise(weight * vector + (1 - weight) * user_vec)
+            vector = vector if blended is None else blended
+        timer.lap("encode")
         found = vectorstore.nearest_items(version, vector, n, category=parsed.category, max_price=max_price)
-    except DatabaseError as exc:
-        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
-        result = _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
-        return _with_query(result, parsed)
+    except vectorstore.READ_ERRORS as exc:
+        return _with_query(_vectors_failed(tenant, exc, **common), parsed)
     ids = [nb.item_id for nb in found]
     items = data.load_items(tenant.pk, ids)
     described = (
@@ -865,11 +915,11 @@ def recommend_for_vector(
     n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE)
     try:
         found = vectorstore.nearest_items(
-            version, vector, n, exclude_item_ids=sorted(exclude), category=category, max_price=max_price
-        )
-    except DatabaseError as exc:
-        logger.warning("Vector search failed for tenant %s: %s", tenant.slug, exc)
-        return _popular_list(tenant, reason=f"vector search failed ({type(exc).__name__})", **common)
+            version, vector, n, exclude_item_ids=sorted(exclude), category=category, max_price=max_price,
+            with_vectors=True,
+        )  # fmt: skip
+    except vectorstore.READ_ERRORS as exc:
+        return _vectors_failed(tenant, exc, **common)
     if not found:
         return _popular_list(tenant, reason="no item is near the query", **common)
     ids = [nb.item_id for nb in found]
@@ -887,7 +937,7 @@ def recommend_for_vector(
         category=category,
         attributes=None,
         exclude=exclude,
-        vectors=vectorstore.item_vectors(version, ids),
+        vectors={nb.item_id: nb.vector for nb in found},
     )
     timer.lap("rules_mmr")
     return RecommendationList(items=recs, source=source, version_id=version.pk, k=k, timings_ms=timer.done())

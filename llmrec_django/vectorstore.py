@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
@@ -41,6 +41,17 @@ class VersionStateError(RuntimeError):
     """An operation was asked of a version in the wrong state (e.g. activating a failed build)."""
 
 
+class BadVector(ValueError):
+    """A vector that cannot be stored or searched with: not one-dimensional, not finite, or not
+    of the version's dimension."""
+
+
+# What a vector read or search raises when the vectors cannot be used: the database refused it
+# (a missing or broken table or index, the search's statement timeout) or the query vector is
+# bad. The recommend service answers from popularity then; anything else is a bug and surfaces.
+READ_ERRORS = (DatabaseError, BadVector)
+
+
 @dataclass(frozen=True)
 class Neighbour:
     item_id: int
@@ -52,7 +63,7 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     """pgvector's text form, refusing NaN/inf (they would poison the index)."""
     array = np.asarray(vector, dtype=np.float32)
     if array.ndim != 1 or not np.all(np.isfinite(array)):
-        raise ValueError("A vector must be one-dimensional and finite.")
+        raise BadVector("A vector must be one-dimensional and finite.")
     return "[" + ",".join(map(repr, array.tolist())) + "]"  # tolist: Python floats, no numpy scalars
 
 
@@ -385,7 +396,7 @@ def nearest_items_read(
     """``nearest_items`` as a read, to share a round trip with others (``reads.fetch``)."""
     literal = vector_literal(vector)
     if len(literal.split(",")) != version.dimension:
-        raise ValueError(f"Query vector must have {version.dimension} dimensions.")
+        raise BadVector(f"Query vector must have {version.dimension} dimensions.")
     exclude = bool(exclude_item_ids)
     sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
     params: list = [literal, version.pk]
@@ -401,6 +412,9 @@ def nearest_items_read(
     else:
         ef = max(int(ef_search or llmrec_settings.HNSW_EF_SEARCH), k)
         settings = {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": "relaxed_order"}
+        timeout = int(llmrec_settings.SEARCH_STATEMENT_TIMEOUT_MS)
+        if timeout > 0:  # a search that cannot use its index ends, and the service falls back
+            settings["statement_timeout"] = str(timeout)
 
     def parse(rows: list[tuple]) -> list[Neighbour]:
         vectors = _rows_from_binary([row[2] for row in rows]) if with_vectors else [None] * len(rows)

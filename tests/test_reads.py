@@ -49,6 +49,23 @@ def test_inside_a_transaction_a_failing_read_leaves_it_usable(binding):
 
 
 @pytest.mark.django_db
+def test_inside_a_transaction_one_failing_read_leaves_it_usable(binding):
+    with pytest.raises(DatabaseError):
+        fetch(Read("SELECT 1 / %s", [0], list))
+    assert fetch(number(3)) == (3,)
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_settings_end_with_the_fetch_too(binding):
+    """As a site with ATOMIC_REQUESTS runs: a search's statement_timeout must not stay on for the
+    rest of the request."""
+    before = current_work_mem()
+    assert fetch(work_mem({"work_mem": "7MB"}), work_mem(), number(1)) == ("7MB", "7MB", 1)
+    assert current_work_mem() == before
+    assert fetch(number(2)) == (2,)
+
+
+@pytest.mark.django_db
 def test_a_read_without_sql_asks_nothing():
     nothing = Read(None, [], lambda rows: ("parsed", rows))
     with CaptureQueriesContext(connection) as queries:

@@ -58,12 +58,13 @@ class ApiErrorSerializer(serializers.Serializer):
 
 
 def json_error(status_code: int, message: str | None = None, code: str | None = None, **headers: str) -> JsonResponse:
-    """A JSON error response outside DRF (middleware)."""
+    """A JSON error response outside DRF (middleware), never to be stored by a cache."""
     phrase = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
     response = JsonResponse(
         error_body(status_code, code or phrase.lower().replace(" ", "_").replace("-", "_"), message or phrase),
         status=status_code,
     )
+    response["Cache-Control"] = "no-store"
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

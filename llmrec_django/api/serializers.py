@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.validators import MaxLengthValidator
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
+from llmrec_django.api.errors import Conflict
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.importing.validation import RowError, _check_json_strings
 from llmrec_django.models import TIMES_OF_DAY, Experiment, ExperimentArm, Item, Relation, UserProfile
@@ -201,17 +204,38 @@ class ItemSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Must be a JSON object.")
         return _no_nul(value, "attributes")
 
-    def validate_external_id(self, value: str) -> str:
-        tenant = self.context["tenant"]
-        clash = Item.objects.filter(tenant=tenant, external_id=value)
+    def _clash(self, external_id: str) -> bool:
+        clash = Item.objects.filter(tenant=self.context["tenant"], external_id=external_id)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        return clash.exists()
+
+    def validate_external_id(self, value: str) -> str:
+        if self._clash(value):
             raise serializers.ValidationError(f"An item {value!r} already exists in this tenant.")
         return value
 
+    def _saved(self, save: Callable[[], Item], validated_data: dict[str, Any]) -> Item:
+        """``save()``, with the race the check above cannot close (two requests creating or
+        renaming to the same external id at once) answered 409 rather than 500."""
+        try:
+            with transaction.atomic():
+                return save()
+        except IntegrityError:
+            external_id = validated_data.get("external_id")
+            if external_id is not None and self._clash(external_id):
+                raise Conflict(
+                    f"An item {external_id!r} exists in this tenant: another request stored it meanwhile."
+                ) from None
+            raise
+
     def create(self, validated_data: dict[str, Any]) -> Item:
-        return Item.objects.create(tenant=self.context["tenant"], **validated_data)
+        tenant = self.context["tenant"]
+        return self._saved(lambda: Item.objects.create(tenant=tenant, **validated_data), validated_data)
+
+    def update(self, instance: Item, validated_data: dict[str, Any]) -> Item:
+        update = super().update
+        return self._saved(lambda: update(instance, validated_data), validated_data)
 
 
 class NodeSerializer(serializers.Serializer):

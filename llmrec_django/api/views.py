@@ -61,6 +61,9 @@ class LLMRecView(generics.GenericAPIView):
     schema = LLMRecAutoSchema()
     # Responses that depend on who asks: "Cache-Control: private" so shared caches keep out.
     personalised = True
+    # Responses that hold a served list: "private, no-store", since each carries its own list_id
+    # (a stored copy would credit one list with what many views showed) and reflects the moment.
+    serves_lists = False
 
     def get_exception_handler(self):
         return exception_handler
@@ -71,9 +74,11 @@ class LLMRecView(generics.GenericAPIView):
 
     def finalize_response(self, request, response, *args: Any, **kwargs: Any):
         response = super().finalize_response(request, response, *args, **kwargs)
-        patch_vary_headers(response, ("Cookie", "Authorization"))
-        if self.personalised:
+        patch_vary_headers(response, ("Cookie", "Authorization", TENANT_HEADER))
+        if self.personalised or self.serves_lists:
             patch_cache_control(response, private=True)
+        if self.serves_lists or response.status_code >= 400:  # errors are never kept either
+            patch_cache_control(response, no_store=True)
         return response
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -140,6 +145,8 @@ class RootView(LLMRecView):
 
 
 class UserRecommendationsView(LLMRecView):
+    serves_lists = True
+
     @extend_schema(
         summary="A user's personalised recommendations",
         parameters=[s.RecommendationQuerySerializer, TENANT_PARAMETER],
@@ -159,6 +166,7 @@ class UserRecommendationsView(LLMRecView):
 
 
 class SimilarItemsView(LLMRecView):
+    serves_lists = True
     permission_classes = []
 
     @extend_schema(
@@ -175,6 +183,7 @@ class SimilarItemsView(LLMRecView):
 
 
 class SearchView(LLMRecView):
+    serves_lists = True
     permission_classes = []
 
     def _search(self, params: dict[str, Any]) -> Response:
@@ -578,6 +587,8 @@ def _turn_response(turn: conversations.TurnResult, status_code: int = 200) -> Re
 
 
 class ConversationListView(LLMRecView):
+    serves_lists = True
+
     @extend_schema(
         summary="Start a conversation (optionally with a first message)",
         request=s.ConversationStartSerializer,
@@ -594,6 +605,8 @@ class ConversationListView(LLMRecView):
 
 
 class _ConversationView(LLMRecView):
+    serves_lists = True
+
     def session(self, pk: int) -> ConversationSession:
         session = get_object_or_404(
             ConversationSession.objects.select_related("user", "tenant", "version"), tenant=self.tenant, pk=pk

@@ -142,7 +142,7 @@ def float_field(row: Mapping[str, Any], key: str, default: float | None = None) 
         raise RowError(f"{key}: expected a number, found a boolean")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond any float
         raise RowError(f"{key}: not a number: {_shorten(value)}") from None
     if not math.isfinite(number):
         raise RowError(f"{key} must be a finite number, found {_shorten(value)}")
