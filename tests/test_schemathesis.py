@@ -41,23 +41,6 @@ CHECKS = [
 # Loaded when the module is collected: the schema view needs no database.
 schema = schemathesis.openapi.from_wsgi(API + "schema/", WSGIHandler())
 
-# Bugs found by this test in code that another change is reworking (api/views.py); each is
-# xfailed strictly, so the test tells when it is fixed.
-OPTIONS_IS_A_500 = (
-    "api/views.py: OPTIONS on an API view that handles POST or PUT without a serializer_class (search, "
-    "events, events/bulk, conversations and their messages and feedback) is a 500: DRF's SimpleMetadata "
-    "calls view.get_serializer(), which asserts 'SearchView should either include a `serializer_class`'. "
-    "Fix: metadata_class = None on LLMRecView (OPTIONS then answers 405; the schema describes the API)."
-)
-KNOWN_BUGS = {
-    "POST /api/llmrec/v1/relations/": "api/views.py: RelationListView.post answers 201 when it creates the "
-    "relation, but its extend_schema documents only 200 (add responses={201: ..., 200: ...}).",
-}
-# Until OPTIONS_IS_A_500 is fixed, the methods an operation does not declare are tried without OPTIONS
-# (test_options_is_not_a_server_error keeps it covered).
-schema.config.phases.coverage.unexpected_methods = schema.config.phases.coverage.unexpected_methods - {"options"}
-
-
 # The ids of the test's data by the collection a path names (set by the ``api_key`` fixture): half
 # the generated requests of an operation with ids in its path name these, so that they reach real
 # users, items, conversations, relations and experiments rather than only 404s.
@@ -113,13 +96,13 @@ def api_key(tenant, settings, fresh_recommend_caches):
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_the_api_keeps_to_its_schema(case, api_key, requests_keep_the_test_transaction, request):
-    if case.operation.label in KNOWN_BUGS:
-        request.node.add_marker(pytest.mark.xfail(reason=KNOWN_BUGS[case.operation.label], strict=True))
+def test_the_api_keeps_to_its_schema(case, api_key, requests_keep_the_test_transaction):
     case.call_and_validate(headers={"Authorization": api_key}, checks=CHECKS)
 
 
-@pytest.mark.xfail(reason=OPTIONS_IS_A_500, strict=True)
-def test_options_is_not_a_server_error(tenant):
+def test_options_is_refused_not_a_server_error(tenant):
+    """OPTIONS once made DRF's metadata ask views without a serializer_class for one (a 500)."""
     client, _ = api_key_client(tenant)
-    assert client.options(API + "search/").status_code < 500
+    for path in ("search/", "events/", "events/bulk/", "conversations/", "items/"):
+        response = client.options(API + path)
+        assert response.status_code == 405 and response.json()["error"]["code"], path

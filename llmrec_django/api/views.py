@@ -59,6 +59,9 @@ class LLMRecView(generics.GenericAPIView):
     parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer]
     schema = LLMRecAutoSchema()
+    # No OPTIONS metadata: the OpenAPI schema describes the API, and DRF's metadata would ask
+    # views that read their bodies by hand for a serializer they do not have (a 500). OPTIONS is a 405.
+    metadata_class = None
     # Responses that depend on who asks: "Cache-Control: private" so shared caches keep out.
     personalised = True
     # Responses that hold a served list: "private, no-store", since each carries its own list_id
@@ -405,7 +408,12 @@ class RelationListView(LLMRecView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)
 
-    @extend_schema(summary="Create (or re-weight) a relation", parameters=[TENANT_PARAMETER])
+    @extend_schema(
+        summary="Create (or re-weight) a relation",
+        parameters=[TENANT_PARAMETER],
+        responses={201: s.RelationSerializer, 200: s.RelationSerializer},
+        description="201 when the relation is new, 200 when an existing one was re-weighted.",
+    )
     def post(self, request):
         data = self.body(s.RelationSerializer)
         with transaction.atomic():  # a refused end leaves no entity or profile behind
