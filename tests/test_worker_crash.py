@@ -6,89 +6,18 @@ whole (never half-built), and a message that always crashes is given up after
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from llmrec_django import backends, embedding, tasks, vectorstore
 from llmrec_django.models import EmbeddingVersion, ItemVector, TaskDelivery
-from llmrec_django.queues import all_queues
-from tests.broker_helpers import wait_until
+from tests.broker_helpers import WorkerProcess, wait_until
 from tests.crash_worker import POISON
 from tests.recommend_helpers import make_item
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parent.parent
 ITEMS = 24  # chunks of 2: 12 chunks of ~0.4 s each
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-class WorkerProcess:
-    """``celery -A example_site worker`` on the test's database and broker, as its own process."""
-
-    def __init__(self, broker_url: str, log_path: Path):
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.crash_worker_settings",
-            "LLMREC_CRASH_BROKER_URL": broker_url,
-            "LLMREC_CRASH_DB_NAME": connection.settings_dict["NAME"],
-            "PYTHONPATH": str(ROOT),
-        }
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable, "-m", "celery", "-A", "example_site", "worker", "-Q", ",".join(all_queues()),
-            "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
-        log = open(self.log_path, "a")  # noqa: SIM115 - the process writes it until stopped
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def kill_child(self) -> bool:
-        """SIGKILL the pool process (what the OOM killer does); the worker starts a new one."""
-        for pid in children_of(self.process.pid):
-            os.kill(pid, signal.SIGKILL)
-            return True
-        return False
-
-    def kill_all(self) -> None:
-        """SIGKILL the worker as a whole, its pool included, and start a new one."""
-        pids = children_of(self.process.pid)
-        self.process.send_signal(signal.SIGKILL)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.process.wait(timeout=10)
-        self.start()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            for pid in children_of(self.process.pid):
-                os.kill(pid, signal.SIGKILL)
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
