@@ -239,6 +239,32 @@ def _due_count(resend_before: datetime) -> int:
 # --- the task side (``deliveries.ReliableTask``) ------------------------------------------------
 
 
+# Tasks whose second argument is a list of user ids (``forget_users`` takes them out).
+USER_ID_TASKS = ("llmrec_django.tasks.refresh_user_vectors",)
+
+
+def forget_users(tenant_id: int, user_ids: Iterable[int]) -> int:
+    """Take erased users' ids out of the tenant's pending work (``privacy.erase_user``): a row
+    left with no user is deleted, one whose remaining work is already pending merges into it.
+    Returns how many rows named them."""
+    gone = {int(u) for u in user_ids}
+    changed = 0
+    rows = PendingWork.objects.select_for_update().filter(tenant_id=tenant_id, task__in=USER_ID_TASKS)
+    for work in rows:
+        users = work.args[1] if len(work.args) > 1 and isinstance(work.args[1], list) else []
+        if not gone & set(users):
+            continue
+        changed += 1
+        kept = [u for u in users if u not in gone]
+        args = [work.args[0], kept, *work.args[2:]]
+        key = work_key(work.task, args)
+        if not kept or PendingWork.objects.filter(key=key).exclude(pk=work.pk).exists():
+            work.delete()
+        else:
+            PendingWork.objects.filter(pk=work.pk).update(args=args, key=key)
+    return changed
+
+
 def reference(request: Any) -> PendingRef | None:
     """The outbox row a task message does, from its headers; None for other messages."""
     value = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)

@@ -26,7 +26,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 
-from llmrec_django import collaborative
+from llmrec_django import collaborative, outbox
 from llmrec_django.models import (
     CollaborativeModel,
     ConversationSession,
@@ -164,8 +164,11 @@ def erase_user(profile: UserProfile) -> dict[str, int]:
             "relations": Relation.objects.filter(Q(head_user=profile) | Q(tail_user=profile)).count(),
             "profiles": 1,
         }
-        # Every table that names the user refers to the profile with ON DELETE CASCADE.
+        # Every table that names the user refers to the profile with ON DELETE CASCADE, but for
+        # the outbox, whose rows name users in their task arguments (the deletion's own signals
+        # may have added some).
         profile.delete()
+        counts["pending_work"] = outbox.forget_users(tenant_id, [user_pk])
         transaction.on_commit(lambda: forget_in_collaborative_model(tenant_id, [user_pk]))
     data.clear_caches()
     return counts

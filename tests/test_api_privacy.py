@@ -7,13 +7,14 @@ from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
-from llmrec_django import collaborative
+from llmrec_django import collaborative, outbox, tasks
 from llmrec_django.models import (
     CollaborativeModel,
     ConversationSession,
     Entity,
     Interaction,
     Item,
+    PendingWork,
     Relation,
     UserProfile,
 )
@@ -93,10 +94,15 @@ def test_erasure_leaves_no_row_naming_the_user_and_a_second_erasure_is_a_404(
     model_before = CollaborativeModel.objects.get(tenant=tenant)
     with np.load(model_before.path) as stored:
         assert profile.pk in stored["user_ids"]
+    # Work waiting in the outbox names users in its arguments: Ann's part of it goes too.
+    outbox.enqueue(
+        tenant.pk, tasks.refresh_user_vectors, [(tenant.pk, [profile.pk, bob.pk]), (tenant.pk, [profile.pk])]
+    )
     client = logged_in(ann)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.delete(API + "users/ann/")
     assert response.status_code == 204
+    assert [args for args in PendingWork.objects.values_list("args", flat=True) if profile.pk in args[1]] == []
     assert rows_naming(profile.pk) == {}
     assert not UserProfile.objects.filter(pk=profile.pk).exists()
     assert not ConversationSession.objects.exists()

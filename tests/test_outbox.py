@@ -236,3 +236,15 @@ def test_events_sent_while_the_broker_is_down_are_refreshed_once_it_is_back(brok
         assert not PendingWork.objects.exists()
         assert UserVector.objects.filter(user_id__in=user_pks("dee")).exists()
     assert len(refreshes) == 3
+
+
+@pytest.mark.django_db
+def test_an_erased_users_id_is_taken_out_of_pending_work(tenant):
+    pending = [(tenant.pk, [7, 8]), (tenant.pk, [7]), (tenant.pk, [8])]
+    outbox.enqueue(tenant.pk, tasks.refresh_user_vectors, pending)
+    outbox.enqueue(tenant.pk, tasks.embed_changed_items, [(tenant.pk, [7])])  # item 7, not user 7
+    assert outbox.forget_users(tenant.pk, [7]) == 2
+    left = sorted((work.task.rsplit(".", 1)[1], work.args) for work in PendingWork.objects.all())
+    # [7, 8] became [8], which was already pending: one row for user 8 remains.
+    assert left == [("embed_changed_items", [tenant.pk, [7]]), ("refresh_user_vectors", [tenant.pk, [8]])]
+    assert outbox.forget_users(tenant.pk, [7]) == 0
