@@ -22,16 +22,21 @@ MAX_QUERY_LENGTH = 1000
 
 
 class KField(serializers.IntegerField):
-    """List size: at least 1; above ``LLMREC["MAX_K"]`` it is clamped, not refused."""
+    """List size: from 1 to ``LLMREC["MAX_K"]``; anything else is a 400 that says the range (a
+    caller asking for a billion items has a bug worth hearing about, not a silent 100)."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("required", False)
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("help_text", "How many items (default LLMREC DEFAULT_K; larger than MAX_K is clamped).")
+        kwargs.setdefault("help_text", "How many items, 1 to LLMREC MAX_K (default LLMREC DEFAULT_K).")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
-        return min(super().to_internal_value(data), int(llmrec_settings.MAX_K))
+        value = super().to_internal_value(data)
+        limit = int(llmrec_settings.MAX_K)
+        if value > limit:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit} (MAX_K).")
+        return value
 
 
 class ContextFields(serializers.Serializer):
