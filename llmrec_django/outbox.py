@@ -240,7 +240,7 @@ def _due_count(resend_before: datetime) -> int:
 
 
 # Tasks whose second argument is a list of user ids (``forget_users`` takes them out).
-USER_ID_TASKS = ("llmrec_django.tasks.refresh_user_vectors",)
+USER_ID_TASKS = ("llmrec_django.tasks.refresh_user_vectors", "llmrec_django.tasks.generate_copy")
 
 
 def forget_users(tenant_id: int, user_ids: Iterable[int]) -> int:

@@ -108,7 +108,7 @@ def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
 def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
     refreshed = embedding.refresh_users(tenant_id, user_ids)
     if llmrec_settings.COPY["PRECOMPUTE_ON_REFRESH"] and user_ids:
-        generate_copy.delay(tenant_id, list(user_ids))
+        outbox.enqueue(tenant_id, generate_copy, [(tenant_id, list(user_ids))])
     return refreshed
 
 

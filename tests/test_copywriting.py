@@ -534,15 +534,22 @@ def test_cached_copy_shows_in_the_admin_escaped(admin_client, shop):
 
 
 @pytest.mark.django_db
-def test_a_vector_refresh_queues_copy_when_asked(shop, tenant, settings, monkeypatch):
+def test_a_vector_refresh_queues_copy_when_asked(
+    shop, tenant, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Through the outbox: the copy work is stored, then sent once the refresh's work commits."""
     from llmrec_django import embedding, tasks
+    from llmrec_django.models import PendingWork
 
     items, user = shop
     seen = []
     monkeypatch.setattr(embedding, "refresh_users", lambda tenant_id, user_ids: len(user_ids))
     monkeypatch.setattr(service, "precompute_copy", lambda *a, **kw: seen.append(a) or 1)
-    tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
-    assert seen == []  # off by default
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
+    assert seen == [] and not PendingWork.objects.filter(task=tasks.generate_copy.name).exists()  # off by default
     settings.LLMREC = {**settings.LLMREC, "COPY": {"PRECOMPUTE_ON_REFRESH": True}}
-    tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.refresh_user_vectors.delay(tenant.pk, [user.pk]).get()
     assert seen == [(tenant.pk, [user.pk])]
+    assert not PendingWork.objects.filter(task=tasks.generate_copy.name).exists()  # done, so gone

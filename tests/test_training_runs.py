@@ -180,15 +180,22 @@ def test_the_command_trains_waits_for_promotion_and_promotes(tenant, shop, capsy
         call_command("llmrec_train", "promote")
 
 
-def test_training_tasks_go_to_the_gpu_queue_and_run_through_celery(tenant, shop):
+def test_training_tasks_go_to_the_gpu_queue_and_run_through_celery(tenant, shop, django_capture_on_commit_callbacks):
     from llmrec_django import tasks
+    from llmrec_django.models import PendingWork
 
     assert route_task("llmrec_django.tasks.train_model", (), {}, {}) == {"queue": "llmrec.gpu"}
     assert route_task("llmrec_django.tasks.train_finish_run", (), {}, {}) == {"queue": "llmrec.gpu"}
     assert tasks.train_model.acks_late
-    run = runs.enqueue_run(tenant, "reranker", {"epochs": 1})  # eager in the tests
+    with django_capture_on_commit_callbacks(execute=False) as sends:
+        run = runs.enqueue_run(tenant, "reranker", {"epochs": 1})
+    # Queued through the outbox: the run and its pending work are stored together.
+    assert run.stage == "queued" and PendingWork.objects.filter(task=tasks.train_model.name, args=[run.pk]).exists()
+    for send in sends:
+        send()  # the send after the commit (eager in the tests: the run trains here)
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED and run.task_id
+    assert not PendingWork.objects.filter(task=tasks.train_model.name).exists()
 
 
 def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings, monkeypatch):

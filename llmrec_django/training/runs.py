@@ -6,7 +6,7 @@ Usage::
 
     run = runs.create_run(tenant, "encoder", {"epochs": 1})   # a queued TrainingRun
     runs.execute_run(run.pk)                                   # the whole run, in this process
-    # or: tasks.train_model.delay(run.pk) for a GPU worker (``runs.enqueue_run``)
+    # or: runs.enqueue_run(tenant, "encoder") for a GPU worker (through the outbox)
 
 ``execute_run`` is idempotent: a finished run (succeeded or failed) is left alone, so a task
 redelivered after a worker crash (``acks_late``) redoes only unfinished work. Any exception
@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
@@ -44,12 +45,14 @@ def create_run(tenant: Tenant, kind: str, overrides: dict[str, Any] | None = Non
 
 
 def enqueue_run(tenant: Tenant, kind: str, overrides: dict[str, Any] | None = None) -> TrainingRun:
-    """Create a run and send it to the training queue (``LLMREC["QUEUES"]["train"]``)."""
-    from llmrec_django import tasks
+    """Create a run and send it to the training queue (``LLMREC["QUEUES"]["train"]``) through
+    the outbox: with the broker down the run waits, queued, until ``drain_outbox`` sends it. The
+    task records its id on the run when it starts."""
+    from llmrec_django import outbox, tasks
 
-    run = create_run(tenant, kind, overrides)
-    result = tasks.train_model.delay(run.pk)
-    TrainingRun.objects.filter(pk=run.pk, task_id="").update(task_id=result.id or "")
+    with transaction.atomic():
+        run = create_run(tenant, kind, overrides)
+        outbox.enqueue(tenant.pk, tasks.train_model, [(run.pk,)])
     run.refresh_from_db()
     return run
 
