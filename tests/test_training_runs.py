@@ -198,16 +198,19 @@ def test_training_tasks_go_to_the_gpu_queue_and_run_through_celery(tenant, shop,
     assert not PendingWork.objects.filter(task=tasks.train_model.name).exists()
 
 
-def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings, monkeypatch):
+def test_scheduled_retraining_waits_for_enough_new_interactions(tenant, shop, settings):
     from llmrec_django import tasks
+    from llmrec_django.models import PendingWork
 
-    sent = []
-    monkeypatch.setattr(tasks.train_model, "delay", lambda run_id: sent.append(run_id) or type("R", (), {"id": "t1"}))
+    def queued() -> list[int]:  # runs waiting in the outbox (no commit, so none sent, in this test)
+        return [work.args[0] for work in PendingWork.objects.filter(task=tasks.train_model.name)]
+
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 100}}
     assert tasks.schedule_retraining(["reranker"]) == []  # 72 interactions only
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_NEW_INTERACTIONS": 50}}
     assert runs.new_interactions_since_last_run(tenant, "reranker") == 72
     started = tasks.schedule_retraining(["reranker"])
+    sent = queued()
     assert started == sent and len(sent) == 1
     assert tasks.schedule_retraining(["reranker"]) == []  # one is already queued
     # Once it succeeded, only interactions after its data window count.
