@@ -128,6 +128,36 @@ def process_tree_rss_mb(pid: int) -> float:
         return float("nan")
 
 
+def cpu_seconds_by_role(roles: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each role's process tree, plus PostgreSQL's."""
+    import psutil
+
+    def tree(pid: int) -> list:
+        try:
+            parent = psutil.Process(pid)
+            return [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def used(processes) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    out = {role: used(tree(pid)) for role, pid in roles.items()}
+    out["postgresql"] = used(p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres"))
+    machine = psutil.cpu_times()
+    out["whole machine"] = (
+        machine.user + machine.nice + machine.system + getattr(machine, "irq", 0) + getattr(machine, "softirq", 0)
+    )
+    return out
+
+
 def read_stats(prefix: str) -> dict:
     rows = {}
     with open(f"{prefix}_stats.csv") as f:
@@ -236,11 +266,19 @@ def main() -> None:
              "--host", base, "--csv", prefix, "--only-summary", "--stop-timeout", "10"],
             "locust",
         )  # fmt: skip
+        roles = {"web (gunicorn)": processes[0].pid, "worker (celery)": worker.pid, "locust": locust.pid}
+        cpu_before = cpu_seconds_by_role(roles)
         memory: list[tuple[float, float]] = []
         started = time.time()
+        cpu_after, cpu_at = cpu_before, started
         while locust.poll() is None:
             memory.append((time.time() - started, process_tree_rss_mb(worker.pid)))
             time.sleep(30 if args.soak else 10)
+            if locust.poll() is None:  # the last reading taken while the load still ran
+                cpu_after, cpu_at = cpu_seconds_by_role(roles), time.time()
+        figures["cpu_cores_used"] = {
+            role: round((cpu_after[role] - cpu_before[role]) / max(cpu_at - started, 1e-9), 2) for role in cpu_before
+        }
         stats = read_stats(prefix)
         figures["load"] = stats
         accepted = accepted_file.read_text().split() if accepted_file.exists() else []
@@ -299,6 +337,9 @@ def report(figures: dict, args, duration: int) -> None:
         f"events: {events['accepted']} accepted ({events['accepted_per_second']}/s), "
         f"{events['stored']} stored, lost {events['lost']}"
     )
+    cores = figures.get("cpu_cores_used", {})
+    if cores:
+        print("CPU cores used: " + ", ".join(f"{role} {used:.2f}" for role, used in cores.items()))
     memory = figures["worker_memory_mb"]
     print(
         f"worker memory: {memory['first']} -> {memory['last']} MB (max {memory['max']}), "
