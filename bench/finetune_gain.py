@@ -2,7 +2,7 @@
 fine-tuning, and after adding the trained CTR re-ranker, on MovieLens ml-latest-small.
 
     python bench/finetune_gain.py [DATA_DIR] [--examples 6000] [--epochs 1] [--max-length 64]
-                                  [--reranker-examples 2000] [--lr 5e-5] [--json OUT]
+                                  [--reranker-examples 2000] [--lr 5e-5] [--precision bf16] [--json OUT]
 
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported into a
 tenant of its own (``bench-finetune``) and embedded with the configured encoder (all-MiniLM-L6-v2),
@@ -96,6 +96,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--history-items", type=int, default=5)
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="Autocast (TRAINING COMMON precision): bf16 also works on a CPU (faster with AVX-512 BF16).",
+    )
     parser.add_argument("--anchor", choices=["titles", "item_texts"], default="titles", help="Encoder anchor text.")
     parser.add_argument(
         "--hard-negatives-from",
@@ -125,6 +131,7 @@ def main() -> None:
         "learning_rate": args.lr,
         "max_length": args.max_length,
         "history_items": args.history_items,
+        "precision": args.precision,
     }
     training = {
         **llmrec_settings.TRAINING,

@@ -268,7 +268,7 @@ DEFAULTS: dict[str, Any] = {
             "max_grad_norm": 1.0,
             "patience": 1,  # epochs without a better validation loss before stopping early
             "seed": 0,
-            "precision": "auto",  # auto (bf16, else fp16, on CUDA; fp32 on CPU), bf16, fp16, fp32
+            "precision": "auto",  # auto (bf16, else fp16, on CUDA; fp32 on CPU), bf16 (CUDA or CPU), fp16, fp32
             "device": "auto",  # auto, cpu, cuda, cuda:1 ...
             "max_length": 128,  # tokens per text
             "history_items": 5,  # recent liked items in a user's text

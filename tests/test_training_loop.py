@@ -1,5 +1,6 @@
 """The shared training loop: loss goes down, accumulation, early stopping, checkpoints, seeds,
-data parallelism under torchrun (gloo, CPU), and mixed precision on CUDA (GPU machines only)."""
+data parallelism under torchrun (gloo, CPU), bf16 autocast on CPU, and mixed precision on CUDA
+(GPU machines only)."""
 
 import functools
 import json
@@ -122,6 +123,20 @@ def test_data_parallel_training_with_torchrun_on_two_cpu_processes(tiny_encoder_
     # 27 pairs over 2 ranks: 14 each, 4 micro-batches of 4, accumulated by 2: 2 steps per epoch.
     assert ranks[0]["steps"] == ranks[1]["steps"] == 4
     assert len(ranks[0]["epochs"]) == 2 and ranks[1]["epochs"] == []  # rank 0 validates and records
+
+
+def test_bf16_autocast_on_cpu_when_asked_for_fp32_otherwise():
+    cpu = torch.device("cpu")
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == resolve_precision("fp16", cpu) == "fp32"
+
+
+def test_bf16_training_on_cpu(tiny_encoder_dir):
+    config = LoopConfig(epochs=3, batch_size=8, learning_rate=2e-3, device="cpu", precision="bf16", patience=10)
+    model, result = _fit_encoder(tiny_encoder_dir, config)
+    assert result.precision == "bf16"
+    assert next(model.parameters()).dtype == torch.float32  # autocast: the weights stay fp32
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
 
 
 @pytest.mark.gpu
