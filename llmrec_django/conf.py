@@ -69,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     # before it is given up and its record (embedding version, training run) marked failed;
     # also the sends of one piece of outbox work. None: no limit.
     "TASK_MAX_DELIVERIES": 5,
+    # A refresh of user vectors also does the tenant's other pending refreshes, up to this many
+    # users in all (a redelivered message, maybe one that crashed its worker, does only its own).
+    # 0: each message its own users.
+    "REFRESH_COALESCE_USERS": 1000,
     # Outbox work sent this long ago and still not done is sent again (the broker may have lost
     # it). Longer than a refresh task waits in a busy queue, or it runs twice (harmlessly).
     "OUTBOX_RESEND_SECONDS": 600,

@@ -95,6 +95,7 @@ class ReliableTask(Task):
             return None
         retries = int(request.retries or 0)
         deliveries = count_delivery(request.id, retries, self.name)
+        request.llmrec_deliveries = deliveries  # for a task that does more on a first delivery only
         try:
             limit = llmrec_settings.TASK_MAX_DELIVERIES
             if limit is not None and deliveries > int(limit):

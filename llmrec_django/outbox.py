@@ -53,6 +53,8 @@ HEADER = "llmrec_pending_work"
 # Rows claimed per transaction by ``drain``: bounds the locks held and the messages sent between
 # two commits.
 DRAIN_BATCH = 500
+# Rows ``pending_alike`` looks at (a task joins at most that many others' work).
+COALESCE_MAX_ROWS = 200
 # What a send raises when the broker cannot be reached (kombu wraps the transport's errors in
 # its OperationalError; a socket error may come through as it is).
 BROKER_ERRORS = (KombuOperationalError, OSError)
@@ -283,6 +285,35 @@ def is_pending(ref: PendingRef) -> bool:
 def work_done(ref: PendingRef) -> None:
     """Remove the row, unless the work was asked for again since this generation was sent."""
     PendingWork.objects.filter(pk=ref.pk, generation=ref.generation).delete()
+
+
+def pending_alike(
+    task: Any, tenant_id: int, *, max_ids: int, exclude: PendingRef | None = None
+) -> list[tuple[PendingRef, list[int]]]:
+    """The tenant's other pending work for ``task`` (arguments ``(tenant_id, ids)``), oldest
+    first, as long as their ids add up to at most ``max_ids``: work a running task can do along
+    with its own (then ``work_done`` on each), so a burst of events costs one refresh of each
+    user, not one per event batch.
+
+    Safe without locks: a row asked for again meanwhile has a newer generation, which
+    ``work_done`` leaves in place, and two tasks doing the same idempotent work cost time only.
+    """
+    rows = (
+        PendingWork.objects.filter(tenant_id=tenant_id, task=task.name, given_up_at__isnull=True)
+        .exclude(pk=exclude.pk if exclude else None)
+        .order_by("pk")
+        .values_list("pk", "generation", "args")[:COALESCE_MAX_ROWS]
+    )
+    joined: list[tuple[PendingRef, list[int]]] = []
+    total = 0
+    for pk, generation, args in rows:
+        args = _json(args)
+        ids = args[1] if isinstance(args, list) and len(args) == 2 and isinstance(args[1], list) else None
+        if ids is None or total + len(ids) > max_ids:
+            continue  # not (tenant, ids) work, or too big to join: its own message does it
+        joined.append((PendingRef(pk, generation), [int(i) for i in ids]))
+        total += len(ids)
+    return joined
 
 
 def give_up(ref: PendingRef, reason: str) -> None:

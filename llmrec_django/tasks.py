@@ -106,9 +106,24 @@ def embed_changed_items(tenant_id: int, item_ids: list[int]) -> int:
 
 @reliable_task()
 def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
-    refreshed = embedding.refresh_users(tenant_id, user_ids)
-    if llmrec_settings.COPY["PRECOMPUTE_ON_REFRESH"] and user_ids:
-        outbox.enqueue(tenant_id, generate_copy, [(tenant_id, list(user_ids))])
+    """Recompute these users' interest vectors, and those of the tenant's other pending refreshes
+    (up to ``REFRESH_COALESCE_USERS`` users in all): under a stream of events the work queued
+    behind this message is mostly done by it, so each queued message that follows finds its
+    work done and is skipped, and a user with many events is refreshed once per pass. A
+    redelivered message does only its own users, so work that crashes a worker cannot take the
+    tenant's other refreshes down with it more than once."""
+    request = refresh_user_vectors.request
+    redelivered = getattr(request, "llmrec_deliveries", 1) > 1  # maybe the work crashed a worker
+    room = 0 if redelivered else max(0, int(llmrec_settings.REFRESH_COALESCE_USERS) - len(user_ids))
+    joined = outbox.pending_alike(refresh_user_vectors, tenant_id, max_ids=room, exclude=outbox.reference(request))
+    if joined:
+        logger.debug("Refreshing %d pending refreshes of tenant %s along with this one.", len(joined), tenant_id)
+    users = sorted(set(user_ids).union(*(ids for _, ids in joined)))
+    refreshed = embedding.refresh_users(tenant_id, users)
+    for ref, _ in joined:
+        outbox.work_done(ref)
+    if llmrec_settings.COPY["PRECOMPUTE_ON_REFRESH"] and users:
+        outbox.enqueue(tenant_id, generate_copy, [(tenant_id, users)])
     return refreshed
 
 
