@@ -540,6 +540,8 @@ def _hybrid_list(
         vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
         data.item_entity_edges_read(liked),
     )
+    # Most recent first, as their users below expect (the read returns them in table order).
+    liked_vectors = {i: liked_vectors[i] for i in recent_liked[: data.RECENT_LIKED_ITEMS] if i in liked_vectors}
     entity_weights = ranking.user_entity_weights(liked, liked_edges)
     query_vec = _context_vector(user_vec, history, context, liked_vectors)
     search = vectorstore.nearest_items_read(
