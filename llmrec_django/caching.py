@@ -75,6 +75,11 @@ class _Refresher:
 _refresher = _Refresher()
 
 
+def in_background(job: Callable[[], None]) -> None:
+    """Run ``job`` on the process's refresh thread (after the jobs already asked for)."""
+    _refresher.submit(job)
+
+
 def wait_for_refreshes() -> None:
     """Return once every background refresh asked for so far has run (tests)."""
     _refresher.wait()

@@ -537,7 +537,7 @@ def _hybrid_list(
     liked = history.liked
     recent_liked = list(dict.fromkeys(e[0] for e in history.events if liked.get(e[0], 0) > 0))
     liked_vectors, (liked_edges, labels) = fetch(
-        vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS]),
+        vectorstore.item_vectors_read(version, recent_liked[: data.RECENT_LIKED_ITEMS], cached=True),
         data.item_entity_edges_read(liked),
     )
     # Most recent first, as their users below expect (the read returns them in table order).
@@ -581,7 +581,7 @@ def _hybrid_list(
     candidate_vectors = {nb.item_id: nb.vector for nb in found}  # read with the search
     items, more_vectors, (candidate_edges, candidate_labels) = fetch(
         data.items_read(tenant.pk, list(ids) + list(liked)),
-        vectorstore.item_vectors_read(version, [i for i in ids if i not in candidate_vectors]),
+        vectorstore.item_vectors_read(version, [i for i in ids if i not in candidate_vectors], cached=True),
         data.item_entity_edges_read(ids),
     )
     keep = [j for j, i in enumerate(ids) if i in items and i not in exclude and _passes(items[i], category, attributes)]

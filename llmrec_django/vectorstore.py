@@ -22,6 +22,7 @@ import numpy as np
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from llmrec_django import vector_cache
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import EmbeddingVersion, ItemVector, Tenant, UserVector
 from llmrec_django.reads import Read, array_literal, fetch
@@ -235,21 +236,34 @@ def _rows_from_binary(values: Sequence[bytes | memoryview]) -> np.ndarray:
     return raw[:, 4:].copy().view(">f4").astype(np.float32)
 
 
-def item_vectors_read(version: EmbeddingVersion, item_ids: Iterable[int]) -> Read[dict[int, np.ndarray]]:
+def item_vectors_read(
+    version: EmbeddingVersion, item_ids: Iterable[int], *, cached: bool = False
+) -> Read[dict[int, np.ndarray]]:
     """The vectors of ``item_ids`` in ``version``.
 
     Read in pgvector's binary form: the text form costs the server a float-to-decimal per
     component and us a ``float()`` per component, which for the few hundred candidates of a
-    recommendation took longer than the vector search itself.
+    recommendation took longer than the vector search itself. ``cached``: from this process's
+    matrix of the version where there is one (``vector_cache``; up to
+    ``IN_PROCESS_SEARCH_SECONDS`` old), the rest from PostgreSQL.
     """
     ids = sorted({int(i) for i in item_ids})
+    known: dict[int, np.ndarray] = {}
+    matrix = vector_cache.matrix_for(version) if cached and ids else None
+    if matrix is not None:
+        known, ids = matrix.vectors_of(ids)
+
+    def parse(rows: list[tuple]) -> dict[int, np.ndarray]:
+        read = dict(zip([row[0] for row in rows], _rows_from_binary([row[1] for row in rows]), strict=True))
+        return {**known, **read} if known else read
+
     return Read(
         "SELECT item_id, vector_send(embedding) FROM llmrec_django_itemvector "
         "WHERE version_id = %s AND item_id = ANY(%s::bigint[])"
         if ids
         else None,
         [version.pk, array_literal(ids)],
-        lambda rows: dict(zip([row[0] for row in rows], _rows_from_binary([row[1] for row in rows]), strict=True)),
+        parse,
     )
 
 
@@ -397,6 +411,14 @@ def nearest_items_read(
     literal = vector_literal(vector)
     if len(literal.split(",")) != version.dimension:
         raise BadVector(f"Query vector must have {version.dimension} dimensions.")
+    if not exact and ef_search is None and active_only and category is None and max_price is None:
+        matrix = vector_cache.matrix_for(version)
+        if matrix is not None:  # exact, in this process (llmrec_django.vector_cache)
+            found = [
+                Neighbour(item_id=item_id, score=score, vector=row)
+                for item_id, score, row in matrix.search(vector, k, exclude_item_ids, with_vectors=with_vectors)
+            ]
+            return Read(None, [], lambda _rows: found)
     exclude = bool(exclude_item_ids)
     sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
     params: list = [literal, version.pk]

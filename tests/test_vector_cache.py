@@ -1,0 +1,86 @@
+"""Exact vector search in the serving process: the same neighbours as PostgreSQL's exact search,
+loaded in the background, only outside transactions, only for catalogues small enough."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import transaction
+
+from llmrec_django import vector_cache, vectorstore
+from llmrec_django.caching import wait_for_refreshes
+from llmrec_django.models import Item, UserProfile
+from llmrec_django.recommend import recommend_for_user
+from tests.recommend_helpers import DIM, activate, make_item
+
+
+@pytest.fixture(autouse=True)
+def fresh_matrices():
+    vector_cache.clear()
+    yield
+    wait_for_refreshes()
+    vector_cache.clear()
+
+
+def catalogue(tenant, n=60, seed=3):
+    rng = np.random.default_rng(seed)
+    items = [make_item(tenant, f"i{n}", f"Item {n}", vector=rng.normal(size=DIM)) for n in range(n)]
+    items += [
+        make_item(tenant, "same-a", "Twin A", vector=[1, 0, 0, 0]),
+        make_item(tenant, "same-b", "Twin B", vector=[1, 0, 0, 0]),
+    ]
+    Item.objects.filter(pk__in=[items[0].pk, items[1].pk]).update(is_active=False)
+    return items, activate(tenant, items)
+
+
+@pytest.mark.django_db
+def test_the_matrix_finds_what_the_exact_sql_search_finds(tenant):
+    items, version = catalogue(tenant)
+    matrix = vector_cache.load_matrix(version.pk, limit=1000)
+    assert len(matrix) == len(items) and not matrix.active[:2].any()
+    rng = np.random.default_rng(0)
+    for query in [*rng.normal(size=(5, DIM)), np.array([1.0, 0, 0, 0])]:
+        exclude = [items[5].pk, items[9].pk]
+        for k in (1, 10, 100):
+            expected = vectorstore.nearest_items(
+                version, query, k, exclude_item_ids=exclude, exact=True, with_vectors=True
+            )
+            found = matrix.search(query, k, exclude, with_vectors=True)
+            assert [f[0] for f in found] == [e.item_id for e in expected]  # ties (the twins) by id, as in SQL
+            assert [f[1] for f in found] == pytest.approx([e.score for e in expected], abs=1e-5)
+            assert all(np.allclose(f[2], e.vector) for f, e in zip(found, expected, strict=True))
+    assert matrix.search(np.zeros(DIM), 10) == [] and matrix.search(np.ones(DIM), 0) == []
+
+    vectors, missing = matrix.vectors_of([items[3].pk, 10**9])
+    assert list(vectors) == [items[3].pk] and missing == [10**9]
+    assert np.allclose(vectors[items[3].pk], items[3].vector)
+    assert vector_cache.load_matrix(version.pk, limit=10) is None  # too many items: PostgreSQL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_matrix_is_loaded_in_the_background_and_used_outside_transactions(settings):
+    from llmrec_django.tenancy import get_default_tenant
+
+    tenant = get_default_tenant()
+    items, version = catalogue(tenant)
+    assert vector_cache.matrix_for(version) is None  # first use: PostgreSQL, and a load begins
+    wait_for_refreshes()
+    matrix = vector_cache.matrix_for(version)
+    assert matrix is not None and len(matrix) == len(items)
+    with transaction.atomic():  # a transaction sees its own writes: PostgreSQL
+        assert vector_cache.matrix_for(version) is None
+
+    # The service's list is the same from the matrix as from PostgreSQL.
+    user = UserProfile.objects.create(tenant=tenant, external_id="ann")
+    vectorstore.write_user_vectors(version, [user.pk], np.array([items[7].vector]), [1])
+    from_matrix = recommend_for_user("ann", tenant=tenant, k=10)
+    settings.LLMREC = {**settings.LLMREC, "IN_PROCESS_SEARCH_MAX_ITEMS": 0}
+    assert vector_cache.matrix_for(version) is None
+    from_sql = recommend_for_user("ann", tenant=tenant, k=10)
+    assert from_matrix.source == from_sql.source and from_matrix.item_ids == from_sql.item_ids
+
+    settings.LLMREC = {**settings.LLMREC, "IN_PROCESS_SEARCH_MAX_ITEMS": 10}  # the catalogue outgrew it
+    settings.LLMREC = {**settings.LLMREC, "IN_PROCESS_SEARCH_SECONDS": 0}
+    vector_cache.matrix_for(version)  # old: reloaded, and found too big
+    wait_for_refreshes()
+    assert vector_cache.matrix_for(version) is None
