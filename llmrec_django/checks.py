@@ -12,7 +12,7 @@ IDs:
 - llmrec.E012  an API view lets anonymous callers in outside ``api.permissions.PUBLIC_ENDPOINTS``
 - llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
 - llmrec.E014  TASK_MAX_DELIVERIES or OUTBOX_RESEND_SECONDS is not a positive number, or
-                REFRESH_COALESCE_USERS a negative one
+                REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -128,6 +128,14 @@ def check_reliability_settings(app_configs: Any = None, **kwargs: Any) -> list:
     if isinstance(resend, bool) or not isinstance(resend, int | float) or resend <= 0:
         errors.append(
             Error(f'LLMREC["OUTBOX_RESEND_SECONDS"] must be a positive number, not {resend!r}.', id="llmrec.E014")
+        )
+    delay = llmrec_settings.REFRESH_DELAY_SECONDS
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
+        errors.append(
+            Error(
+                f'LLMREC["REFRESH_DELAY_SECONDS"] must be a number of seconds from 0 to 3600, not {delay!r}.',
+                id="llmrec.E014",
+            )
         )
     coalesce = llmrec_settings.REFRESH_COALESCE_USERS
     if isinstance(coalesce, bool) or not isinstance(coalesce, int) or coalesce < 0:

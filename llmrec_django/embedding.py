@@ -187,7 +187,9 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
         paused = set(stated.paused)
         user_ids = [pk for pk in user_ids if pk not in paused]
     item_ids = {event[0] for pk in user_ids for event in events.get(pk, ())}
-    vectors_by_item = vectorstore.item_vectors(version, item_ids)
+    # From the process's matrix of the version where there is one (vector_cache: a re-embedded
+    # item's old vector for up to IN_PROCESS_SEARCH_SECONDS), the rest from PostgreSQL.
+    vectors_by_item = vectorstore.item_vectors(version, item_ids, cached=True)
     now = timezone.now()
     weights_by_type = llmrec_settings.EVENT_WEIGHTS
     half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)

@@ -72,6 +72,7 @@ class _Claim:
     ref: PendingRef
     task: str
     args: list[Any]
+    countdown: float = 0.0  # seconds the broker holds the message before a worker may take it
 
 
 @dataclass
@@ -96,9 +97,11 @@ RETURNING id, generation, task, args
 """
 
 
-def enqueue(tenant_id: int, task: Any, calls: Iterable[Sequence[Any]]) -> None:
+def enqueue(tenant_id: int, task: Any, calls: Iterable[Sequence[Any]], *, countdown: float = 0.0) -> None:
     """Store one piece of work per argument list of ``calls`` for ``task`` in the current
-    transaction, and send it once the transaction commits.
+    transaction, and send it once the transaction commits (to be run ``countdown`` seconds
+    later: work that a task can do together with later requests, as a refresh of user vectors
+    does, then waits for them).
 
     The rows are written claimed (``sent_at`` now, one attempt) for that immediate send, which
     un-claims them if the broker cannot be reached, leaving them to ``drain``.
@@ -113,7 +116,10 @@ def enqueue(tenant_id: int, task: Any, calls: Iterable[Sequence[Any]]) -> None:
     values = ", ".join(["(%s, %s, %s::jsonb, %s, 1, %s, %s, %s, 1, '', NULL)"] * len(by_key))
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT.format(table=PendingWork._meta.db_table, values=values), params)
-        claims = [_Claim(PendingRef(pk, generation), name, _json(args)) for pk, generation, name, args in cursor]
+        claims = [
+            _Claim(PendingRef(pk, generation), name, _json(args), float(countdown))
+            for pk, generation, name, args in cursor
+        ]
     transaction.on_commit(lambda: _send_after_commit(claims))
 
 
@@ -147,6 +153,7 @@ def _send(claims: Sequence[_Claim]) -> tuple[int, int]:
             task.apply_async(
                 claim.args,
                 headers={HEADER: list(claim.ref)},
+                countdown=claim.countdown or None,
                 # No result to keep; also, subscribing to a Redis result would wait ~20 s on a
                 # dead Redis before failing, where the publish fails within a second.
                 ignore_result=True,

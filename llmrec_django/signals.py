@@ -12,20 +12,21 @@ from collections.abc import Iterable
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import Interaction, Item, Relation
 
 # Ids per task message: keeps messages small and lets several workers share a large import.
 IDS_PER_TASK = 1000
 
 
-def _enqueue_in_chunks(task_name: str, tenant_id: int, ids: Iterable[int]) -> None:
+def _enqueue_in_chunks(task_name: str, tenant_id: int, ids: Iterable[int], countdown: float = 0.0) -> None:
     # Through the outbox: the work is stored with the change that calls for it, so a broker that
     # is down delays it (drain_outbox) instead of losing it or failing the caller's request.
     from llmrec_django import outbox, tasks
 
     ids = sorted(set(ids))
     chunks = [(tenant_id, ids[start : start + IDS_PER_TASK]) for start in range(0, len(ids), IDS_PER_TASK)]
-    outbox.enqueue(tenant_id, getattr(tasks, task_name), chunks)
+    outbox.enqueue(tenant_id, getattr(tasks, task_name), chunks, countdown=countdown)
 
 
 def items_changed(tenant_id: int, item_ids: Iterable[int]) -> None:
@@ -34,8 +35,9 @@ def items_changed(tenant_id: int, item_ids: Iterable[int]) -> None:
 
 
 def users_changed(tenant_id: int, user_ids: Iterable[int]) -> None:
-    """Recompute these users' interest vectors once the transaction commits."""
-    _enqueue_in_chunks("refresh_user_vectors", tenant_id, user_ids)
+    """Recompute these users' interest vectors ``REFRESH_DELAY_SECONDS`` after the transaction
+    commits (the refresh then also does what was asked for meanwhile: ``tasks.refresh_user_vectors``)."""
+    _enqueue_in_chunks("refresh_user_vectors", tenant_id, user_ids, float(llmrec_settings.REFRESH_DELAY_SECONDS))
 
 
 @receiver(post_save, sender=Item)

@@ -16,8 +16,8 @@ writes), searches with a category or price filter, and those that name an ``ef_s
 for an exact scan (the recall measurements of the HNSW index).
 
 The recommend service also reads the vectors of a user's liked items and of its candidates
-from the matrix (``vectorstore.item_vectors_read(..., cached=True)``; items not in it from
-PostgreSQL); other readers (user vectors in the workers, evaluation) read PostgreSQL.
+from the matrix, and so does the refresh of user vectors in the workers
+(``vectorstore.item_vectors_read(..., cached=True)``; items not in it from PostgreSQL).
 
 Usage::
 

@@ -267,9 +267,9 @@ def item_vectors_read(
     )
 
 
-def item_vectors(version: EmbeddingVersion, item_ids: Iterable[int]) -> dict[int, np.ndarray]:
-    """The vectors of ``item_ids`` in ``version``, in one query."""
-    return fetch(item_vectors_read(version, item_ids))[0]
+def item_vectors(version: EmbeddingVersion, item_ids: Iterable[int], *, cached: bool = False) -> dict[int, np.ndarray]:
+    """The vectors of ``item_ids`` in ``version``, in one query (``cached``: as ``item_vectors_read``)."""
+    return fetch(item_vectors_read(version, item_ids, cached=cached))[0]
 
 
 def user_vector_read(version: EmbeddingVersion, user_id: int) -> Read[np.ndarray | None]:

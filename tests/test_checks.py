@@ -26,8 +26,8 @@ def test_bad_reliability_settings_are_reported(settings):
     assert "TASK_MAX_DELIVERIES" in errors[0].msg and "OUTBOX_RESEND_SECONDS" in errors[1].msg
     settings.LLMREC = {**settings.LLMREC, "TASK_MAX_DELIVERIES": None, "OUTBOX_RESEND_SECONDS": 30}
     assert checks.check_reliability_settings() == []
-    settings.LLMREC = {**settings.LLMREC, "REFRESH_COALESCE_USERS": -1}
-    assert ids(checks.check_reliability_settings()) == ["llmrec.E014"]
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_COALESCE_USERS": -1, "REFRESH_DELAY_SECONDS": "2"}
+    assert ids(checks.check_reliability_settings()) == ["llmrec.E014", "llmrec.E014"]
 
 
 def test_missing_model_path(settings, tmp_path):

@@ -136,6 +136,19 @@ def test_asking_again_for_pending_work_bumps_it_and_only_the_latest_message_does
 
 
 @pytest.mark.django_db
+def test_a_refresh_is_sent_to_run_after_the_delay_and_a_drained_one_at_once(shop, tenant, settings, monkeypatch,
+                                                                           django_capture_on_commit_callbacks):  # fmt: skip
+    sent = []
+    monkeypatch.setattr(tasks.refresh_user_vectors, "apply_async", lambda args, **kw: sent.append(kw.get("countdown")))
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 3}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_events(shop["client"], event(1, "ann")).status_code == 201
+    assert sent == [3.0]
+    PendingWork.objects.update(sent_at=None)  # as if the broker had lost it
+    assert outbox.drain().sent == 1 and sent == [3.0, None]
+
+
+@pytest.mark.django_db
 def test_a_refresh_also_does_the_tenants_other_pending_refreshes_whose_messages_are_then_skipped(
     shop, tenant, refreshes, django_capture_on_commit_callbacks
 ):
