@@ -6,8 +6,9 @@ real stack (gunicorn, the app, PostgreSQL with pgvector, a Celery worker on Redi
     python bench/load_test.py --soak                # 30 minutes, worker memory sampled each 30 s
 
 A tenant of ``--items`` synthetic items with 384-d vectors and 300 users with interest vectors
-is prepared once (``bench/serving_latency.py``'s tenant builder; reused by later runs), with its
-collaborative model fitted, so ``recommend_for_user`` runs its whole path. Then, as separate
+is prepared once (``bench/serving_latency.py``'s tenant builder; reused by later runs, which first
+delete the events earlier runs added), with its collaborative model fitted, so
+``recommend_for_user`` runs its whole path. Then, as separate
 processes: ``gunicorn example_site.wsgi`` (``--web-workers``, DEBUG off), one Celery worker
 (prefork, concurrency 1: it refreshes the vectors of users with new events) and Locust headless
 (``bench/locustfile.py``): ``--recommend-rps`` users each asking one "for you" list a second and
@@ -68,12 +69,20 @@ def prepare(n_items: int, seed: int) -> tuple[str, str, int]:
     """The tenant (built once), its collaborative model, and a fresh API key; (slug, key, users)."""
     import serving_latency
 
-    from llmrec_django import collaborative
-    from llmrec_django.models import ApiKey, UserProfile
+    from llmrec_django import collaborative, embedding
+    from llmrec_django.models import ApiKey, Interaction, UserProfile
 
     catalogue = serving_latency.catalogue(n_items, seed)
     tenant, _ = serving_latency.ready_tenant(n_items, LABEL, seed, False, catalogue)
+    # Every run starts from the same data: the events of earlier runs would lengthen the
+    # histories that each list and each refresh reads.
+    earlier, _ = Interaction.objects.for_tenant(tenant).filter(event_id__startswith="load-").delete()
+    if earlier:
+        users = list(UserProfile.objects.for_tenant(tenant).values_list("pk", flat=True))
+        embedding.refresh_users(tenant.pk, users)
+        log(f"removed {earlier} events of earlier runs; user vectors recomputed")
     collaborative.fit_collaborative_model(tenant)
+    ApiKey.objects.filter(tenant=tenant, name__startswith="load test ").update(is_active=False)
     _, raw_key = ApiKey.issue(tenant, f"load test {time.strftime('%Y-%m-%d %H:%M:%S')}")
     users = UserProfile.objects.for_tenant(tenant).filter(external_id__startswith="user-").count()
     return tenant.slug, raw_key, users
@@ -129,7 +138,9 @@ def process_tree_rss_mb(pid: int) -> float:
 
 
 def cpu_seconds_by_role(roles: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each role's process tree, plus PostgreSQL's."""
+    """CPU seconds (user + system) used so far by each role's process tree, and by the whole
+    machine (PostgreSQL's backends come and go with the connections, so its share is what the
+    roles leave of the whole)."""
     import psutil
 
     def tree(pid: int) -> list:
@@ -150,7 +161,6 @@ def cpu_seconds_by_role(roles: dict[str, int]) -> dict[str, float]:
         return total
 
     out = {role: used(tree(pid)) for role, pid in roles.items()}
-    out["postgresql"] = used(p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres"))
     machine = psutil.cpu_times()
     out["whole machine"] = (
         machine.user + machine.nice + machine.system + getattr(machine, "irq", 0) + getattr(machine, "softirq", 0)
@@ -276,9 +286,11 @@ def main() -> None:
             time.sleep(30 if args.soak else 10)
             if locust.poll() is None:  # the last reading taken while the load still ran
                 cpu_after, cpu_at = cpu_seconds_by_role(roles), time.time()
-        figures["cpu_cores_used"] = {
-            role: round((cpu_after[role] - cpu_before[role]) / max(cpu_at - started, 1e-9), 2) for role in cpu_before
-        }
+        cores = {role: (cpu_after[role] - cpu_before[role]) / max(cpu_at - started, 1e-9) for role in cpu_before}
+        cores["PostgreSQL, Redis and the rest"] = cores["whole machine"] - sum(
+            used for role, used in cores.items() if role in roles
+        )
+        figures["cpu_cores_used"] = {role: round(used, 2) for role, used in cores.items()}
         stats = read_stats(prefix)
         figures["load"] = stats
         accepted = accepted_file.read_text().split() if accepted_file.exists() else []
