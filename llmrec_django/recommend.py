@@ -606,7 +606,7 @@ def _hybrid_list(
     liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, len(query_vec)))
     features = ranking.hybrid_features(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
-        closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
+        closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix[: int(llmrec_settings.CLOSEST_LIKED_RECENT)]),
     )  # fmt: skip
     new_here = {i for i in ids if i in pool} if pool is not None else set()
     newcomers = new_items.rank(ids, new_here, candidate_vectors, liked_vectors)

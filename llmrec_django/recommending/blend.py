@@ -244,7 +244,8 @@ class TrainingSnapshot:
         if self.vectors is not None:
             recent = [i for i in self.recent_liked.get(user, {}) if i in liked]
             recent += [i for i in liked if i not in self.recent_liked.get(user, {})]
-            rows_recent = [self.column[i] for i in recent if i in self.column][: data_module.RECENT_LIKED_ITEMS]
+            window = min(data_module.RECENT_LIKED_ITEMS, int(llmrec_settings.CLOSEST_LIKED_RECENT))
+            rows_recent = [self.column[i] for i in recent if i in self.column][:window]
             closest = ranking.closest_liked_similarity(self.vectors[rows_ids], self.vectors[rows_recent])
         features = ranking.hybrid_features(
             cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known,
