@@ -4,6 +4,7 @@ real stack (gunicorn, the app, PostgreSQL with pgvector, a Celery worker on Redi
     python bench/load_test.py [--duration 300] [--recommend-rps 50] [--events-rps 200] [--batch 10]
                               [--items 10000] [--web-workers 3] [--json OUT]
     python bench/load_test.py --soak                # 30 minutes, worker memory sampled each 30 s
+                                                    # (events from 30,000 users: --event-users)
 
 A tenant of ``--items`` synthetic items with 384-d vectors and 300 users with interest vectors
 is prepared once (``bench/serving_latency.py``'s tenant builder; reused by later runs, which first
@@ -77,6 +78,10 @@ def prepare(n_items: int, seed: int) -> tuple[str, str, int]:
     # Every run starts from the same data: the events of earlier runs would lengthen the
     # histories that each list and each refresh reads.
     earlier, _ = Interaction.objects.for_tenant(tenant).filter(event_id__startswith="load-").delete()
+    built = {f"user-{u}" for u in range(serving_latency.USERS)}
+    extra = UserProfile.objects.for_tenant(tenant).exclude(external_id__in=built)
+    if extra.exists():  # created by the events of an earlier run (--event-users)
+        log(f"removed {extra.delete()[1].get('llmrec_django.UserProfile', 0)} users of earlier runs")
     if earlier:
         users = list(UserProfile.objects.for_tenant(tenant).values_list("pk", flat=True))
         embedding.refresh_users(tenant.pk, users)
@@ -209,11 +214,20 @@ def main() -> None:
     parser.add_argument("--events-rps", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10, help="Events per ingestion request.")
     parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument(
+        "--event-users",
+        type=int,
+        help="Spread the events over this many users (default: the 300 that ask for lists; the soak "
+        "uses 30,000, so that histories stay the length of a real site's instead of growing by "
+        "1,200 events a user in 30 minutes). Users beyond the 300 are created by their first event.",
+    )
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
     duration = 1800 if args.soak else args.duration
+    if args.soak and args.event_users is None:
+        args.event_users = 30_000
     if args.events_rps % args.batch:
         parser.error("--events-rps must be a multiple of --batch")
 
@@ -262,6 +276,7 @@ def main() -> None:
         env.update(
             LOAD_API_KEY=key,
             LOAD_USERS=str(users),
+            LOAD_EVENT_USERS=str(args.event_users or users),
             LOAD_ITEMS=str(args.items),
             LOAD_BATCH=str(args.batch),
             LOAD_RECOMMENDERS=str(recommenders),

@@ -3,6 +3,8 @@
 Not meant to be run alone (the driver prepares the data, the server, the worker and these
 environment variables), but it can be, against any site with the llmrec API:
 
+- ``LOAD_EVENT_USERS``: events come from users ``user-0`` .. ``user-N-1`` (default
+  ``LOAD_USERS``; more than exist: the others are created by their first event);
 - ``LOAD_API_KEY``: an API key of the tenant; ``LOAD_USERS``: how many users ``user-0`` ..
   ``user-N-1`` exist; ``LOAD_ITEMS``: items ``s0`` .. ``sN-1``;
 - ``LOAD_BATCH``: events per ingestion request; ``LOAD_ACCEPTED``: a file where each accepted
@@ -23,6 +25,7 @@ from locust import HttpUser, constant_throughput, events, task
 API = "/api/llmrec/v1"
 HEADERS = {"Authorization": f"Api-Key {os.environ.get('LOAD_API_KEY', '')}"}
 USERS = int(os.environ.get("LOAD_USERS", "300"))
+EVENT_USERS = int(os.environ.get("LOAD_EVENT_USERS", str(USERS)))
 ITEMS = int(os.environ.get("LOAD_ITEMS", "10000"))
 BATCH = int(os.environ.get("LOAD_BATCH", "10"))
 TYPES = ("view", "click", "add_to_cart", "purchase", "like")
@@ -61,7 +64,7 @@ class Ingester(HttpUser):
         batch = [
             {
                 "event_id": f"load-{uuid.uuid4().hex}",
-                "user_id": f"user-{random.randrange(USERS)}",
+                "user_id": f"user-{random.randrange(EVENT_USERS)}",
                 "item_id": f"s{random.randrange(ITEMS)}",
                 "event_type": random.choice(TYPES),
             }
