@@ -305,12 +305,12 @@ def pending_alike(
     Safe without locks: a row asked for again meanwhile has a newer generation, which
     ``work_done`` leaves in place, and two tasks doing the same idempotent work cost time only.
     """
-    rows = (
-        PendingWork.objects.filter(tenant_id=tenant_id, task=task.name, given_up_at__isnull=True)
-        .exclude(pk=exclude.pk if exclude else None)
-        .order_by("pk")
-        .values_list("pk", "generation", "args")[:COALESCE_MAX_ROWS]
-    )
+    if max_ids <= 0:
+        return []
+    rows = PendingWork.objects.filter(tenant_id=tenant_id, task=task.name, given_up_at__isnull=True)
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude.pk)
+    rows = rows.order_by("pk").values_list("pk", "generation", "args")[:COALESCE_MAX_ROWS]
     joined: list[tuple[PendingRef, list[int]]] = []
     total = 0
     for pk, generation, args in rows:
