@@ -308,6 +308,9 @@ DEFAULTS: dict[str, Any] = {
             "hard_negatives_from": "ann",
             "anchor": "titles",
             "user_text_weight": 5.0,
+            # Leave out the pair the blend's fit holds out (each user's last new item): the blend
+            # is fitted on the same interactions and must not see the model on pairs it learnt.
+            "blend_holdout": True,
         },
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
         # active encoder's weights. top_n: items of a list the re-ranker re-orders.

@@ -1,5 +1,7 @@
 """Training examples: pairs from interactions, the time-based validation split, negatives."""
 
+from collections import Counter
+
 import pytest
 
 from llmrec_django.core.text import user_history_text
@@ -41,7 +43,7 @@ def test_the_split_holds_out_each_users_last_liked_item(tenant, shop):
 
 def test_encoder_pairs_use_only_earlier_history_and_never_the_held_out_item(tenant, shop):
     items, users, _ = shop
-    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 1})
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 1, "blend_holdout": False})
     examples = training_data.encoder_examples(tenant, params)
     texts = {i.pk: training_data.item_text_map([i.pk])[i.pk] for i in items}
     split = training_data.load_split(tenant)
@@ -56,6 +58,23 @@ def test_encoder_pairs_use_only_earlier_history_and_never_the_held_out_item(tena
     assert len(examples.valid) == len(users)
     assert examples.window["train_examples"] == len(examples.train)
     assert examples.window["hard_negative_users"] > 0  # mined from the active version's index
+
+
+def test_the_pair_the_blend_holds_out_is_left_out_of_the_encoders_training(tenant, shop):
+    items, users, _ = shop
+    split = training_data.load_split(tenant)
+    # Each user's last new item of the training part, as the blend's fit holds it out.
+    assert set(split.blend_held_out) == {u.pk for u in users}
+    liked_last = {u: h.liked[-1][1] for u, h in split.users.items() if h.liked}
+    dropped = {u for u, item in split.blend_held_out.items() if liked_last.get(u) == item}
+    assert dropped  # some users' last new item is one they liked (others: an ignored impression)
+    texts = training_data.item_text_map([i.pk for i in items])
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0})
+    kept = training_data.encoder_examples(tenant, params).train
+    everything = training_data.encoder_examples(tenant, {**params, "blend_holdout": False}).train
+    # Exactly those pairs are gone: (user text, the blend's held-out item) for each such user.
+    gone = Counter((a, p) for a, p, _ in everything) - Counter((a, p) for a, p, _ in kept)
+    assert sorted(p for _, p in gone.elements()) == sorted(texts[split.blend_held_out[u]] for u in dropped)
 
 
 def test_hard_negatives_exclude_the_users_own_items(tenant, shop):
