@@ -75,7 +75,7 @@ def test_a_30_second_broker_outage_during_ingestion_loses_nothing(tenant, settin
             return not PendingWork.objects.exists()
 
         wait_until(drained, seconds=120)
-        assert not PendingWork.objects.exists()
+        assert not PendingWork.objects.exists(), list(PendingWork.objects.values())
         # Each user's vector was refreshed after their last accepted event.
         refreshed = dict(UserVector.objects.filter(user__external_id__in=USERS).values_list("user__external_id",
                                                                                           "updated_at"))  # fmt: skip
