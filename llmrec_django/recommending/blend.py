@@ -48,6 +48,21 @@ def _top(scores: np.ndarray, item_ids: np.ndarray, n: int, exclude: set[int]) ->
     return out
 
 
+def last_new_items(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> dict[int, tuple[float, int]]:
+    """``{user: (first contact, item)}`` of each user's most recently discovered item, for users
+    with at least two items (what ``hold_out_last_new_item`` holds out)."""
+    first_seen: dict[tuple[int, int], float] = {}
+    for row in np.argsort(times, kind="stable").tolist():  # oldest first
+        first_seen.setdefault((int(users[row]), int(items[row])), float(times[row]))
+    newest: dict[int, tuple[float, int]] = {}
+    items_per_user: dict[int, int] = defaultdict(int)
+    for (user, item), when in first_seen.items():
+        items_per_user[user] += 1
+        if user not in newest or when >= newest[user][0]:
+            newest[user] = (when, item)
+    return {user: pair for user, pair in newest.items() if items_per_user[user] >= 2}
+
+
 def hold_out_last_new_item(interactions: collaborative.Interactions) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, valid): each user's most recently *discovered* item is held out.
 
@@ -56,18 +71,7 @@ def hold_out_last_new_item(interactions: collaborative.Interactions) -> tuple[np
     moment. Holding out the last *event* instead would often pick a repeat of an item the user
     already knows, which the candidates exclude, leaving nothing to learn from.
     """
-    first_seen: dict[tuple[int, int], float] = {}
-    for user, item, when in zip(
-        interactions.user_ids.tolist(), interactions.item_ids.tolist(), interactions.times.tolist(), strict=True
-    ):
-        first_seen.setdefault((user, item), when)  # rows are oldest first
-    newest: dict[int, tuple[float, int]] = {}
-    items_per_user: dict[int, int] = defaultdict(int)
-    for (user, item), when in first_seen.items():
-        items_per_user[user] += 1
-        if user not in newest or when >= newest[user][0]:
-            newest[user] = (when, item)
-    held = {user: pair for user, pair in newest.items() if items_per_user[user] >= 2}
+    held = last_new_items(interactions.user_ids, interactions.item_ids, interactions.times)
     train, valid = [], []
     for row, (user, item, when) in enumerate(
         zip(interactions.user_ids.tolist(), interactions.item_ids.tolist(), interactions.times.tolist(), strict=True)

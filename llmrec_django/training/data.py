@@ -108,6 +108,7 @@ class SplitData:
 
 def load_split(tenant: Tenant) -> SplitData:
     from llmrec_django.evaluation import EvaluationOptions, load_log, split_log
+    from llmrec_django.recommending.blend import last_new_items
 
     log = load_log(tenant)
     if not len(log):
@@ -151,7 +152,9 @@ def load_split(tenant: Tenant) -> SplitData:
             if (user, item) not in liked_pairs and item not in ignored[user]:
                 ignored[user].append(item)
     held_out = {u: sorted(items) for u, items in split.relevant.items()}
-    blend_held_out = _last_discovered(log.users[rows], log.items[rows], log.times[rows])
+    blend_held_out = {
+        user: item for user, (_, item) in last_new_items(log.users[rows], log.items[rows], log.times[rows]).items()
+    }
     for user in held_out:
         users.setdefault(user, UserHistory(*profiles.get(user, ("", []))))
     times = log.times[rows] if len(rows) else np.zeros(0)
@@ -167,21 +170,6 @@ def load_split(tenant: Tenant) -> SplitData:
         "last_interaction_id": int(log.ids.max()),
     }
     return SplitData(tenant, users, held_out, known, dict(ignored), window, blend_held_out)
-
-
-def _last_discovered(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> dict[int, int]:
-    """Per user with at least two items, the item first touched last, as the blend's fit holds
-    out (``recommending.blend.hold_out_last_new_item``)."""
-    first_seen: dict[tuple[int, int], float] = {}
-    for row in np.argsort(times, kind="stable").tolist():
-        first_seen.setdefault((int(users[row]), int(items[row])), float(times[row]))
-    newest: dict[int, tuple[float, int]] = {}
-    count: dict[int, int] = defaultdict(int)
-    for (user, item), when in first_seen.items():
-        count[user] += 1
-        if user not in newest or when >= newest[user][0]:
-            newest[user] = (when, item)
-    return {user: item for user, (_, item) in newest.items() if count[user] >= 2}
 
 
 def _iso(seconds: float) -> str:
