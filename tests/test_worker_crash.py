@@ -95,7 +95,11 @@ def test_a_chunk_that_always_kills_its_worker_is_given_up_and_fails_its_version(
     assert new.status == EmbeddingVersion.Status.FAILED, (new.status, worker.log_path.read_text()[-3000:])
     assert "delivered 6 times" in new.error
     assert vectorstore.active_version(tenant) == old, "the active version is untouched"
-    # Every other item has its vector, once (an unchanged one copied from the active version
-    # even in the poisoned chunk); the poisoned item has none.
-    written = sorted(ItemVector.objects.filter(version=new).values_list("item_id", flat=True))
-    assert written == sorted(i.pk for i in items if i != items[3])
+    # Every item outside the poisoned chunk has its vector, once; the poisoned item has none.
+    # Its chunk-mate (items[2]) may or may not: the build never writes it (the chunk dies whole),
+    # but the item's own embed task from its creation writes into every maintained version, the
+    # building one included, when the worker gets to it after the build started.
+    written = list(ItemVector.objects.filter(version=new).values_list("item_id", flat=True))
+    assert len(written) == len(set(written))
+    assert items[3].pk not in written
+    assert set(written) - {items[2].pk} == {i.pk for i in items} - {items[2].pk, items[3].pk}
