@@ -13,6 +13,7 @@ IDs:
 - llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
 - llmrec.E014  TASK_MAX_DELIVERIES or OUTBOX_RESEND_SECONDS is not a positive number, or
                 REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one
+- llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -146,6 +147,20 @@ def check_reliability_settings(app_configs: Any = None, **kwargs: Any) -> list:
             )
         )
     return errors
+
+
+@register("llmrec", Tags.security)
+def check_api_key_cache(app_configs: Any = None, **kwargs: Any) -> list:
+    seconds = llmrec_settings.API_KEY_CACHE_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 300:
+        return [
+            Error(
+                f'LLMREC["API_KEY_CACHE_SECONDS"] must be a number of seconds from 0 to 300, not {seconds!r}.',
+                hint="Other processes keep accepting a revoked key for this long; 10 is the default.",
+                id="llmrec.E015",
+            )
+        ]
+    return []
 
 
 def _broker_url() -> str | None:

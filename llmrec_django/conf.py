@@ -188,6 +188,10 @@ DEFAULTS: dict[str, Any] = {
     # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["llmrec_anon" | "llmrec_user" | "llmrec_api_key"],
     # which wins.
     "API_THROTTLE_RATES": {"anon": "60/minute", "user": "600/minute", "api_key": "6000/minute"},
+    # REST API: seconds a process remembers an API key it found active, instead of a query per
+    # call (0: look it up on every call). A key revoked in the admin is refused at once by the
+    # process that revoked it and within these seconds by the others (llmrec_django.api.authentication).
+    "API_KEY_CACHE_SECONDS": 10,
     # Conversations: Rocchio weights of a feedback turn, q' = alpha q + beta mean(liked)
     # - gamma mean(disliked); gamma also weighs what a message asks for less of ("less violent").
     "CONVERSATION_ROCCHIO": {"alpha": 1.0, "beta": 0.75, "gamma": 0.25},

@@ -7,11 +7,14 @@ import pytest
 import yaml
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
 
+from llmrec_django.api import authentication
 from llmrec_django.api import urls as api_urls
 from llmrec_django.api import views
 from llmrec_django.api.errors import RequestTooLarge
@@ -106,6 +109,32 @@ def test_api_keys_need_no_csrf_and_wrong_or_revoked_keys_are_401(tenant, people)
     wrong.credentials(HTTP_AUTHORIZATION="Api-Key llmrec_not-a-key")
     response = wrong.get(API + "users/ann/")
     assert response.status_code == 401 and response.json()["error"]["message"] == "Invalid or revoked API key."
+    key.is_active = False  # revoked as the admin does: this process forgets the key at once
+    key.save()
+    assert client.get(API + "users/ann/").status_code == 401
+
+
+def test_an_active_key_is_remembered_for_api_key_cache_seconds_and_a_revoked_one_never(
+    tenant, people, settings, monkeypatch
+):
+    client, key = api_key_client(tenant)
+    now = [1000.0]
+    monkeypatch.setattr(authentication, "monotonic", lambda: now[0])
+    assert client.get(API + "users/ann/").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(API + "users/ann/").status_code == 200
+    assert not [q for q in queries.captured_queries if "llmrec_django_apikey" in q["sql"]], "remembered"
+    # Revoked behind the model's back (no signal): refused once the remembered key expires.
+    ApiKey.objects.filter(pk=key.pk).update(is_active=False)
+    now[0] += settings.LLMREC.get("API_KEY_CACHE_SECONDS", 10) - 1
+    assert client.get(API + "users/ann/").status_code == 200
+    now[0] += 2
+    assert client.get(API + "users/ann/").status_code == 401
+    assert client.get(API + "users/ann/").status_code == 401  # a revoked key is looked up every time
+    # With 0, every call looks the key up.
+    settings.LLMREC = {**settings.LLMREC, "API_KEY_CACHE_SECONDS": 0}
+    ApiKey.objects.filter(pk=key.pk).update(is_active=True)
+    assert client.get(API + "users/ann/").status_code == 200
     ApiKey.objects.filter(pk=key.pk).update(is_active=False)
     assert client.get(API + "users/ann/").status_code == 401
 

@@ -30,6 +30,15 @@ def test_bad_reliability_settings_are_reported(settings):
     assert ids(checks.check_reliability_settings()) == ["llmrec.E014", "llmrec.E014"]
 
 
+def test_a_bad_api_key_cache_is_reported(settings):
+    for bad in (-1, 301, "10", True):
+        settings.LLMREC = {**settings.LLMREC, "API_KEY_CACHE_SECONDS": bad}
+        assert ids(checks.check_api_key_cache()) == ["llmrec.E015"], bad
+    for good in (0, 2.5, 300):
+        settings.LLMREC = {**settings.LLMREC, "API_KEY_CACHE_SECONDS": good}
+        assert checks.check_api_key_cache() == []
+
+
 def test_missing_model_path(settings, tmp_path):
     settings.LLMREC = {**settings.LLMREC, "ENCODER": {"OPTIONS": {"path": str(tmp_path / "nothing-here")}}}
     [error] = checks.check_encoder()
