@@ -110,9 +110,8 @@ class CollaborativeFactors:
         scores = self.user_scores(user_id)
         if scores is None or n <= 0:
             return {}
-        order = np.argsort(-scores, kind="stable")
         result: dict[int, float] = {}
-        for column in order:
+        for column in _best_first(scores, n + len(exclude)):
             item_id = int(self.item_ids[column])
             if item_id not in exclude:
                 result[item_id] = float(scores[column])
@@ -135,9 +134,10 @@ class CollaborativeFactors:
         """The user's score for each of ``item_ids`` (0 for an unknown user or item)."""
         return self._pick(self.user_scores(user_id), item_ids)
 
-    def _neighbour_vector(self, liked: Mapping[int, float] | Iterable[int]) -> np.ndarray | None:
+    def neighbour_vector(self, liked: Mapping[int, float] | Iterable[int]) -> np.ndarray | None:
         """Item-KNN score of every column: the sum of each liked item's neighbour row (binary, as
-        the ItemKNN baseline); None without a neighbour table or a liked item it knows."""
+        the ItemKNN baseline); None without a neighbour table or a liked item it knows. A list
+        computes it once and hands it to ``neighbour_recommend`` and ``neighbour_scores``."""
         if self.item_neighbours is None:
             return None
         columns = [self.item_column[int(i)] for i in liked if int(i) in self.item_column]
@@ -146,16 +146,22 @@ class CollaborativeFactors:
         return np.asarray(self.item_neighbours[columns].sum(axis=0), dtype=np.float64).ravel()
 
     def neighbour_recommend(
-        self, liked: Mapping[int, float] | Iterable[int], n: int, exclude: set[int] | frozenset[int] = frozenset()
+        self,
+        liked: Mapping[int, float] | Iterable[int],
+        n: int,
+        exclude: set[int] | frozenset[int] = frozenset(),
+        *,
+        vector: np.ndarray | None = None,
     ) -> dict[int, float]:
-        """The n items most co-consumed with ``liked`` (item-KNN), best first; never a liked one."""
-        scores = self._neighbour_vector(liked)
+        """The n items most co-consumed with ``liked`` (item-KNN), best first; never a liked one.
+        ``vector``: ``neighbour_vector(liked)`` when already computed."""
+        scores = self.neighbour_vector(liked) if vector is None else vector
         if scores is None or n <= 0:
             return {}
         skip = set(exclude) | {int(i) for i in liked}
         result: dict[int, float] = {}
         candidates = np.flatnonzero(scores > 0)
-        for column in candidates[np.argsort(-scores[candidates], kind="stable")]:
+        for column in candidates[_best_first(scores[candidates], n + len(skip))]:
             item_id = int(self.item_ids[column])
             if item_id not in skip:
                 result[item_id] = float(scores[column])
@@ -163,9 +169,12 @@ class CollaborativeFactors:
                     break
         return result
 
-    def neighbour_scores(self, liked: Mapping[int, float] | Iterable[int], item_ids: list[int]) -> np.ndarray:
-        """The item-KNN score of each of ``item_ids`` given ``liked`` (0 when unknown)."""
-        return self._pick(self._neighbour_vector(liked), item_ids)
+    def neighbour_scores(
+        self, liked: Mapping[int, float] | Iterable[int], item_ids: list[int], *, vector: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The item-KNN score of each of ``item_ids`` given ``liked`` (0 when unknown);
+        ``vector``: ``neighbour_vector(liked)`` when already computed."""
+        return self._pick(self.neighbour_vector(liked) if vector is None else vector, item_ids)
 
     def strongest_neighbour(self, liked: Iterable[int], item_id: int) -> int | None:
         """The liked item that contributes most to ``item_id``'s item-KNN score (for explanations)."""
@@ -190,6 +199,16 @@ class CollaborativeFactors:
         cosine[column] = -np.inf
         top = np.argsort(-cosine, kind="stable")[:n]
         return {int(self.item_ids[c]): float(cosine[c]) for c in top if np.isfinite(cosine[c])}
+
+
+def _best_first(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the (at least) ``n`` highest ``scores``, best first, ties by position (as a
+    stable sort of all of them would give, without sorting all of them)."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - n)[len(scores) - n]
+    top = np.flatnonzero(scores >= kth)  # every position tied with the n-th too, in order
+    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def fit_factors(data: Interactions, **params) -> CollaborativeFactors | None:

@@ -558,7 +558,12 @@ def _hybrid_list(
     cf_record = serving_state(tenant.pk).collaborative
     cf_model = collaborative.current_model(tenant, record=cf_record)
     cf = cf_model.recommend(profile.pk, n, exclude=exclude) if cf_model and "collaborative" in sources else {}
-    knn = cf_model.neighbour_recommend(liked, n, exclude=exclude) if cf_model and "item_knn" in sources else {}
+    knn_vector = cf_model.neighbour_vector(liked) if cf_model else None
+    knn = (
+        cf_model.neighbour_recommend(liked, n, exclude=exclude, vector=knn_vector)
+        if cf_model and "item_knn" in sources
+        else {}
+    )
     popular_all = data.popularity(tenant.pk)
     popular = (
         dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
@@ -600,7 +605,7 @@ def _hybrid_list(
         entity_weights, candidate_edges, ids, float(llmrec_settings.KG_CAP), labels
     )
     cf_scores = cf_model.score_items(profile.pk, ids) if cf_model else np.zeros(len(ids))
-    knn_scores = cf_model.neighbour_scores(liked, ids) if cf_model else None
+    knn_scores = cf_model.neighbour_scores(liked, ids, vector=knn_vector) if cf_model else None
     known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
     liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, len(query_vec)))

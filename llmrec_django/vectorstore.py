@@ -60,11 +60,17 @@ class Neighbour:
     vector: np.ndarray | None = None  # the item's vector, when asked for (``with_vectors``)
 
 
-def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
-    """pgvector's text form, refusing NaN/inf (they would poison the index)."""
+def finite_vector(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``vector`` as float32, refusing NaN/inf (they would poison the index) and other shapes."""
     array = np.asarray(vector, dtype=np.float32)
     if array.ndim != 1 or not np.all(np.isfinite(array)):
         raise BadVector("A vector must be one-dimensional and finite.")
+    return array
+
+
+def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
+    """pgvector's text form, refusing NaN/inf (they would poison the index)."""
+    array = finite_vector(vector)
     return "[" + ",".join(map(repr, array.tolist())) + "]"  # tolist: Python floats, no numpy scalars
 
 
@@ -408,17 +414,18 @@ def nearest_items_read(
     with_vectors: bool = False,
 ) -> Read[list[Neighbour]]:
     """``nearest_items`` as a read, to share a round trip with others (``reads.fetch``)."""
-    literal = vector_literal(vector)
-    if len(literal.split(",")) != version.dimension:
+    array = finite_vector(vector)
+    if len(array) != version.dimension:
         raise BadVector(f"Query vector must have {version.dimension} dimensions.")
     if not exact and ef_search is None and active_only and category is None and max_price is None:
         matrix = vector_cache.matrix_for(version)
         if matrix is not None:  # exact, in this process (llmrec_django.vector_cache)
             found = [
                 Neighbour(item_id=item_id, score=score, vector=row)
-                for item_id, score, row in matrix.search(vector, k, exclude_item_ids, with_vectors=with_vectors)
+                for item_id, score, row in matrix.search(array, k, exclude_item_ids, with_vectors=with_vectors)
             ]
             return Read(None, [], lambda _rows: found)
+    literal = vector_literal(array)
     exclude = bool(exclude_item_ids)
     sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
     params: list = [literal, version.pk]

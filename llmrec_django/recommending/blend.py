@@ -222,7 +222,8 @@ class TrainingSnapshot:
         factors = self.factors
         ann = _top(cosine_all, self.catalogue, n, exclude) if self.vectors is not None else {}
         cf = factors.recommend(user, n, exclude=exclude) if factors else {}
-        knn = factors.neighbour_recommend(liked, n, exclude=exclude) if factors else {}
+        knn_vector = factors.neighbour_vector(liked) if factors else None
+        knn = factors.neighbour_recommend(liked, n, exclude=exclude, vector=knn_vector) if factors else {}
         entity_weights = ranking.user_entity_weights(liked, {i: self.edges.get(i, {}) for i in liked})
         positive_total = sum(w for w in entity_weights.values() if w > 0)
         strength: dict[int, float] = defaultdict(float)
@@ -242,7 +243,7 @@ class TrainingSnapshot:
         rows_ids = [self.column[i] for i in ids]
         kg_weight, _ = data_module.kg_weights(entity_weights, self.edges, ids, self.cap)
         cf_scores = factors.score_items(user, ids) if factors else np.zeros(len(ids))
-        knn_scores = factors.neighbour_scores(liked, ids) if factors else None
+        knn_scores = factors.neighbour_scores(liked, ids, vector=knn_vector) if factors else None
         known = factors.knows_items(ids) if factors else None
         closest = np.zeros(len(ids))
         if self.vectors is not None:
