@@ -155,7 +155,7 @@ def _resolve(model: type, ref: Any, tenant: Tenant, error: type[LookupError], no
         if ref.tenant_id != tenant.pk:
             raise error(f"{noun.capitalize()} {ref.external_id!r} belongs to another tenant.")
         return ref
-    found = model.objects.filter(tenant=tenant, external_id=str(ref)).first()
+    found = model.objects.by_external_id(tenant, str(ref))
     if found is None:
         raise error(f"No {noun} {ref!r} in tenant {tenant.slug!r}.")
     return found

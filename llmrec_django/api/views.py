@@ -101,7 +101,7 @@ class LLMRecView(generics.GenericAPIView):
 
     def profile(self, external_id: str) -> UserProfile:
         """The tenant's profile ``external_id`` if the caller may access it; else a 404 (see ``permissions``)."""
-        found = UserProfile.objects.filter(tenant=self.tenant, external_id=external_id).first()
+        found = UserProfile.objects.by_external_id(self.tenant, external_id)
         if found is None:
             if not is_trusted(self.request):
                 raise NotFound(NOT_YOURS.format(external_id=external_id))
