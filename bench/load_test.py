@@ -23,12 +23,12 @@ Measured in the same run:
   ids missing from the table; 0 is the only passing value), and the outbox (if any) drained;
 - the worker's memory (resident set of the worker and its children) sampled through the run:
   first, last, max, and the slope of a least-squares line in MB per 10 minutes, over the whole
-  run and after the first 5 minutes (imports, first loads, caches filling), the samples kept in
-  ``--json``.
+  run, after the first 5 minutes (imports, first loads, caches filling) and over the second half,
+  the samples kept in ``--json``.
 
 Pass criteria printed at the end (issue #8): recommendation p99 <= 150 ms at the asked rate,
-error rate < 0.1 %, lost = 0; for ``--soak``, a memory slope under 5 MB per 10 minutes after
-the first 5 minutes.
+error rate < 0.1 %, lost = 0; for ``--soak``, a memory slope under 5 MB per 10 minutes over
+the second half of the run.
 """
 
 from __future__ import annotations
@@ -146,7 +146,10 @@ def process_tree_rss_mb(pid: int) -> tuple[float, float]:
         return float("nan"), float("nan")
 
 
-# Memory is judged after this: imports, the first loads of the vector matrix and caches filling.
+# Memory slopes are also given after this: imports, the first loads of the vector matrix and
+# caches filling. The soak's check is on the second half of the run: on 2026-12-02 the pool
+# process climbed (with swings of 40 MB as matrices were reloaded) for 15 minutes, then stayed
+# within 1 MB; a leak keeps growing through the second half.
 WARM_UP_SECONDS = 300
 
 
@@ -334,6 +337,7 @@ def main() -> None:
         main, pool = np.array([m[1] for m in memory]), np.array([m[2] for m in memory])
         rss = main + pool
         warm = times >= WARM_UP_SECONDS
+        late = times >= duration / 2
         figures["worker_memory_mb"] = {
             "first": round(float(rss[0]), 1) if len(rss) else None,
             "last": round(float(rss[-1]), 1) if len(rss) else None,
@@ -341,6 +345,7 @@ def main() -> None:
             "slope_mb_per_10_min": round(slope_per_10_min(times, rss), 2),
             "slope_after_warm_up_mb_per_10_min": round(slope_per_10_min(times[warm], rss[warm]), 2),
             "pool_slope_after_warm_up_mb_per_10_min": round(slope_per_10_min(times[warm], pool[warm]), 2),
+            "slope_second_half_mb_per_10_min": round(slope_per_10_min(times[late], rss[late]), 2),
             "samples": len(rss),
             "series": [[round(t), round(m, 1), round(p, 1)] for t, m, p in memory],  # seconds, main, pool
         }
@@ -389,7 +394,8 @@ def report(figures: dict, args, duration: int) -> None:
         f"worker memory: {memory['first']} -> {memory['last']} MB (max {memory['max']}), "
         f"slope {memory['slope_mb_per_10_min']} MB / 10 min over {memory['samples']} samples; after the "
         f"first {WARM_UP_SECONDS} s {memory['slope_after_warm_up_mb_per_10_min']} MB / 10 min "
-        f"(pool processes {memory['pool_slope_after_warm_up_mb_per_10_min']})"
+        f"(pool processes {memory['pool_slope_after_warm_up_mb_per_10_min']}); over the second half "
+        f"{memory['slope_second_half_mb_per_10_min']} MB / 10 min"
     )
     checks = {
         f"recommendations held {args.recommend_rps}/s": rec.get("rps", 0) >= 0.95 * args.recommend_rps,
@@ -399,8 +405,8 @@ def report(figures: dict, args, duration: int) -> None:
         "lost = 0": events["lost"] == 0,
     }
     if args.soak:
-        checks[f"worker memory flat after {WARM_UP_SECONDS} s (< 5 MB / 10 min)"] = (
-            memory["slope_after_warm_up_mb_per_10_min"] < 5
+        checks["worker memory flat over the second half (< 5 MB / 10 min)"] = (
+            memory["slope_second_half_mb_per_10_min"] < 5
         )
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")

@@ -12,7 +12,8 @@ IDs:
 - llmrec.E012  an API view lets anonymous callers in outside ``api.permissions.PUBLIC_ENDPOINTS``
 - llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
 - llmrec.E014  TASK_MAX_DELIVERIES or OUTBOX_RESEND_SECONDS is not a positive number, or
-                REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one
+                REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one, or the delay
+                is not under half the broker's visibility timeout
 - llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
@@ -138,6 +139,18 @@ def check_reliability_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="llmrec.E014",
             )
         )
+    else:
+        visibility = _visibility_timeout()
+        if delay > 0 and visibility is not None and delay * 2 > visibility:
+            errors.append(
+                Error(
+                    f'LLMREC["REFRESH_DELAY_SECONDS"] ({delay}) must be under half the broker\'s visibility '
+                    f"timeout ({visibility} s): a delayed message is held unacknowledged until it runs, and "
+                    "the broker would deliver it again (and again) meanwhile.",
+                    hint='Raise CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] or lower the delay (0: none).',
+                    id="llmrec.E014",
+                )
+            )
     coalesce = llmrec_settings.REFRESH_COALESCE_USERS
     if isinstance(coalesce, bool) or not isinstance(coalesce, int) or coalesce < 0:
         errors.append(
@@ -161,6 +174,15 @@ def check_api_key_cache(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+def _visibility_timeout() -> float | None:
+    """Seconds after which a Redis or SQS broker delivers an unacknowledged message again (None
+    for brokers without one, such as RabbitMQ, or tasks run eagerly)."""
+    url = _broker_url()
+    if not url or not url.startswith(("redis://", "rediss://", "sqs://")):
+        return None
+    return float((_celery_conf().broker_transport_options or {}).get("visibility_timeout", 3600))
 
 
 def _broker_url() -> str | None:

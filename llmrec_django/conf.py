@@ -82,13 +82,10 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_COALESCE_USERS": 1000,
     # Seconds between an event and the refresh of its user's vector: the refresh then does every
     # refresh asked for meanwhile at once (with 10 users a message, a pass over 300 users cost a
-    # quarter as much per user). The lists themselves read a user's events at once. 0 by
-    # default: under bench/load_test.py (200 events/s) the worker used 0.2-0.3 cores with 2 and
-    # 0.28 with 0, since a busy worker coalesces anyway (its queue holds many refreshes); and with
-    # 2, one clean-clone run of tests/test_broker_outage.py left refresh work pending after the
-    # Redis restart (not reproduced since). Keep it well under the broker's visibility timeout:
-    # a delayed message is held unacknowledged until it runs.
-    "REFRESH_DELAY_SECONDS": 0,
+    # quarter as much per user). The lists themselves read a user's events at once. A delayed
+    # message is held unacknowledged until it runs, so the delay must stay under half the
+    # broker's visibility timeout (check llmrec.E014; Redis's is 6 h in celery_settings).
+    "REFRESH_DELAY_SECONDS": 2,
     # Outbox work sent this long ago and still not done is sent again (the broker may have lost
     # it). Longer than a refresh task waits in a busy queue, or it runs twice (harmlessly).
     "OUTBOX_RESEND_SECONDS": 600,

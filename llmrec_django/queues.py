@@ -58,6 +58,10 @@ def celery_settings(broker_url: str | None, home: Path, result_backend: str | No
         "CELERY_RESULT_SERIALIZER": "json",
         "CELERY_ACCEPT_CONTENT": ["json"],
         "CELERY_RESULT_EXPIRES": 3600,
+        # Celery's Django fixup closes the database connection around every task unless this is
+        # set (then every this many tasks); the app's tasks check it as Django checks a request's
+        # (CONN_MAX_AGE, health checks, errors: ``llmrec_django.tasks``) instead.
+        "CELERY_DB_REUSE_MAX": 10_000,
     }
     if not broker_url:
         return {

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from celery import chord, shared_task
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, connection
 
 from llmrec_django import embedding, outbox
 from llmrec_django.conf import llmrec_settings
@@ -19,6 +21,20 @@ from llmrec_django.deliveries import forget_stale, reliable_task
 from llmrec_django.models import EmbeddingVersion, Tenant
 
 logger = logging.getLogger(__name__)
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_as_in_requests(sender=None, **kwargs) -> None:
+    """A worker's database connection follows the rules of a web request's: kept for
+    ``CONN_MAX_AGE``, health-checked before its first query (``CONN_HEALTH_CHECKS``), dropped after
+    an error, checked at each task's start and end. Celery would otherwise open a new one for every
+    task (a tenth of a user-vector refresh's time under load); ``queues.celery_settings`` sets
+    ``CELERY_DB_REUSE_MAX`` so that it leaves them be. Not for a task run eagerly (in the caller's
+    process and maybe inside its transaction)."""
+    if getattr(getattr(sender, "request", None), "is_eager", False) or connection.in_atomic_block:
+        return
+    close_old_connections()
+
 
 # A chunk fails on transient trouble (database restart, OOM-killed child) more often than for
 # good; retry a few times with backoff, then give up and fail the build.

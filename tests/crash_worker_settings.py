@@ -20,4 +20,6 @@ LLMREC = {  # noqa: F405
     "ENCODER": {"BACKEND": "tests.crash_worker.SlowKeywordEncoder", "OPTIONS": {"path": "/hand-made"}},
     "EMBEDDING_DIMENSION": 4,
     "EMBED_CHUNK_SIZE": 2,
+    # Under half the 3-second visibility timeout above (check llmrec.E014): none.
+    "REFRESH_DELAY_SECONDS": 0,
 }

@@ -29,7 +29,9 @@ def test_a_30_second_broker_outage_during_ingestion_loses_nothing(tenant, settin
     keyword_encoder_settings(settings)
     # Redis keeps nothing on disk here: messages sent just before it stopped are gone with it, and
     # their outbox rows are sent again after OUTBOX_RESEND_SECONDS (600 by default).
-    settings.LLMREC = {**settings.LLMREC, "OUTBOX_RESEND_SECONDS": 5}
+    # The worker redelivers unacknowledged messages after 3 s (crash_worker_settings), so refreshes
+    # are sent undelayed (a delayed one is held unacknowledged until it runs: check llmrec.E014).
+    settings.LLMREC = {**settings.LLMREC, "OUTBOX_RESEND_SECONDS": 5, "REFRESH_DELAY_SECONDS": 0}
     films = [make_item(tenant, f"f{n}", f"Film {n}", vector=[1, n % 2, n % 3, 0.5]) for n in range(6)]
     activate(tenant, films)
     client, _ = api_key_client(tenant)

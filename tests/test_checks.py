@@ -1,5 +1,7 @@
 """System checks turn misconfiguration into clear errors with ids."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.checks import run_checks
 
@@ -28,6 +30,22 @@ def test_bad_reliability_settings_are_reported(settings):
     assert checks.check_reliability_settings() == []
     settings.LLMREC = {**settings.LLMREC, "REFRESH_COALESCE_USERS": -1, "REFRESH_DELAY_SECONDS": "2"}
     assert ids(checks.check_reliability_settings()) == ["llmrec.E014", "llmrec.E014"]
+
+
+def test_a_refresh_delay_near_the_visibility_timeout_is_reported(settings, monkeypatch):
+    monkeypatch.setattr(checks, "_broker_url", lambda: "redis://127.0.0.1:6379/0")
+    monkeypatch.setattr(checks, "_celery_conf", lambda: SimpleNamespace(broker_transport_options={"visibility_timeout": 3}))
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 2}
+    [error] = checks.check_reliability_settings()
+    assert error.id == "llmrec.E014" and "visibility" in error.msg
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 1}
+    assert checks.check_reliability_settings() == []
+    monkeypatch.setattr(checks, "_celery_conf", lambda: SimpleNamespace(broker_transport_options={}))
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 2}
+    assert checks.check_reliability_settings() == []  # Redis's default: an hour
+    monkeypatch.setattr(checks, "_broker_url", lambda: "amqp://guest@127.0.0.1//")
+    settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 3600}
+    assert checks.check_reliability_settings() == []  # RabbitMQ has no visibility timeout
 
 
 def test_a_bad_api_key_cache_is_reported(settings):

@@ -2,9 +2,11 @@
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from celery import Celery
+from celery import Celery, current_app
+from django.db import connection
 
 from llmrec_django import tasks
 from llmrec_django.models import EmbeddingVersion, Item
@@ -22,6 +24,30 @@ def test_tasks_go_to_their_queues():
 def test_no_broker_means_eager_execution(tmp_path):
     conf = celery_settings(None, tmp_path)
     assert conf["CELERY_TASK_ALWAYS_EAGER"] is True
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_between_tasks_as_a_request_would():
+    assert current_app.conf.get("CELERY_DB_REUSE_MAX"), "Celery's fixup would close it around every task"
+    task = SimpleNamespace(request=SimpleNamespace(is_eager=False))
+    pid = _backend_pid()
+    tasks._connections_as_in_requests(sender=task)  # a task ends, the next starts
+    tasks._connections_as_in_requests(sender=task)
+    assert _backend_pid() == pid, "kept: CONN_MAX_AGE has not passed"
+    connection.close_at = time.monotonic() - 1  # it has now
+    tasks._connections_as_in_requests(sender=task)
+    assert _backend_pid() != pid
+    pid = _backend_pid()
+    eager = SimpleNamespace(request=SimpleNamespace(is_eager=True))
+    connection.close_at = time.monotonic() - 1
+    tasks._connections_as_in_requests(sender=eager)  # run in the caller's process: left alone
+    assert _backend_pid() == pid
 
 
 def test_filesystem_broker_lives_under_llmrec_home(tmp_path):
