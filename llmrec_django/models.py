@@ -41,20 +41,19 @@ class TenantQuerySet(models.QuerySet):
         tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
         return self.filter(tenant_id=tenant_id)
 
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     def by_external_id(self, tenant: Tenant | int, external_id: str) -> Any:
         """The tenant's row with this ``external_id`` (unique per tenant), or None: one indexed
         query without the ORM's compilation, since every API call about a user or item runs it."""
         tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
         table = self.model._meta.db_table
         found = list(
-            self.model.objects.raw(
+            self.raw(
                 f"SELECT * FROM {table} WHERE tenant_id = %s AND external_id = %s", [int(tenant_id), str(external_id)]
             )
         )
         return found[0] if found else None
-
-
-TenantManager = models.Manager.from_queryset(TenantQuerySet)
 
 
 def item_content_hash(title: str, description: str, category: str, attributes: Any) -> str:

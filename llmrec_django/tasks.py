@@ -22,6 +22,7 @@ from llmrec_django.models import EmbeddingVersion, Tenant
 
 logger = logging.getLogger(__name__)
 
+
 @task_prerun.connect
 @task_postrun.connect
 def _connections_as_in_requests(sender=None, **kwargs) -> None:

@@ -14,9 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
 
-from llmrec_django.api import authentication
+from llmrec_django.api import authentication, views
 from llmrec_django.api import urls as api_urls
-from llmrec_django.api import views
 from llmrec_django.api.errors import RequestTooLarge
 from llmrec_django.api.parsers import LimitedJSONParser
 from llmrec_django.models import ApiKey, Interaction, Item, Tenant, UserProfile

@@ -34,7 +34,9 @@ def test_bad_reliability_settings_are_reported(settings):
 
 def test_a_refresh_delay_near_the_visibility_timeout_is_reported(settings, monkeypatch):
     monkeypatch.setattr(checks, "_broker_url", lambda: "redis://127.0.0.1:6379/0")
-    monkeypatch.setattr(checks, "_celery_conf", lambda: SimpleNamespace(broker_transport_options={"visibility_timeout": 3}))
+    monkeypatch.setattr(
+        checks, "_celery_conf", lambda: SimpleNamespace(broker_transport_options={"visibility_timeout": 3})
+    )
     settings.LLMREC = {**settings.LLMREC, "REFRESH_DELAY_SECONDS": 2}
     [error] = checks.check_reliability_settings()
     assert error.id == "llmrec.E014" and "visibility" in error.msg
