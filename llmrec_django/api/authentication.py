@@ -42,7 +42,7 @@ def find_active_key(raw_key: str) -> ApiKey | None:
         remembered = _active_keys.get(digest)
         if remembered is not None and remembered[1] > now:
             return remembered[0]
-    api_key = ApiKey.objects.select_related("tenant").filter(key_hash=digest, is_active=True).first()
+    api_key = ApiKey.find(raw_key)
     with _lock:
         if api_key is None or seconds <= 0:
             _active_keys.pop(digest, None)
