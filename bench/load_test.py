@@ -237,6 +237,9 @@ def main() -> None:
         "1,200 events a user in 30 minutes). Users beyond the 300 are created by their first event.",
     )
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument(
+        "--web-threads", type=int, default=1, help="Threads per gunicorn worker (over 1: the gthread worker)."
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
@@ -273,11 +276,12 @@ def main() -> None:
     try:
         start(
             [str(bin_dir / "gunicorn"), "example_site.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(args.web_workers), "--timeout", "60", "--log-level", "warning"],
+             "--workers", str(args.web_workers), "--threads", str(args.web_threads), "--timeout", "60",
+             "--log-level", "warning"],
             "gunicorn",
         )  # fmt: skip
         worker = start(
-            [python, "-m", "celery", "-A", "example_site", "worker", "-Q", "llmrec,llmrec.embed",
+            ["nice", "-n", os.environ.get("LOAD_WORKER_NICE", "0"), python, "-m", "celery", "-A", "example_site", "worker", "-Q", "llmrec,llmrec.embed",
              "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
             "worker",
         )  # fmt: skip
@@ -297,6 +301,7 @@ def main() -> None:
             LOAD_RECOMMENDERS=str(recommenders),
             LOAD_INGESTERS=str(ingesters),
             LOAD_ACCEPTED=str(accepted_file),
+            LOAD_TIMINGS=str(workdir / "timings.txt"),
         )
         prefix = str(workdir / "locust")
         log(f"load: {recommenders} recommendation req/s and {ingesters} x {args.batch} events/s for {duration}s")

@@ -8,7 +8,10 @@ environment variables), but it can be, against any site with the llmrec API:
 - ``LOAD_API_KEY``: an API key of the tenant; ``LOAD_USERS``: how many users ``user-0`` ..
   ``user-N-1`` exist; ``LOAD_ITEMS``: items ``s0`` .. ``sN-1``;
 - ``LOAD_BATCH``: events per ingestion request; ``LOAD_ACCEPTED``: a file where each accepted
-  event id is written (one per line) when the test stops, so the driver can prove none was lost.
+  event id is written (one per line) when the test stops, so the driver can prove none was lost;
+  ``LOAD_TIMINGS``: a file where every request's start (Unix time), kind and latency (ms) are
+  written when the test stops, to tell queueing (slow requests spread out) from stalls (slow
+  requests together).
 
 Each ``Recommender`` sends one request a second on average, each ``Ingester`` one batch, at
 random times (``poisson_arrivals``): together, the requests of many independent visitors, a
@@ -36,6 +39,7 @@ ITEMS = int(os.environ.get("LOAD_ITEMS", "10000"))
 BATCH = int(os.environ.get("LOAD_BATCH", "10"))
 TYPES = ("view", "click", "add_to_cart", "purchase", "like")
 ACCEPTED: list[str] = []
+TIMINGS: list[tuple[float, str, float]] = []
 
 
 def poisson_arrivals(per_second: float):
@@ -109,9 +113,18 @@ class Ingester(SpreadStart):
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
+@events.request.add_listener
+def keep_timing(name: str, response_time: float, **_kwargs) -> None:
+    TIMINGS.append((time.time() - response_time / 1000, name, response_time))
+
+
 @events.test_stop.add_listener
 def write_accepted(**_kwargs) -> None:
     path = os.environ.get("LOAD_ACCEPTED")
     if path:
         with open(path, "w") as out:
             out.writelines(f"{event_id}\n" for event_id in ACCEPTED)
+    path = os.environ.get("LOAD_TIMINGS")
+    if path:
+        with open(path, "w") as out:
+            out.writelines(f"{start:.4f} {name} {ms:.1f}\n" for start, name, ms in TIMINGS)

@@ -107,6 +107,7 @@ def main() -> None:
         )
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
     from celery import current_app
 

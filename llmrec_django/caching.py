@@ -12,6 +12,11 @@ thread recomputes it (stale-while-revalidate), so no request waits for the aggre
 process's first, or one inside a transaction (which must see its own writes and cannot hand
 them to another connection). One thread per process does every refresh (``wait_for_refreshes``
 waits until it has nothing left to do).
+
+A copy counts as stale a little early, by a random part of up to ``JITTER`` of ``ttl()``: web
+workers started together would otherwise recompute every aggregate in the same second, each
+minute, and the requests arriving then would wait for the cores (the load test's slowest lists
+came in those seconds).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +34,9 @@ from django.db import connection, connections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+JITTER = 0.2
+_random = random.SystemRandom()  # not the module's generator: forked workers would share its state
 
 
 class _Refresher:
@@ -117,9 +126,11 @@ class TenantCache(Generic[T]):
         """Compute now, store (unless ``clear()`` ran meanwhile) and return."""
         generation = self._generation
         value = self.compute(tenant_id)
+        # Stored as if computed up to JITTER x ttl earlier: the copy goes stale that much sooner.
+        early = float(self.ttl()) * JITTER * _random.random()
         with self._lock:
             if generation == self._generation:
-                self._values[tenant_id] = (time.monotonic(), value)
+                self._values[tenant_id] = (time.monotonic() - early, value)
         return value
 
     def clear(self) -> None:

@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection
@@ -145,12 +146,16 @@ def update_progress(version: EmbeddingVersion) -> None:
 
 
 def _user_rows(tenant_id: int, user_ids: Sequence[int]) -> dict[int, list[tuple]]:
-    """The most recent events (limit per user) of ``user_ids`` as (item, type, value, time)."""
+    """The most recent events (limit per user) of ``user_ids`` as (item, type, value, time).
+
+    The times travel as epoch seconds (float8) and become datetimes here: the text form of a
+    timestamptz went through a parser written in Python (Django's time-zone-aware loader), which
+    for the 30,000 rows of 300 users' histories took a sixth of a refresh pass."""
     limit = int(llmrec_settings.USER_HISTORY_LIMIT)
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT user_id, item_id, event_type, value, timestamp FROM (
+            SELECT user_id, item_id, event_type, value, extract(epoch FROM timestamp)::float8 FROM (
                 SELECT user_id, item_id, event_type, value, timestamp,
                        row_number() OVER (PARTITION BY user_id ORDER BY timestamp DESC, id DESC) AS recency
                 FROM llmrec_django_interaction
@@ -160,8 +165,9 @@ def _user_rows(tenant_id: int, user_ids: Sequence[int]) -> dict[int, list[tuple]
             [tenant_id, list(user_ids), limit],
         )
         events: dict[int, list[tuple]] = defaultdict(list)
-        for user_id, *event in cursor.fetchall():
-            events[user_id].append(tuple(event))
+        utc, from_epoch = UTC, datetime.fromtimestamp
+        for user_id, item_id, event_type, value, epoch in cursor.fetchall():
+            events[user_id].append((item_id, event_type, value, from_epoch(epoch, utc)))
     return events
 
 

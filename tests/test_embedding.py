@@ -1,5 +1,7 @@
 """Building embedding versions with a real (tiny) transformer, keeping them fresh, switching."""
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -147,6 +149,26 @@ def test_new_interactions_refresh_the_users_vector(tenant, catalogue, settings):
     item_vector = vectorstore.item_vectors(version, [catalogue[2].pk])[catalogue[2].pk]
     assert vector is not None
     assert float(vector @ item_vector) == pytest.approx(1.0, abs=1e-5), "one item: the user is that item"
+
+
+def test_the_refresh_reads_each_users_latest_events_with_their_times(tenant, catalogue, settings):
+    settings.LLMREC = {**settings.LLMREC, "USER_HISTORY_LIMIT": 2}
+    eve = UserProfile.objects.create(tenant=tenant, external_id="eve")
+    when = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    for n, item in enumerate(catalogue[:3]):
+        Interaction.objects.create(
+            tenant=tenant,
+            event_id=f"e{n}",
+            user=eve,
+            item=item,
+            event_type="click",
+            timestamp=when + timedelta(hours=n),
+        )
+    rows = embedding._user_rows(tenant.pk, [eve.pk])[eve.pk]
+    assert sorted(rows, key=lambda r: r[3]) == [
+        (catalogue[1].pk, "click", None, when + timedelta(hours=1)),
+        (catalogue[2].pk, "click", None, when + timedelta(hours=2)),
+    ]
 
 
 def test_a_new_user_with_only_a_profile_gets_a_vector(tenant, catalogue):

@@ -84,3 +84,57 @@ def test_the_matrix_is_loaded_in_the_background_and_used_outside_transactions(se
     vector_cache.matrix_for(version)  # old: reloaded, and found too big
     wait_for_refreshes()
     assert vector_cache.matrix_for(version) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_reloads_the_matrix_only_when_the_vectors_changed(settings, monkeypatch):
+    from llmrec_django.tenancy import get_default_tenant
+
+    tenant = get_default_tenant()
+    items, version = catalogue(tenant)
+    settings.LLMREC = {**settings.LLMREC, "IN_PROCESS_SEARCH_SECONDS": 0}  # every search checks
+    loads = []
+    real_load = vector_cache.load_matrix
+    monkeypatch.setattr(vector_cache, "load_matrix", lambda *a: loads.append(a) or real_load(*a))
+
+    def checked():
+        vector_cache.matrix_for(version)
+        wait_for_refreshes()
+        return vector_cache.matrix_for(version)
+
+    first = checked()
+    assert len(loads) == 1 and len(first) == len(items)
+    assert checked() is first and len(loads) == 1  # nothing changed: the fingerprint says so
+
+    # A re-embedded item (same rows, a newer update time): loaded again, with its new vector.
+    vectorstore.write_item_vectors(version, [items[3].pk], np.array([[0.0, 0, 0, 1]]), ["new"])
+    second = checked()
+    assert len(loads) == 2 and np.allclose(second.vectors_of([items[3].pk])[0][items[3].pk], [0, 0, 0, 1])
+    # An item made active again: its flag in the matrix follows.
+    Item.objects.filter(pk=items[0].pk).update(is_active=True)
+    third = checked()
+    assert len(loads) == 3 and third.active[0]
+
+    # Unchanged, it is still loaded again after FULL_RELOAD_CHECKS checks, in case a change
+    # slipped past the fingerprint.
+    for _ in range(vector_cache.FULL_RELOAD_CHECKS - 1):
+        assert checked() is third
+    assert len(loads) == 3
+    assert checked() is not third and len(loads) == 4
+
+
+def test_checks_are_spread_out_but_never_later_than_the_setting(settings, monkeypatch):
+    import time
+
+    from llmrec_django import caching
+
+    settings.LLMREC = {**settings.LLMREC, "IN_PROCESS_SEARCH_SECONDS": 60}
+    shares = {vector_cache._checked_now()[1] for _ in range(50)}
+    assert len(shares) > 1 and all(1 - vector_cache.JITTER <= share <= 1 for share in shares)
+
+    cache = caching.TenantCache("test", lambda tenant_id: tenant_id, lambda: 100)
+    ages = []
+    for tenant_id in range(50):
+        cache.get(tenant_id)
+        ages.append(time.monotonic() - cache._values[tenant_id][0])
+    assert len({round(age) for age in ages}) > 1 and all(0 <= age <= 100 * caching.JITTER + 1 for age in ages)

@@ -201,3 +201,24 @@ def test_index_builds_take_turns_and_release_their_lock(tenant):
             [vectorstore.INDEX_BUILD_LOCK & 0xFFFFFFFF],
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_user_vectors_are_written_and_replaced_in_one_statement_per_batch(tenant, monkeypatch):
+    from llmrec_django.models import UserProfile, UserVector
+
+    items = make_items(tenant, 2)
+    version = ready_version(tenant, items, unit(np.eye(2, DIM)))
+    users = [UserProfile.objects.create(tenant=tenant, external_id=f"u{k}").pk for k in range(5)]
+    monkeypatch.setattr(vectorstore, "WRITE_BATCH_ROWS", 2)
+    vectors = unit(np.random.default_rng(1).normal(size=(5, DIM)))
+    assert vectorstore.write_user_vectors(version, users, vectors, [1, 2, 3, 4, 5]) == 5
+    vectorstore.write_user_vectors(version, users[:1], vectors[4:], [9])  # replaced, not added
+    stored = {v.user_id: v for v in UserVector.objects.filter(version=version)}
+    assert sorted(stored) == sorted(users) and stored[users[0]].events_used == 9
+    assert np.allclose(vectorstore.user_vector(version, users[0]), vectors[4], atol=1e-6)
+    assert np.allclose(vectorstore.user_vector(version, users[3]), vectors[3], atol=1e-6)
+    with pytest.raises(ValueError, match="same length"):
+        vectorstore.write_user_vectors(version, users, vectors, [1])
+    with pytest.raises(ValueError, match="finite"):
+        vectorstore.write_user_vectors(version, users[:1], np.full((1, DIM), np.nan), [1])
+    assert UserVector.objects.filter(version=version).count() == 5
