@@ -22,6 +22,7 @@ came in those seconds).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import random
@@ -127,7 +128,8 @@ class TenantCache(Generic[T]):
         generation = self._generation
         value = self.compute(tenant_id)
         # Stored as if computed up to JITTER x ttl earlier: the copy goes stale that much sooner.
-        early = float(self.ttl()) * JITTER * _random.random()
+        ttl = float(self.ttl())
+        early = ttl * JITTER * _random.random() if math.isfinite(ttl) and ttl > 0 else 0.0
         with self._lock:
             if generation == self._generation:
                 self._values[tenant_id] = (time.monotonic() - early, value)

@@ -138,3 +138,13 @@ def test_checks_are_spread_out_but_never_later_than_the_setting(settings, monkey
         cache.get(tenant_id)
         ages.append(time.monotonic() - cache._values[tenant_id][0])
     assert len({round(age) for age in ages}) > 1 and all(0 <= age <= 100 * caching.JITTER + 1 for age in ages)
+
+
+def test_a_cache_that_never_expires_is_not_made_to_expire_by_the_jitter():
+    from llmrec_django import caching
+
+    calls = []
+    cache = caching.TenantCache(
+        "forever", lambda tenant_id: calls.append(tenant_id) or len(calls), lambda: float("inf")
+    )
+    assert cache.get(1) == 1 and cache.get(1) == 1 and calls == [1]
