@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -209,20 +210,22 @@ def write_user_vectors(
 ) -> int:
     """Insert or replace user interest vectors in ``version``.
 
-    One statement per ``WRITE_BATCH_ROWS`` users, the rows as three array parameters: a
-    statement with six placeholders per row cost the client more to compose (psycopg splits and
-    fills the query text) than the vectors cost to format."""
+    One statement per ``WRITE_BATCH_ROWS`` users, the rows as three array parameters sent in
+    binary (the vectors in pgvector's binary form): the workers write the vectors of every user
+    with new events, a few hundred each pass under load, and as text each vector cost 0.3 ms to
+    format (a quarter of a refresh) and the server as much to parse."""
     vectors = _check_dimension(version, vectors)
     if not (len(user_ids) == len(vectors) == len(events_used)):
         raise ValueError("user_ids, vectors and events_used must have the same length.")
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with connection.cursor() as django_cursor, connection.wrap_database_errors:
+        cursor = _binary_vector_cursor(django_cursor.cursor.connection)
         for start in range(0, len(user_ids), WRITE_BATCH_ROWS):
             stop = start + WRITE_BATCH_ROWS
             cursor.execute(
                 "INSERT INTO llmrec_django_uservector (tenant_id, version_id, user_id, embedding, events_used, "
-                "updated_at) SELECT %s, %s, u.user_id, u.embedding::vector, u.events_used, %s "
-                "FROM unnest(%s::bigint[], %s::text[], %s::integer[]) AS u(user_id, embedding, events_used) "
+                "updated_at) SELECT %b, %b, u.user_id, u.embedding, u.events_used, %b "
+                "FROM unnest(%b::bigint[], %b::vector[], %b::integer[]) AS u(user_id, embedding, events_used) "
                 "ON CONFLICT (version_id, user_id) DO UPDATE SET embedding = EXCLUDED.embedding, "
                 "events_used = EXCLUDED.events_used, updated_at = EXCLUDED.updated_at",
                 [
@@ -230,11 +233,30 @@ def write_user_vectors(
                     version.pk,
                     now,
                     [int(u) for u in user_ids[start:stop]],
-                    [vector_literal(v) for v in vectors[start:stop]],
+                    list(vectors[start:stop]),
                     [int(n) for n in events_used[start:stop]],
                 ],
             )
     return len(user_ids)
+
+
+# pgvector's type on each database connection (its oid differs between databases), read once.
+_vector_types: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _binary_vector_cursor(raw_connection):
+    """A psycopg cursor on Django's connection (so in its transaction) that sends numpy arrays
+    as pgvector values in binary and binds its parameters on the server."""
+    import psycopg
+    from pgvector.psycopg.vector import register_vector_info
+    from psycopg.types import TypeInfo
+
+    info = _vector_types.get(raw_connection)
+    if info is None:
+        info = _vector_types[raw_connection] = TypeInfo.fetch(raw_connection, "vector")
+    cursor = psycopg.Cursor(raw_connection)
+    register_vector_info(cursor, info)
+    return cursor
 
 
 def _from_binary(data: bytes | memoryview) -> np.ndarray:
