@@ -2,7 +2,7 @@
 real stack (gunicorn, the app, PostgreSQL with pgvector, a Celery worker on Redis), with Locust.
 
     python bench/load_test.py [--duration 300] [--recommend-rps 50] [--events-rps 200] [--batch 10]
-                              [--items 10000] [--web-workers 3] [--json OUT]
+                              [--items 10000] [--web-workers 3] [--web-threads 1] [--json OUT]
     python bench/load_test.py --soak                # 30 minutes, worker memory sampled each 30 s
     python bench/load_test.py --event-users 300     # every event from the 300 users who ask for lists
 
@@ -286,7 +286,7 @@ def main() -> None:
             "gunicorn",
         )  # fmt: skip
         worker = start(
-            ["nice", "-n", os.environ.get("LOAD_WORKER_NICE", "0"), python, "-m", "celery", "-A", "example_site", "worker", "-Q", "llmrec,llmrec.embed",
+            [python, "-m", "celery", "-A", "example_site", "worker", "-Q", "llmrec,llmrec.embed",
              "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
             "worker",
         )  # fmt: skip
