@@ -218,8 +218,11 @@ def write_user_vectors(
     if not (len(user_ids) == len(vectors) == len(events_used)):
         raise ValueError("user_ids, vectors and events_used must have the same length.")
     now = timezone.now()
-    with connection.cursor() as django_cursor, connection.wrap_database_errors:
-        cursor = _binary_vector_cursor(django_cursor.cursor.connection)
+    with (
+        connection.cursor() as django_cursor,
+        connection.wrap_database_errors,
+        _binary_vector_cursor(django_cursor.cursor.connection) as cursor,
+    ):
         for start in range(0, len(user_ids), WRITE_BATCH_ROWS):
             stop = start + WRITE_BATCH_ROWS
             cursor.execute(
@@ -240,22 +243,30 @@ def write_user_vectors(
     return len(user_ids)
 
 
-# pgvector's type on each database connection (its oid differs between databases), read once.
+# pgvector's type on each database connection (its oid differs between databases), read once,
+# and its binary dumper per oid: made once, as a class made on every call is never freed.
 _vector_types: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_vector_dumpers: dict[int, type] = {}
 
 
 def _binary_vector_cursor(raw_connection):
     """A psycopg cursor on Django's connection (so in its transaction) that sends numpy arrays
-    as pgvector values in binary and binds its parameters on the server."""
+    as pgvector values in binary and binds its parameters on the server; close it after use."""
     import psycopg
-    from pgvector.psycopg.vector import register_vector_info
+    from pgvector.psycopg.vector import VectorBinaryDumper
     from psycopg.types import TypeInfo
 
     info = _vector_types.get(raw_connection)
     if info is None:
         info = _vector_types[raw_connection] = TypeInfo.fetch(raw_connection, "vector")
+        if info is None:
+            raise DatabaseError("The vector type (pgvector) is not installed in this database.")
+    dumper = _vector_dumpers.get(info.oid)
+    if dumper is None:
+        dumper = _vector_dumpers[info.oid] = type("VectorBinaryDumper", (VectorBinaryDumper,), {"oid": info.oid})
     cursor = psycopg.Cursor(raw_connection)
-    register_vector_info(cursor, info)
+    info.register(cursor)  # vector[] for the array parameter
+    cursor.adapters.register_dumper("numpy.ndarray", dumper)
     return cursor
 
 

@@ -222,3 +222,24 @@ def test_user_vectors_are_written_and_replaced_in_one_statement_per_batch(tenant
     with pytest.raises(ValueError, match="finite"):
         vectorstore.write_user_vectors(version, users[:1], np.full((1, DIM), np.nan), [1])
     assert UserVector.objects.filter(version=version).count() == 5
+
+
+def test_writing_user_vectors_again_and_again_makes_no_new_classes(tenant):
+    """A dumper class made on every call was never freed: the worker's memory grew by 20 MB
+    every 10 minutes under load."""
+    import gc
+
+    from pgvector.psycopg.vector import VectorBinaryDumper
+
+    from llmrec_django.models import UserProfile
+
+    items = make_items(tenant, 2)
+    version = ready_version(tenant, items, unit(np.eye(2, DIM)))
+    user = UserProfile.objects.create(tenant=tenant, external_id="again").pk
+    vectorstore.write_user_vectors(version, [user], unit(np.ones((1, DIM))), [1])
+    gc.collect()
+    before = len(VectorBinaryDumper.__subclasses__())
+    for _ in range(20):
+        vectorstore.write_user_vectors(version, [user], unit(np.ones((1, DIM))), [1])
+    gc.collect()
+    assert len(VectorBinaryDumper.__subclasses__()) == before
