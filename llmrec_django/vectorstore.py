@@ -170,18 +170,18 @@ def write_item_vectors(
     binary format) rather than text literals, about 10x faster than multi-row INSERTs, which is
     what a million-item re-embed needs; a single incremental item pays one small COPY.
     """
-    from pgvector.psycopg.vector import register_vector_info
-    from psycopg.types import TypeInfo
-
     vectors = _check_dimension(version, vectors)
     if not (len(item_ids) == len(vectors) == len(content_hashes)):
         raise ValueError("item_ids, vectors and content_hashes must have the same length.")
     for start in range(0, len(item_ids), COPY_BATCH_ROWS):
         stop = start + COPY_BATCH_ROWS
-        with transaction.atomic(), connection.cursor() as cursor:
-            raw = cursor.cursor  # psycopg's cursor: COPY and per-cursor adapters are its own API
-            # The vector dumper goes on this cursor only, so Django's connection keeps its text I/O.
-            register_vector_info(raw, TypeInfo.fetch(raw.connection, "vector"))
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            # COPY is psycopg's own API; the vector dumper goes on this cursor only, so Django's
+            # connection keeps its text I/O.
+            _binary_vector_cursor(cursor.cursor.connection) as raw,
+        ):
             cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_VECTOR_STAGE}")
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {_VECTOR_STAGE} (item_id bigint, embedding vector, content_hash text)"
