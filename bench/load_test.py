@@ -247,6 +247,18 @@ def main() -> None:
     parser.add_argument(
         "--web-threads", type=int, default=1, help="Threads per gunicorn worker (over 1: the gthread worker)."
     )
+    parser.add_argument(
+        "--cache-url",
+        default="redis://127.0.0.1:6379/3",
+        help="DJANGO_CACHE_URL of the web processes: the Redis cache they share, as in production (API "
+        "throttles, kept lists); emptied before the run. '' : each process's memory.",
+    )
+    parser.add_argument(
+        "--list-cache-seconds",
+        type=float,
+        default=None,
+        help="LLMREC LIST_CACHE SECONDS of the web processes (default: the app's, 60; 0: every list computed).",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
@@ -265,7 +277,14 @@ def main() -> None:
         "LLMREC_LOG_LEVEL": "WARNING",
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
         "TOKENIZERS_PARALLELISM": "false",
+        "DJANGO_CACHE_URL": args.cache_url,
     }
+    if args.list_cache_seconds is not None:
+        env["LLMREC_LIST_CACHE_SECONDS"] = str(args.list_cache_seconds)
+    if args.cache_url:
+        import redis
+
+        redis.Redis.from_url(args.cache_url).flushdb()
     python = sys.executable
     bin_dir = Path(python).parent
     workdir = Path(tempfile.mkdtemp(prefix="llmrec-load-"))
@@ -307,6 +326,7 @@ def main() -> None:
             LOAD_INGESTERS=str(ingesters),
             LOAD_ACCEPTED=str(accepted_file),
             LOAD_TIMINGS=str(workdir / "timings.txt"),
+            LOAD_LIST_CACHE=str(workdir / "list_cache.json"),
         )
         prefix = str(workdir / "locust")
         log(f"load: {recommenders} recommendation req/s and {ingesters} x {args.batch} events/s for {duration}s")
@@ -333,6 +353,8 @@ def main() -> None:
         figures["cpu_cores_used"] = {role: round(used, 2) for role, used in cores.items()}
         stats = read_stats(prefix)
         figures["load"] = stats
+        if (workdir / "list_cache.json").exists():
+            figures["list_cache"] = json.loads((workdir / "list_cache.json").read_text())
         accepted = accepted_file.read_text().split() if accepted_file.exists() else []
         # Give the worker a moment to finish what was queued, then prove nothing accepted is missing.
         time.sleep(5)
@@ -396,6 +418,13 @@ def report(figures: dict, args, duration: int) -> None:
         f"events: {events['accepted']} accepted ({events['accepted_per_second']}/s), "
         f"{events['stored']} stored, lost {events['lost']}"
     )
+    kept = figures.get("list_cache")
+    if kept:
+        print(
+            f"list cache: {kept['hits']} of {kept['lists']} lists served from it "
+            f"({kept['hits'] / max(1, kept['lists']):.0%}); p99 of the lists computed {kept['computed_p99_ms']} ms, "
+            f"of those served from it {kept['hit_p99_ms']} ms"
+        )
     cores = figures.get("cpu_cores_used", {})
     if cores:
         print("CPU cores used: " + ", ".join(f"{role} {used:.2f}" for role, used in cores.items()))

@@ -23,6 +23,7 @@ to one task a second then stay in step, so every second's requests would arrive 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -39,6 +40,7 @@ ITEMS = int(os.environ.get("LOAD_ITEMS", "10000"))
 BATCH = int(os.environ.get("LOAD_BATCH", "10"))
 TYPES = ("view", "click", "add_to_cart", "purchase", "like")
 ACCEPTED: list[str] = []
+LISTS: list[tuple[bool, float]] = []  # (served from the list cache, ms) per list
 TIMINGS: list[tuple[float, str, float]] = []
 
 
@@ -85,6 +87,9 @@ class Recommender(SpreadStart):
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
             elif len(response.json()["items"]) != 10:
                 response.failure(f"not 10 items: {response.text[:200]}")
+            else:
+                kept = response.headers.get("Server-Timing", "").startswith("list_cache;")
+                LISTS.append((kept, response.request_meta["response_time"]))
 
 
 class Ingester(SpreadStart):
@@ -124,6 +129,18 @@ def write_accepted(**_kwargs) -> None:
     if path:
         with open(path, "w") as out:
             out.writelines(f"{event_id}\n" for event_id in ACCEPTED)
+    path = os.environ.get("LOAD_LIST_CACHE")
+    if path:
+        hits = [ms for kept, ms in LISTS if kept]
+        computed = [ms for kept, ms in LISTS if not kept]
+
+        def p99(values: list[float]) -> float | None:
+            return round(sorted(values)[min(len(values) - 1, int(0.99 * len(values)))], 1) if values else None
+
+        with open(path, "w") as out:
+            json.dump(
+                {"lists": len(LISTS), "hits": len(hits), "hit_p99_ms": p99(hits), "computed_p99_ms": p99(computed)}, out
+            )
     path = os.environ.get("LOAD_TIMINGS")
     if path:
         with open(path, "w") as out:

@@ -86,6 +86,20 @@ LOGGING = {
     "loggers": {"llmrec_django": {"handlers": ["console"], "level": os.environ.get("LLMREC_LOG_LEVEL", "INFO")}},
 }
 
+# The cache the web processes share (API throttle counts, kept recommendation lists): Redis when
+# DJANGO_CACHE_URL names one, else each process's memory (enough for the demo's one server).
+if os.environ.get("DJANGO_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DJANGO_CACHE_URL"],
+        }
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    }
+
 globals().update(
     celery_settings(
         os.environ.get("CELERY_BROKER_URL"),
@@ -116,6 +130,11 @@ LLMREC = {
     "HOME": str(LLMREC_HOME),
     "ITEM_URL": "shop:item",  # how the template tags link an item to its page
 }
+
+# How long a user's computed list may be served again while nothing it depends on changed
+# (llmrec_django/online/list_cache.py; 0 computes every list).
+if os.environ.get("LLMREC_LIST_CACHE_SECONDS"):
+    LLMREC["LIST_CACHE"] = {"SECONDS": float(os.environ["LLMREC_LIST_CACHE_SECONDS"])}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "shop:for_you"

@@ -160,6 +160,11 @@ DEFAULTS: dict[str, Any] = {
     # rules and re-ranker (``recommending/state.py``). A change made in the same process shows at
     # once; other processes see it within this time. 0: read them on every request.
     "SERVING_STATE_SECONDS": 2.0,
+    # A user's "for you" lists are kept in this Django cache and served again until the user does
+    # something, their vector or profile is rewritten, the tenant's serving state changes, a
+    # listed item changes, or SECONDS pass (``online/list_cache.py``). 0: compute every list.
+    # Use a cache the web processes share (Redis) so that one computation serves them all.
+    "LIST_CACHE": {"SECONDS": 60, "CACHE": "default"},
     # BLAS threads of a process once it has served a list (``recommending/threads.py``): the
     # service's matrix products are too small for a second thread to pay for waking it, and on a
     # busy machine it costs milliseconds per product. None: leave BLAS as the process has it.

@@ -9,8 +9,9 @@ Usage::
 
 Erasure removes, in one transaction, everything the app holds about the user: the profile, its
 events, interest vectors, conversations and their turns, and knowledge-graph relations that name
-the user; then it drops the user's row from the tenant's stored collaborative (ALS) model file
-and clears the in-process caches built from events. Items and entities are the catalogue's, not
+the user; then it drops the user's row from the tenant's stored collaborative (ALS) model file,
+clears the in-process caches built from events and deletes the user's kept lists
+(``online/list_cache.py``). Items and entities are the catalogue's, not
 the user's, and stay. The site's own account (``settings.AUTH_USER_MODEL``) is the site's to
 delete. Erasing a profile that no longer exists is the caller's 404.
 """
@@ -39,6 +40,7 @@ from llmrec_django.models import (
     UserProfile,
     UserVector,
 )
+from llmrec_django.online import list_cache
 from llmrec_django.recommending import data
 
 logger = logging.getLogger(__name__)
@@ -171,6 +173,7 @@ def erase_user(profile: UserProfile) -> dict[str, int]:
         counts["pending_work"] = outbox.forget_users(tenant_id, [user_pk])
         transaction.on_commit(lambda: forget_in_collaborative_model(tenant_id, [user_pk]))
     data.clear_caches()
+    list_cache.forget(tenant_id, user_pk)
     return counts
 
 

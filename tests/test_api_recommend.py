@@ -46,6 +46,16 @@ def test_a_user_gets_their_recommendations_with_sources_and_explanations(world):
     assert response["Vary"] == "Cookie, Authorization, X-LLMRec-Tenant"
 
 
+def test_a_list_served_again_from_the_list_cache_says_so_in_server_timing(world):
+    _, ann, _ = world
+    first, second = (logged_in(ann).get(API + "users/ann/recommendations/", {"k": 3}) for _ in range(2))
+    assert first["Server-Timing"].startswith("history;dur=") and "total;dur=" in first["Server-Timing"]
+    assert second["Server-Timing"].startswith("list_cache;dur=")
+    assert [i["external_id"] for i in second.json()["items"]] == [i["external_id"] for i in first.json()["items"]]
+    assert second.json()["list_id"] != first.json()["list_id"]
+    assert second["Cache-Control"] == "private, no-store"
+
+
 def test_context_query_parameters_reach_the_business_rules(world, tenant):
     items, ann, _ = world
     BusinessRule.objects.create(tenant=tenant, kind="pin", item=items["shoe"], position=0, device="mobile")

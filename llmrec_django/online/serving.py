@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmrec_django.models import Item, Tenant, UserProfile
-from llmrec_django.online import experiments, log
+from llmrec_django.online import experiments, list_cache, log
 from llmrec_django.recommend import (
     RecommendationList,
     popular_items,
@@ -31,6 +31,7 @@ from llmrec_django.recommend import (
     search as search_items,
 )
 from llmrec_django.recommending.rules import request_context
+from llmrec_django.recommending.state import serving_state
 from llmrec_django.tenancy import resolve_tenant
 
 
@@ -53,14 +54,7 @@ def for_user(
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = resolve_user(user, tenant)
     choice = experiments.arm_for(tenant, profile) if profile.personalisation_enabled else None
-    result = recommend_for_user(
-        profile,
-        tenant=tenant,
-        k=k,
-        category=category,
-        context=context,
-        strategy=choice.strategy if choice else None,
-    )
+    result = _kept_or_computed(profile, tenant, choice, k=k, category=category, context=context)
     logged_context = _logged_context(context, category=category)
     if choice is not None:
         result.experiment, result.arm = choice.experiment_name, choice.arm.name
@@ -78,6 +72,38 @@ def for_user(
             experiments.shadow_scorer.submit(
                 _shadow_job(profile, tenant, shadow, choice.experiment_id, k, category, context, logged_context)
             )
+    return result
+
+
+def _kept_or_computed(
+    profile: UserProfile,
+    tenant: Tenant,
+    choice: experiments.ArmChoice | None,
+    *,
+    k: int | None,
+    category: str | None,
+    context: Mapping[str, Any] | None,
+) -> RecommendationList:
+    """The user's list from the list cache when it is still what the service would serve
+    (``online/list_cache.py``), else computed (and kept)."""
+    strategy = choice.strategy if choice else None
+    if not (list_cache.enabled() and profile.personalisation_enabled and not (choice and choice.shadows)):
+        return recommend_for_user(profile, tenant=tenant, k=k, category=category, context=context, strategy=strategy)
+    state = serving_state(tenant.pk)
+    version_id = strategy.version_id if strategy and strategy.version_id is not None else None
+    version_id = version_id if version_id is not None else (state.version.pk if state.version else None)
+    variant = list_cache.variant_key(
+        k=k, category=category, context=request_context(context), arm=choice.arm.id if choice else None
+    )
+    kept = {"signature": state.signature, "profile_updated_at": profile.updated_at}
+    if version_id is not None:
+        result = list_cache.lookup(tenant.pk, profile.pk, variant, **kept)
+        if result is not None:
+            return result
+        stamp = list_cache.read_stamp(profile.pk, version_id)
+    result = recommend_for_user(profile, tenant=tenant, k=k, category=category, context=context, strategy=strategy)
+    if version_id is not None and result.version_id == version_id:
+        list_cache.store(tenant.pk, profile.pk, variant, result, stamp=stamp, **kept)
     return result
 
 

@@ -20,8 +20,10 @@ request of a site with ``ATOMIC_REQUESTS``, which then gains nothing from it).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
@@ -50,6 +52,20 @@ class ServingState:
     collaborative: tuple[int, str] | None  # (CollaborativeModel id, its file)
     rules: tuple[BusinessRule, ...]  # active, in every time window: requests filter by time and context
     reranker: tuple[str, int] | None  # (artifact path, TrainingRun id) of the active re-ranker
+
+    @cached_property
+    def signature(self) -> str:
+        """What a kept list depends on in this state (``online/list_cache.py``): the records' ids
+        and a digest of the rules' contents, which carry no change time."""
+        rules = [sorted((f.attname, repr(getattr(r, f.attname))) for f in r._meta.concrete_fields) for r in self.rules]
+        parts = (
+            self.version.pk if self.version else None,
+            self.blend[0] if self.blend else None,
+            self.collaborative[0] if self.collaborative else None,
+            self.reranker[1] if self.reranker else None,
+            hashlib.sha1(repr(rules).encode()).hexdigest()[:16],
+        )
+        return ":".join(map(str, parts))
 
 
 def usable_blend(record_id: int, stored: dict[str, Any] | None) -> ranking.BlendModel | None:
