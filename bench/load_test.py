@@ -5,6 +5,7 @@ real stack (gunicorn, the app, PostgreSQL with pgvector, a Celery worker on Redi
                               [--items 10000] [--web-workers 3] [--web-threads 1] [--json OUT]
     python bench/load_test.py --soak                # 30 minutes, worker memory sampled each 30 s
     python bench/load_test.py --event-users 300     # every event from the 300 users who ask for lists
+    python bench/load_test.py --list-cache-seconds 0  # every list computed (no list cache)
 
 Events come from 30,000 users (``--event-users``): the 300 who ask for lists and 29,700 others,
 created by their first event. A site with 200 events a second has thousands of active users; from
@@ -16,7 +17,9 @@ A tenant of ``--items`` synthetic items with 384-d vectors and 300 users with in
 is prepared once (``bench/serving_latency.py``'s tenant builder; reused by later runs, which first
 delete the events earlier runs added), with its collaborative model fitted, so
 ``recommend_for_user`` runs its whole path. Then, as separate
-processes: ``gunicorn example_site.wsgi`` (``--web-workers``, DEBUG off), one Celery worker
+processes: ``gunicorn example_site.wsgi`` (``--web-workers``, DEBUG off, sharing a Redis cache as
+in production: ``--cache-url``, emptied first; it holds the API's throttle counts and the kept
+lists, ``llmrec_django/online/list_cache.py``), one Celery worker
 (prefork, concurrency 1: it refreshes the vectors of users with new events) and Locust headless
 (``bench/locustfile.py``): ``--recommend-rps`` users each asking one "for you" list a second and
 ``--events-rps / --batch`` servers each posting one batch of events a second.
@@ -24,7 +27,9 @@ processes: ``gunicorn example_site.wsgi`` (``--web-workers``, DEBUG off), one Ce
 Measured in the same run:
 
 - before the load, an idle reference: 200 sequential recommendation requests over HTTP (p50/p99);
-- under load: requests/s held, p50/p95/p99 per kind, error rate, events accepted per second;
+- under load: requests/s held, p50/p95/p99 per kind, error rate, events accepted per second,
+  and how many lists the list cache served (their ``Server-Timing`` header) with the p99 of
+  those and of the lists computed;
 - nothing lost: every event id answered 2xx is in PostgreSQL after the run (``lost`` = accepted
   ids missing from the table; 0 is the only passing value), and the outbox (if any) drained;
 - the worker's memory (resident set of the worker and its children) sampled through the run:
