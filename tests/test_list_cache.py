@@ -5,10 +5,12 @@ costs an answer."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.core.cache import caches
+from django.utils import timezone
 
 from llmrec_django import privacy, vectorstore
 from llmrec_django.models import BusinessRule, Interaction, ServedList, UserProfile
@@ -130,10 +132,31 @@ def test_a_change_of_the_serving_state_makes_the_list_computed_again(shop, tenan
     after = serving.for_user(users[0], tenant=tenant, k=5)
     assert not was_kept(after) and blocked.pk not in after.item_ids
     assert was_kept(serving.for_user(users[0], tenant=tenant, k=5))
-    rule.is_active = False  # an edit of a rule (rules carry no change time: their contents count)
+    rule.kind = "bury"  # an edit of a rule (rules carry no change time: their contents count)
+    rule.save()
+    buried = serving.for_user(users[0], tenant=tenant, k=5)
+    assert not was_kept(buried) and blocked.pk not in buried.item_ids  # buried below the first 5
+    rule.is_active = False
     rule.save()
     restored = serving.for_user(users[0], tenant=tenant, k=5)
-    assert not was_kept(restored) and blocked.pk in restored.item_ids
+    # The tenant serves as it did before the rule: the list kept from then is right again.
+    assert blocked.pk in restored.item_ids and restored.item_ids == first.item_ids
+
+
+def test_a_rule_whose_time_window_opens_applies_at_once(shop, tenant, monkeypatch):
+    from llmrec_django.recommending import rules
+
+    items, users, _ = shop
+    first = serving.for_user(users[0], tenant=tenant, k=5)
+    blocked = next(i for i in items if i.pk == first.item_ids[0])
+    now = timezone.now()
+    BusinessRule.objects.create(tenant=tenant, kind="block", item=blocked, starts_at=now + timedelta(hours=1))
+    before = serving.for_user(users[0], tenant=tenant, k=5)
+    assert blocked.pk in before.item_ids
+    assert was_kept(serving.for_user(users[0], tenant=tenant, k=5))
+    monkeypatch.setattr(rules.timezone, "now", lambda: now + timedelta(hours=2))
+    after = serving.for_user(users[0], tenant=tenant, k=5)
+    assert not was_kept(after) and blocked.pk not in after.item_ids
 
 
 def test_kept_lists_expire(shop, tenant, monkeypatch):

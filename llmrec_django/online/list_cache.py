@@ -4,7 +4,7 @@ A list takes about 10 ms of CPU to compute (four round trips, five candidate sou
 rules and diversity), and the same user asks for it again and again: every page, every refresh,
 every widget that shows it. ``serving.for_user`` keeps each computed list in Django's cache
 (``LIST_CACHE["CACHE"]``, one entry per user holding the variants they asked for: k, category,
-context, experiment arm) and serves it again while all of these hold:
+context, the rules in force for it, the experiment arm's strategy) and serves it again while all of these hold:
 
 - the user did nothing new: the count and the latest id of their interactions are the same (an
   event, a rating, an erased event all change them);
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# At most this many variants (k, category, context, arm) are kept per user; the oldest goes first.
+# At most this many variants (k, category, context, rules in force, arm's strategy) are kept per
+# user; the oldest goes first.
 MAX_VARIANTS = 8
 
 
@@ -193,7 +194,7 @@ def store(
 
 
 def forget(tenant_id: int, user_id: int) -> None:
-    """Drop every list kept for the user (erasure; a profile change the stamp cannot see)."""
+    """Drop every list kept for the user (erasure)."""
     try:
         _cache().delete(user_key(tenant_id, user_id))
     except Exception:

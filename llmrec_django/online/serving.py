@@ -30,7 +30,7 @@ from llmrec_django.recommend import (
 from llmrec_django.recommend import (
     search as search_items,
 )
-from llmrec_django.recommending.rules import request_context
+from llmrec_django.recommending.rules import active_rules, request_context
 from llmrec_django.recommending.state import serving_state
 from llmrec_django.tenancy import resolve_tenant
 
@@ -92,8 +92,15 @@ def _kept_or_computed(
     state = serving_state(tenant.pk)
     version_id = strategy.version_id if strategy and strategy.version_id is not None else None
     version_id = version_id if version_id is not None else (state.version.pk if state.version else None)
+    context = request_context(context)
+    # The rules that apply at this moment and in this context (a rule's time window may open
+    # while a list is kept), and the arm's strategy as it is now (an arm's strategy can be edited).
     variant = list_cache.variant_key(
-        k=k, category=category, context=request_context(context), arm=choice.arm.id if choice else None
+        k=k,
+        category=category,
+        context=context,
+        rules=[rule.pk for rule in active_rules(tenant.pk, context)],
+        strategy=repr(strategy) if strategy else None,
     )
     kept = {"signature": state.signature, "profile_updated_at": profile.updated_at}
     if version_id is not None:
