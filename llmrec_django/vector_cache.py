@@ -198,6 +198,8 @@ def load_matrix(version_id: int, limit: int) -> VersionMatrix | None:
     objects of 1.5 kB scattered through the heap, which the allocator could not give back once
     long-lived objects had been placed among them (the soak's worker grew 15 MB at each of its
     first full reloads); three large blocks are mapped and unmapped whole."""
+    from llmrec_django.vectorstore import matrix_from_binary
+
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -216,7 +218,7 @@ def load_matrix(version_id: int, limit: int) -> VersionMatrix | None:
             limit,
         )
         return None
-    vectors = _matrix_from_binary(vectors, count)
+    vectors = matrix_from_binary(vectors, count)
     norms = np.linalg.norm(vectors, axis=1) if count else np.zeros(0, dtype=np.float32)
     matrix = VersionMatrix(
         version_id=version_id,
@@ -233,20 +235,6 @@ def load_matrix(version_id: int, limit: int) -> VersionMatrix | None:
         (time.perf_counter() - started) * 1000,
     )
     return matrix
-
-
-def _matrix_from_binary(blob: bytes | memoryview | None, count: int) -> np.ndarray:
-    """``count`` vectors of one dimension in pgvector's binary form (``vector_send``: an int16
-    dimension, an int16 left unused, the big-endian float32 components), one after another, as a
-    float32 matrix: one copy, straight from the received bytes."""
-    if not count:
-        return np.zeros((0, 0), dtype=np.float32)
-    blob = memoryview(blob).cast("B")
-    dimension = int.from_bytes(blob[:2], "big")
-    if len(blob) != count * (4 + 4 * dimension):
-        raise ValueError(f"{len(blob)} bytes are not {count} vectors of dimension {dimension}")
-    rows = np.dtype([("header", ">i4"), ("vector", ">f4", (dimension,))])
-    return np.frombuffer(blob, dtype=rows)["vector"].astype(np.float32)
 
 
 def clear() -> None:

@@ -279,10 +279,21 @@ def _from_binary(data: bytes | memoryview) -> np.ndarray:
 def _rows_from_binary(values: Sequence[bytes | memoryview]) -> np.ndarray:
     """Vectors in pgvector's binary form, of one dimension, as the rows of one matrix (one
     conversion for all of them rather than one per vector)."""
-    if not values:
+    return matrix_from_binary(b"".join(values), len(values))
+
+
+def matrix_from_binary(blob: bytes | memoryview | None, count: int) -> np.ndarray:
+    """``count`` vectors of one dimension in pgvector's binary form (``vector_send``: an int16
+    dimension, an int16 left unused, the big-endian float32 components), one after another, as a
+    float32 matrix: one copy, straight from the received bytes."""
+    if not count:
         return np.zeros((0, 0), dtype=np.float32)
-    raw = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), -1)
-    return raw[:, 4:].copy().view(">f4").astype(np.float32)
+    blob = memoryview(blob).cast("B")
+    dimension = int.from_bytes(blob[:2], "big")
+    if len(blob) != count * (4 + 4 * dimension):
+        raise ValueError(f"{len(blob)} bytes are not {count} vectors of dimension {dimension}")
+    rows = np.dtype([("header", ">i4"), ("vector", ">f4", (dimension,))])
+    return np.frombuffer(blob, dtype=rows)["vector"].astype(np.float32)
 
 
 def item_vectors_read(

@@ -154,9 +154,9 @@ def test_a_cache_that_never_expires_is_not_made_to_expire_by_the_jitter():
 def test_vectors_in_pgvector_binary_form_become_a_float32_matrix_or_a_clear_error():
     vectors = np.array([[1.5, -2.0, 0.25], [0.0, 3.0, -1e-3]], dtype=np.float32)
     blob = b"".join(len(v).to_bytes(2, "big") + b"\0\0" + v.astype(">f4").tobytes() for v in vectors)
-    matrix = vector_cache._matrix_from_binary(blob, 2)
+    matrix = vectorstore.matrix_from_binary(blob, 2)
     assert matrix.dtype == np.float32 and matrix.flags.c_contiguous
     np.testing.assert_array_equal(matrix, vectors)
-    assert vector_cache._matrix_from_binary(None, 0).shape == (0, 0)
+    assert vectorstore.matrix_from_binary(None, 0).shape == (0, 0)
     with pytest.raises(ValueError, match="not 3 vectors of dimension 3"):
-        vector_cache._matrix_from_binary(blob, 3)
+        vectorstore.matrix_from_binary(blob, 3)

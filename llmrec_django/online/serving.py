@@ -87,11 +87,13 @@ def _kept_or_computed(
     """The user's list from the list cache when it is still what the service would serve
     (``online/list_cache.py``), else computed (and kept)."""
     strategy = choice.strategy if choice else None
-    if not (list_cache.enabled() and profile.personalisation_enabled and not (choice and choice.shadows)):
-        return recommend_for_user(profile, tenant=tenant, k=k, category=category, context=context, strategy=strategy)
     state = serving_state(tenant.pk)
     version_id = strategy.version_id if strategy and strategy.version_id is not None else None
-    version_id = version_id if version_id is not None else (state.version.pk if state.version else None)
+    if version_id is None and state.version is not None:
+        version_id = state.version.pk
+    kept_at_all = list_cache.enabled() and profile.personalisation_enabled and not (choice and choice.shadows)
+    if not kept_at_all or version_id is None:  # no version: a fallback list, never kept
+        return recommend_for_user(profile, tenant=tenant, k=k, category=category, context=context, strategy=strategy)
     context = request_context(context)
     # The rules that apply at this moment and in this context (a rule's time window may open
     # while a list is kept), and the arm's strategy as it is now (an arm's strategy can be edited).
@@ -103,13 +105,12 @@ def _kept_or_computed(
         strategy=repr(strategy) if strategy else None,
     )
     kept = {"signature": state.signature, "profile_updated_at": profile.updated_at}
-    if version_id is not None:
-        result = list_cache.lookup(tenant.pk, profile.pk, variant, **kept)
-        if result is not None:
-            return result
-        stamp = list_cache.read_stamp(profile.pk, version_id)
+    result = list_cache.lookup(tenant.pk, profile.pk, variant, **kept)
+    if result is not None:
+        return result
+    stamp = list_cache.read_stamp(profile.pk, version_id)
     result = recommend_for_user(profile, tenant=tenant, k=k, category=category, context=context, strategy=strategy)
-    if version_id is not None and result.version_id == version_id:
+    if result.version_id == version_id:
         list_cache.store(tenant.pk, profile.pk, variant, result, stamp=stamp, **kept)
     return result
 
