@@ -564,9 +564,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
         metrics = run.metrics or {}
         if "candidate" not in metrics:
             return "-"
-        gain = metrics.get("relative_gain")
+        from llmrec_django.training.promotion import describe_gain
+
+        gain = describe_gain(metrics)
         return f"{metrics['metric']} {metrics['candidate']:.4f} vs {metrics['baseline']:.4f}" + (
-            "" if gain is None else f" ({gain:+.1%})"
+            f": {gain}" if gain else ""
         )
 
     @admin.display(description="Loss and validation metrics per epoch")
@@ -593,7 +595,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
             ),
         )
         header = format_html("<tr><th>metric</th><th>this run</th><th>{}</th></tr>", metrics.get("baseline_model", ""))
-        return format_html("<table>{}{}</table>", header, rows)
+        from llmrec_django.training.promotion import REFERENCE_METHODS
+
+        found = metrics.get("references") or {}  # jsonb keeps no key order: the methods' own order
+        references = ", ".join(f"{name} {found[name]:.4f}" for name in REFERENCE_METHODS if name in found)
+        return format_html(
+            "<table>{}{}</table><p>{}</p><p>{}</p>",
+            header,
+            rows,
+            self.gain(run),
+            f"Baselines on the same split: {references}" if references else "",
+        )
 
     @admin.action(description="Promote (switch recommendations to this model)")
     def promote(self, request, queryset) -> None:

@@ -16,9 +16,11 @@ from llmrec_django.core.metrics import (
     intra_list_diversity,
     mrr_at_k,
     ndcg_at_k,
+    per_list_values,
     precision_at_k,
     recall_at_k,
     recall_on_items,
+    relative_gain_interval,
 )
 
 
@@ -125,3 +127,36 @@ def test_hits_on_items_give_the_denominators_of_cold_item_recall():
     assert hits_on_items(recommended, relevant, cold) == {"users": 3, "pairs": 4, "hits": 2}
     assert hits_on_items(recommended, relevant, cold, k=1) == {"users": 3, "pairs": 4, "hits": 1}
     assert hits_on_items(recommended, relevant, {999}) == {"users": 0, "pairs": 0, "hits": 0}
+
+
+def test_per_list_values_give_each_evaluated_user_their_figure():
+    lists = {"a": [1, 2], "b": [3], "c": [9]}
+    relevant = {"a": {2}, "b": {4}, "c": set(), "d": {5}}
+    values = per_list_values(lists, relevant, 2, "ndcg")
+    assert values == {"a": pytest.approx(1 / math.log2(3)), "b": 0.0, "d": 0.0}  # "c" has nothing held out
+    assert np.mean(list(values.values())) == pytest.approx(evaluate_lists(lists, relevant, 2)["ndcg@2"])
+    with pytest.raises(ValueError, match="not a per-list metric"):
+        per_list_values(lists, relevant, 2, "coverage")
+
+
+def test_relative_gain_interval_is_paired_and_says_when_a_gain_is_noise():
+    rng = np.random.default_rng(0)
+    hits = (rng.random(600) < 0.1).astype(float)  # one held-out item per user: mostly zeros
+    # A candidate that finds 30 more items than the baseline and loses none: clearly better.
+    better = hits.copy()
+    better[np.flatnonzero(hits == 0)[:30]] = 1.0
+    gain = better.mean() / hits.mean() - 1
+    low, high = relative_gain_interval(hits, better)
+    assert 0 < low < gain < high
+    # Another seed of the resampling gives about the same interval.
+    assert relative_gain_interval(hits, better, seed=1) == pytest.approx((low, high), abs=0.05)
+    # Three users swapped for three others: the same mean, an interval around 0.
+    swapped = hits.copy()
+    swapped[np.flatnonzero(hits == 1)[:3]] = 0.0
+    swapped[np.flatnonzero(hits == 0)[:3]] = 1.0
+    low, high = relative_gain_interval(hits, swapped)
+    assert low < 0 < high
+    assert relative_gain_interval(hits, hits) == (0.0, 0.0)
+    assert relative_gain_interval([0.0, 0.0], [1.0, 1.0]) is None  # no baseline to be relative to
+    with pytest.raises(ValueError, match="same order"):
+        relative_gain_interval([1.0, 0.0], [1.0])

@@ -40,6 +40,8 @@ def runs(tenant):
             "baseline": 0.2,
             "candidate": 0.25,
             "relative_gain": 0.25,
+            "relative_gain_interval": {"interval": [-0.05, 0.6], "confidence": 0.95, "users": 40},
+            "references": {"most_popular": 0.1, "item_knn": 0.18, "als": 0.21},
             "baseline_model": f"embedding version {active.pk}",
             "baseline_metrics": {"ndcg@10": 0.2, "recall@10": 0.3},
             "candidate_metrics": {"ndcg@10": 0.25, "recall@10": 0.35},
@@ -53,6 +55,8 @@ def test_the_chart_draws_one_line_per_series_and_skips_missing_values():
     svg = epoch_chart_svg(EPOCHS)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<polyline") == 3  # train loss, validation loss, validation accuracy
+    with_ranking = epoch_chart_svg([{**e, "valid_ndcg@10": 0.01 * e["epoch"]} for e in EPOCHS])
+    assert with_ranking.count("<polyline") == 4 and "validation NDCG@10 over the catalogue" in with_ranking
     assert "train loss" in svg and "validation loss" in svg and "validation accuracy" in svg
     assert "nan" not in svg.lower()
     assert epoch_chart_svg([{"epoch": 1, "train_loss": None}]) == ""
@@ -62,10 +66,11 @@ def test_the_chart_draws_one_line_per_series_and_skips_missing_values():
 def test_the_list_and_change_pages_show_runs_with_their_chart_and_error(admin_client, runs):
     _, _, run, failed = runs
     page = admin_client.get(reverse("admin:llmrec_django_trainingrun_changelist")).content.decode()
-    assert "ndcg@10 0.2500 vs 0.2000 (+25.0%)" in page
+    assert "ndcg@10 0.2500 vs 0.2000: +25.0% (95% interval -5.0% .. +60.0%, 40 users)" in page
     page = admin_client.get(reverse("admin:llmrec_django_trainingrun_change", args=[run.pk])).content.decode()
     assert re.search(r"<svg[^>]*aria-label=\"Loss and validation metrics per epoch\"", page)
     assert "<td>recall@10</td><td>0.3500</td><td>0.3000</td>" in page
+    assert "Baselines on the same split: most_popular 0.1000, item_knn 0.1800, als 0.2100" in page
     page = admin_client.get(reverse("admin:llmrec_django_trainingrun_change", args=[failed.pk])).content.decode()
     assert "ValueError: no data" in page
 

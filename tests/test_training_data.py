@@ -54,7 +54,7 @@ def test_encoder_pairs_use_only_earlier_history_and_never_the_held_out_item(tena
         assert positive not in anchor
         assert anchor.count(";") <= 1  # at most two titles
         assert len(negatives) == 1 and negatives[0] != positive
-    assert {positive for _, positive in examples.valid} <= held_out_texts
+    assert {e[1] for e in examples.valid} <= held_out_texts
     assert len(examples.valid) == len(users)
     assert examples.window["train_examples"] == len(examples.train)
     assert examples.window["hard_negative_users"] > 0  # mined from the active version's index
@@ -75,6 +75,42 @@ def test_the_pair_the_blend_holds_out_is_left_out_of_the_encoders_training(tenan
     # Exactly those pairs are gone: (user text, the blend's held-out item) for each such user.
     gone = Counter((a, p) for a, p, _ in everything) - Counter((a, p) for a, p, _ in kept)
     assert sorted(p for _, p in gone.elements()) == sorted(texts[split.blend_held_out[u]] for u in dropped)
+
+
+def test_catalogue_negatives_mask_each_users_own_items(tenant, shop):
+    items, users, _ = shop
+    params = training_config.run_params(
+        "encoder", {"history_items": 2, "hard_negatives": 0, "catalogue_negatives": True, "blend_holdout": False}
+    )
+    examples = training_data.encoder_examples(tenant, params)
+    split = training_data.load_split(tenant)
+    # The whole (18-item) catalogue, in item order, as texts.
+    texts = training_data.item_text_map([i.pk for i in items])
+    assert examples.catalogue == [texts[i.pk] for i in sorted(items, key=lambda i: i.pk)]
+    assert examples.window["catalogue_items"] == 18 and examples.window["catalogue_negatives"] is True
+    column_of = {text: j for j, text in enumerate(examples.catalogue)}
+    masked_sets = set()
+    for _anchor, positive, negatives, masked in examples.train:
+        assert negatives == [] and column_of[positive] in masked  # the positive is never a negative
+        masked_sets.add(masked)
+    # Every masked set is exactly one user's training items (their positives and the impression).
+    user_sets = {tuple(sorted(column_of[texts[i]] for i in split.known[u.pk])) for u in users}
+    assert masked_sets <= user_sets and len(masked_sets) > 1
+    # A sample of a larger catalogue: seeded, and only the sampled items can be masked.
+    small = training_data.encoder_examples(tenant, {**params, "catalogue_sample": 5})
+    assert (
+        len(small.catalogue) == 5
+        and small.catalogue == training_data.encoder_examples(tenant, {**params, "catalogue_sample": 5}).catalogue
+    )
+    assert all(max(masked, default=0) < 5 for *_, masked in small.train)
+    # By default the catalogue is only ranked by the validation: three-part training examples,
+    # validation pairs with the user's columns and the held-out item's column.
+    default = training_data.encoder_examples(tenant, {**params, "catalogue_negatives": False})
+    assert default.catalogue == examples.catalogue and not default.catalogue_negatives
+    assert all(len(e) == 3 for e in default.train)
+    for _anchor, positive, own, target in default.valid:
+        assert examples.catalogue[target] == positive and target not in own
+    assert training_data.encoder_examples(tenant, {**params, "catalogue_sample": 0}).catalogue == []
 
 
 def test_hard_negatives_exclude_the_users_own_items(tenant, shop):

@@ -4,6 +4,7 @@ data parallelism under torchrun (gloo, CPU), bf16 autocast on CPU, and mixed pre
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import torch
 from llmrec_django.training.loop import LoopConfig, fit, resolve_precision
 from llmrec_django.training.modules import (
     BiEncoder,
+    CatalogueNegatives,
     CrossEncoder,
     bce_loss,
     bce_validation,
@@ -59,6 +61,78 @@ def test_the_encoder_loss_goes_down_and_the_best_epoch_is_checkpointed(tiny_enco
     assert saved == [e.epoch for e in result.epochs if e.best] and saved[0] == 1
     assert (tmp_path / f"epoch{saved[-1]}" / "config.json").is_file()
     assert result.steps == 4 * 4  # 27 pairs / 8 per batch = 4 steps per epoch
+
+
+def test_catalogue_negatives_add_every_item_but_the_masked_ones_and_are_refreshed(tiny_encoder_dir):
+    model = BiEncoder(tiny_encoder_dir, max_length=32)
+    catalogue = CatalogueNegatives(CORPUS, refresh_every=2)
+    examples = [(CORPUS[0], CORPUS[1], [], (1, 4)), (CORPUS[2], CORPUS[3], [], (3,))]
+    batch = collate_pairs(model, examples)
+    assert batch["masked"].tolist() == [[0, 0, 1], [1, 4, 3]]
+    model.eval()
+    with torch.no_grad():
+        loss = info_nce_loss(model, batch, temperature=0.05, catalogue=catalogue)
+        vectors = model(**batch["inputs"])
+    anchors, positives = vectors[:2], vectors[2:]
+    # By hand: each anchor over the two positives, then every catalogue item but its masked ones.
+    extra = anchors @ catalogue.vectors.T
+    extra[0, [1, 4]] = float("-inf")
+    extra[1, 3] = float("-inf")
+    logits = torch.cat([anchors @ positives.T, extra], dim=1) / 0.05
+    expected = torch.nn.functional.cross_entropy(logits, torch.arange(2))
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    with torch.no_grad():
+        assert float(loss) > float(info_nce_loss(model, batch, temperature=0.05))  # more to beat
+    # Encoded on the first call and again every refresh_every calls, with the weights of the time.
+    assert catalogue.refreshes == 1 and catalogue.vectors.shape == (len(CORPUS), vectors.shape[1])
+    with torch.no_grad():
+        info_nce_loss(model, batch, catalogue=catalogue)
+        assert catalogue.refreshes == 1
+        model.train()  # the refresh encodes in eval mode (no dropout), then gives training back
+        info_nce_loss(model, batch, catalogue=catalogue)
+    assert catalogue.refreshes == 2 and model.training
+
+
+def test_validation_ranks_the_whole_catalogue_without_the_users_own_items(tiny_encoder_dir):
+    model = BiEncoder(tiny_encoder_dir, max_length=32).eval()
+    catalogue = CatalogueNegatives(CORPUS)
+    examples = [(CORPUS[i], CORPUS[i + 1], (i, i + 2), i + 1) for i in range(6)]
+    result = info_nce_validation(model, examples, 4, 0.05, catalogue, k=3)
+    # By hand: each anchor's rank of its positive among the catalogue minus its own two items.
+    with torch.no_grad():
+        anchors = model(**model.tokenize([e[0] for e in examples]))
+        items = model(**model.tokenize(CORPUS))
+    ranks = []
+    for row, (_, _, own, target) in enumerate(examples):
+        scores = anchors[row] @ items.T
+        scores[list(own)] = float("-inf")
+        ranks.append(int((scores > scores[target]).sum()))
+    assert result["valid_recall@3"] == pytest.approx(sum(r < 3 for r in ranks) / 6)
+    assert result["valid_ndcg@3"] == pytest.approx(sum(1 / math.log2(r + 2) for r in ranks if r < 3) / 6, abs=1e-6)
+    assert {"valid_loss", "valid_accuracy"} <= set(result)
+    # Without a catalogue (or with examples that carry no columns): the in-batch figures only.
+    assert set(info_nce_validation(model, [e[:2] for e in examples], 4, 0.05, catalogue)) == {
+        "valid_loss",
+        "valid_accuracy",
+    }
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_with_catalogue_negatives_lowers_the_loss(tiny_encoder_dir, precision):
+    model = BiEncoder(tiny_encoder_dir, max_length=32)
+    catalogue = CatalogueNegatives(CORPUS, refresh_every=3)
+    pairs = [(a, b, [], (CORPUS.index(b),)) for a, b, _ in PAIRS]
+    config = LoopConfig(epochs=3, batch_size=8, learning_rate=2e-3, device="cpu", patience=10, precision=precision)
+    result = fit(
+        model,
+        pairs,
+        functools.partial(collate_pairs, model),
+        functools.partial(info_nce_loss, catalogue=catalogue),
+        lambda module: info_nce_validation(module, VALID, 4, 0.05),
+        config,
+    )
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+    assert catalogue.refreshes == 4  # 12 batches, one refresh every 3
 
 
 def test_runs_are_seeded_and_accumulation_takes_fewer_optimiser_steps(tiny_encoder_dir):

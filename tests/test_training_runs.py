@@ -54,6 +54,13 @@ def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, 
     # Evaluated against the active version on the same split; manual mode waits for an admin.
     assert run.metrics["metric"] == "ndcg@10" and {"baseline", "candidate"} <= set(run.metrics)
     assert run.metrics["baseline_model"].startswith(f"embedding version {base_version.pk}")
+    # With the gain's interval over the 12 evaluated users and the split's baselines for scale.
+    spread = run.metrics["relative_gain_interval"]
+    assert spread["users"] == 12 and spread["confidence"] == 0.95
+    if spread["interval"] is not None:
+        low, high = spread["interval"]
+        assert low <= run.metrics["relative_gain"] <= high or low == high
+    assert set(run.metrics["references"]) == {"most_popular", "item_knn", "als"}
     if promotion.beats_active(run):
         assert run.promotion == TrainingRun.Promotion.PENDING
     else:
@@ -75,14 +82,20 @@ def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, 
     assert runs.execute_run(run.pk).epochs == run.epochs
 
 
-def _finished_run(tenant, kind, version=None, baseline=0.5, candidate=0.6, path=""):
+def _finished_run(tenant, kind, version=None, baseline=0.5, candidate=0.6, path="", interval=None):
     return TrainingRun.objects.create(
         tenant=tenant,
         kind=kind,
         status=TrainingRun.Status.SUCCEEDED,
         embedding_version=version,
         artifact_path=path,
-        metrics={"metric": "ndcg@10", "baseline": baseline, "candidate": candidate},
+        metrics={
+            "metric": "ndcg@10",
+            "baseline": baseline,
+            "candidate": candidate,
+            "relative_gain": candidate / baseline - 1,
+            "relative_gain_interval": {"interval": interval, "confidence": 0.95, "users": 100},
+        },
     )
 
 
@@ -112,6 +125,18 @@ def test_promotion_only_when_better_and_manual_mode_waits(tenant, shop, settings
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_IMPROVEMENT": 0.25}}
     again = _finished_run(tenant, "encoder", _ready_copy(base_version))
     assert promotion.decide(again, auto_promote=True) == TrainingRun.Promotion.REJECTED
+
+    # REQUIRE_CONFIDENT_GAIN: +20 % whose interval reaches below 0 is noise, not a better model;
+    # the same gain with the whole interval above 0 is promoted.
+    settings.LLMREC = {
+        **settings.LLMREC,
+        "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_IMPROVEMENT": 0.0, "REQUIRE_CONFIDENT_GAIN": True},
+    }
+    noisy = _finished_run(tenant, "encoder", _ready_copy(base_version), interval=[-0.1, 0.5])
+    assert promotion.decide(noisy, auto_promote=False) == TrainingRun.Promotion.REJECTED
+    sure = _finished_run(tenant, "encoder", _ready_copy(base_version), interval=[0.05, 0.35])
+    assert promotion.decide(sure, auto_promote=False) == TrainingRun.Promotion.PENDING
+    assert "(95% interval +5.0% .. +35.0%, 100 users)" in promotion.describe_gain(sure.metrics)
 
     # A newer promotion replaces the active encoder run, which stays for rollback.
     settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "MIN_IMPROVEMENT": 0.0}}

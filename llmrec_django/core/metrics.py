@@ -9,6 +9,11 @@ the held-out data (binary relevance); ``evaluate_lists`` averages them over user
     evaluate_lists({"ann": [7, 3, 9]}, {"ann": {7, 9}}, k=3, n_items=100)
     # {'precision@3': 0.667, 'recall@3': 1.0, ..., 'coverage@3': 0.03, 'users': 1}
 
+Comparing two recommenders on the same users, ``per_list_values`` gives each user's figure and
+``relative_gain_interval`` a paired bootstrap confidence interval of ``mean(b) / mean(a) - 1``:
+with one held-out item per user, a few hundred users leave a gain of several percent within the
+noise, and the interval says so.
+
 Conventions, the usual ones of the literature (so figures compare with published baselines):
 
 - only the first ``k`` recommended items count; a list shorter than ``k`` is not padded, but
@@ -143,6 +148,62 @@ def evaluate_lists(
         result[f"diversity@{k}"] = float(np.mean(diversities)) if diversities else 0.0
     result["users"] = len(users)
     return result
+
+
+def per_list_values(
+    recommended: Mapping[Hashable, Sequence], relevant: Mapping[Hashable, Collection], k: int, metric: str
+) -> dict[Hashable, float]:
+    """Each user's ``metric`` ("ndcg", "recall", ... : a key of ``PER_LIST_METRICS``) at k, for the
+    users with at least one relevant item (those ``evaluate_lists`` averages over)."""
+    if metric not in PER_LIST_METRICS:
+        raise ValueError(f"{metric!r} is not a per-list metric; use one of {', '.join(PER_LIST_METRICS)}.")
+    function = PER_LIST_METRICS[metric]
+    return {user: function(recommended.get(user, ()), items, k) for user, items in relevant.items() if len(items) > 0}
+
+
+def relative_gain_interval(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """A paired bootstrap interval of the relative gain ``mean(candidate) / mean(baseline) - 1``.
+
+    ``baseline[i]`` and ``candidate[i]`` are the same user's figures (``per_list_values`` of both
+    recommenders, same users, same order); users are resampled with replacement, keeping each
+    user's pair together, and the interval is the percentile one (``scipy.stats.bootstrap``).
+    None when there are fewer than two users or the baseline's mean is 0 (no relative gain).
+    """
+    import scipy.stats
+
+    a = np.asarray(baseline, dtype=np.float64)
+    b = np.asarray(candidate, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("baseline and candidate need one figure per user each, in the same order.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, not {confidence!r}.")
+    if len(a) < 2 or a.mean() <= 0:
+        return None
+
+    def gain(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return y.mean(axis=axis) / x.mean(axis=axis) - 1.0
+
+    if np.array_equal(a, b):
+        return (0.0, 0.0)  # every resample gives exactly 0; scipy would warn about a degenerate sample
+    result = scipy.stats.bootstrap(
+        (a, b),
+        gain,
+        paired=True,
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return (low, high) if np.isfinite(low) and np.isfinite(high) else None
 
 
 def recall_on_items(

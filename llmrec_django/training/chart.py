@@ -15,7 +15,11 @@ from typing import Any
 WIDTH, HEIGHT = 560, 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 52, 16, 40
 LOSS_SERIES = {"train_loss": ("train loss", "#1f77b4"), "valid_loss": ("validation loss", "#d62728")}
-METRIC_SERIES = {"valid_accuracy": ("validation accuracy", "#2ca02c"), "valid_auc": ("validation AUC", "#9467bd")}
+METRIC_SERIES = {
+    "valid_accuracy": ("validation accuracy", "#2ca02c"),
+    "valid_auc": ("validation AUC", "#9467bd"),
+    "valid_ndcg@10": ("validation NDCG@10 over the catalogue", "#ff7f0e"),
+}
 
 
 def _finite(value: Any) -> bool:

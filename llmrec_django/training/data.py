@@ -20,6 +20,12 @@ pairs it was trained on, and early stopping watches the same held-out items.
   ``negatives_per_positive`` items labelled 0: first items the user was shown but ignored
   (``impression`` events with no positive event on the item), then ANN hard negatives and random
   catalogue items, alternately. Validation: each held-out item with as many negatives.
+- **The catalogue** (``catalogue_sample`` active items, all of them in a smaller catalogue): each
+  validation pair carries its user's columns (left out) and its item's, so that the validation
+  ranks the catalogue (``modules.info_nce_validation``); with ``catalogue_negatives`` every
+  training anchor is contrasted with those items too (``modules.CatalogueNegatives``), and each
+  training example carries the columns that are not negatives for it: its positive and every
+  item its user touched in training.
 - ``max_examples`` keeps a seeded sample of the training pairs (0: all).
 """
 
@@ -59,6 +65,11 @@ class TrainingExamples:
     train: list[tuple]
     valid: list[tuple]
     window: dict[str, Any]
+    # Encoder: the texts of the catalogue (sample) the validation ranks, and with
+    # ``catalogue_negatives`` contrasts every training anchor with (each training example then
+    # ends with the columns masked for it).
+    catalogue: list[str] = field(default_factory=list)
+    catalogue_negatives: bool = False
 
 
 def current_user_text(profile: UserProfile, history_items: int) -> str:
@@ -335,7 +346,10 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     negatives = {
         (user, item): sampler.draw(user, n_hard, split.known.get(user, set()) | {item}) for user, item, _ in events
     }
+    catalogue_ids = _catalogue_sample(tenant, int(params.get("catalogue_sample", 0)), seed)
+    catalogue_negatives = bool(params.get("catalogue_negatives", False)) and bool(catalogue_ids)
     needed = {i for u, item, before in events for i in (item, *before[-history_n:], *negatives[(u, item)])}
+    needed |= set(catalogue_ids)
     needed |= {i for u in split.held_out for i in split.held_out[u]}
     needed |= {i for h in split.users.values() for _, i in h.liked[-history_n:]}
     texts, titles = item_text_map(needed), _titles(needed)
@@ -349,8 +363,24 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
             history.profile, history.queries, [titles.get(i, "") for i in recent], [texts.get(i, "") for i in recent]
         )
 
+    catalogue_ids = [i for i in catalogue_ids if i in texts]
+    column = {item: j for j, item in enumerate(catalogue_ids)}
+
+    known_columns: dict[int, tuple[int, ...]] = {}
+
+    def own_columns(user: int) -> tuple[int, ...]:
+        # The user's items are unlabelled positives, never negatives: one shared tuple per user.
+        if user not in known_columns:
+            known_columns[user] = tuple(sorted(column[i] for i in split.known.get(user, ()) if i in column))
+        return known_columns[user]
+
+    def masked(user: int, item: int) -> tuple[int, ...]:
+        own = own_columns(user)  # a training positive is one of them already
+        return own if item not in column or column[item] in own else (*own, column[item])
+
     train = [
         (anchor(user, before), texts[item], [texts[n] for n in negatives[(user, item)] if n in texts])
+        + ((masked(user, item),) if catalogue_negatives else ())
         for user, item, before in events
         if item in texts
     ]
@@ -358,15 +388,32 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     for user, items in sorted(split.held_out.items()):
         text = anchor(user, [i for _, i in split.users[user].liked])
         if text:
-            valid += [(text, texts[item]) for item in items if item in texts]
+            # With a catalogue: the user's columns to leave out and the held-out item's column,
+            # for the validation's ranking over the catalogue.
+            valid += [
+                (text, texts[item]) + ((own_columns(user), column[item]) if item in column else ())
+                for item in items
+                if item in texts
+            ]
     random.Random(seed).shuffle(valid)  # in-batch negatives should not be ordered by user id
     window = {
         **split.window,
         "train_examples": len(train),
         "valid_examples": len(valid),
         "hard_negative_users": len(pools),
+        "catalogue_items": len(catalogue_ids),
+        "catalogue_negatives": catalogue_negatives,
     }
-    return TrainingExamples(train, valid, window)
+    catalogue = [texts[i] for i in catalogue_ids]
+    return TrainingExamples(train, valid, window, catalogue=catalogue, catalogue_negatives=catalogue_negatives)
+
+
+def _catalogue_sample(tenant: Tenant, size: int, seed: int) -> list[int]:
+    """``size`` active items (all of them when the catalogue is smaller; a seeded sample else)."""
+    if size <= 0:
+        return []
+    items = sorted(_catalogue(tenant))
+    return items if len(items) <= size else sorted(random.Random(seed).sample(items, size))
 
 
 def reranker_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | None = None) -> TrainingExamples:

@@ -4,7 +4,8 @@
   ``TransformerEncoder`` serves it (masked mean of the last hidden states, L2-normalised), so the
   saved model drops into ``LLMREC["ENCODER"]`` / a new embedding version as is. Trained with
   ``info_nce_loss``: each anchor (a user's recent history text) must pick its positive (the next
-  item's text) among every positive of the batch and the mined hard negatives.
+  item's text) among every positive of the batch and the mined hard negatives, and optionally
+  every item of the catalogue (``CatalogueNegatives``: encoded without gradient, refreshed).
 - ``CrossEncoder``: "user text [SEP] item text" through a transformer with a one-logit
   classification head (``AutoModelForSequenceClassification``, num_labels=1), trained with binary
   cross-entropy (``bce_loss``) on clicks/purchases vs ignored or sampled items.
@@ -15,6 +16,7 @@ negatives concatenated), as ``DistributedDataParallel`` expects.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,46 +77,148 @@ class BiEncoder(nn.Module):
         return directory
 
 
-def collate_pairs(model: BiEncoder, examples: list[tuple[str, str, list[str]]]) -> dict[str, Any]:
-    """(anchor, positive, hard negatives) -> one tokenised batch of anchors + positives + negatives."""
+def collate_pairs(model: BiEncoder, examples: list[tuple]) -> dict[str, Any]:
+    """(anchor, positive, hard negatives[, masked catalogue columns]) -> one tokenised batch of
+    anchors + positives + negatives, and the (row, column) pairs of ``CatalogueNegatives`` that
+    must not count as negatives for that anchor (its positive and the user's other items)."""
     anchors = [e[0] for e in examples]
     positives = [e[1] for e in examples]
     negatives = [n for e in examples for n in (e[2] if len(e) > 2 else ())]
-    return {"inputs": model.tokenize(anchors + positives + negatives), "n": torch.tensor(len(examples))}
+    rows = [row for row, e in enumerate(examples) for _ in (e[3] if len(e) > 3 else ())]
+    columns = [column for e in examples for column in (e[3] if len(e) > 3 else ())]
+    return {
+        "inputs": model.tokenize(anchors + positives + negatives),
+        "n": torch.tensor(len(examples)),
+        "masked": torch.tensor([rows, columns], dtype=torch.long).reshape(2, -1),
+    }
 
 
-def info_nce_loss(model, batch: dict[str, Any], temperature: float = 0.05) -> torch.Tensor:
-    """Cross-entropy of each anchor over [all positives of the batch, all hard negatives]."""
+class CatalogueNegatives:
+    """The catalogue's items as negatives for every anchor, beside the batch's own candidates.
+
+    In-batch negatives are the other users' next items (popular ones, mostly) and the mined hard
+    negatives a handful per anchor; the service ranks the whole catalogue. Here every item of
+    ``texts`` (the catalogue, or a seeded sample of it) is encoded without gradient and kept, so
+    each anchor must also beat all of them: the loss is a softmax over the catalogue, as the
+    ranking is. The vectors are re-encoded with the current weights every ``refresh_every`` loss
+    calls (micro-batches); in between they are a little stale, which costs far less than
+    encoding them with gradients would. Gradients reach the shared weights through the anchor.
+    """
+
+    def __init__(self, texts: list[str], refresh_every: int = 100, batch_size: int = 256):
+        if refresh_every < 1:
+            raise ValueError(f"refresh_every must be a positive integer, not {refresh_every!r}.")
+        self.texts = list(texts)
+        self.refresh_every = int(refresh_every)
+        self.batch_size = int(batch_size)
+        self.vectors: torch.Tensor | None = None
+        self.calls = 0
+        self.refreshes = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def vectors_for(self, model) -> torch.Tensor:
+        if self.vectors is None or self.calls % self.refresh_every == 0:
+            self.refresh(model)
+        self.calls += 1
+        return self.vectors
+
+    @torch.no_grad()
+    def refresh(self, model) -> None:
+        module = getattr(model, "module", model)  # DistributedDataParallel wraps the BiEncoder
+        device = next(module.parameters()).device
+        was_training = module.training
+        module.eval()  # as served: no dropout
+        try:
+            parts = []
+            for start in range(0, len(self.texts), self.batch_size):
+                inputs = module.tokenize(self.texts[start : start + self.batch_size])
+                parts.append(module(**{k: v.to(device) for k, v in inputs.items()}).float())
+            self.vectors = torch.cat(parts) if parts else torch.zeros(0, 1, device=device)
+        finally:
+            module.train(was_training)
+        self.refreshes += 1
+
+
+def info_nce_loss(
+    model, batch: dict[str, Any], temperature: float = 0.05, catalogue: CatalogueNegatives | None = None
+) -> torch.Tensor:
+    """Cross-entropy of each anchor over [all positives of the batch, all hard negatives, and
+    with ``catalogue`` every catalogue item but the anchor's masked ones]."""
     vectors = model(**batch["inputs"])
     n = int(batch["n"])
     anchors, candidates = vectors[:n], vectors[n:]
-    logits = anchors @ candidates.T / temperature
-    return F.cross_entropy(logits.float(), torch.arange(n, device=logits.device))
+    logits = anchors @ candidates.T
+    if catalogue is not None and len(catalogue):
+        items = catalogue.vectors_for(model)
+        with torch.autocast(device_type=anchors.device.type, enabled=False):  # fp32 logits over the catalogue
+            extra = anchors.float() @ items.T
+        masked = batch.get("masked")
+        if masked is not None and masked.numel():
+            extra = extra.index_put((masked[0], masked[1]), torch.tensor(float("-inf"), device=extra.device))
+        logits = torch.cat([logits.float(), extra], dim=1)
+    return F.cross_entropy(logits.float() / temperature, torch.arange(n, device=logits.device))
 
 
 @torch.no_grad()
 def info_nce_validation(
-    model: BiEncoder, examples: list[tuple[str, str]], batch_size: int, temperature: float
+    model: BiEncoder,
+    examples: list[tuple],
+    batch_size: int,
+    temperature: float,
+    catalogue: CatalogueNegatives | None = None,
+    k: int = 10,
 ) -> dict[str, float]:
-    """Validation InfoNCE loss (in-batch negatives) and top-1 accuracy of the anchor -> positive match."""
+    """Validation InfoNCE loss (in-batch negatives) and top-1 accuracy of the anchor -> positive
+    match; with ``catalogue`` and examples ``(anchor, positive, user's columns, positive's
+    column)``, also the positive's ``recall@k`` and ``ndcg@k`` when each anchor ranks the whole
+    catalogue (freshly encoded), its user's own items left out: the fine-tuned model alone as a
+    next-item recommender."""
     device = next(model.parameters()).device
     losses, hits, total = [], 0, 0
+    ranked = catalogue is not None and len(catalogue) > 0 and any(len(e) > 3 for e in examples)
+    if ranked:
+        catalogue.refresh(model)
+    found, gains, ranked_total = 0, 0.0, 0
     for start in range(0, len(examples), batch_size):
-        chunk = [(e[0], e[1], []) for e in examples[start : start + batch_size]]
-        if len(chunk) < 2:
-            continue  # one pair has no negative: its loss is always 0
+        rows = examples[start : start + batch_size]
+        chunk = [(e[0], e[1], []) for e in rows]
         batch = collate_pairs(model, chunk)
         inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
         vectors = model(**inputs)
         n = len(chunk)
+        if ranked:
+            with torch.autocast(device_type=device.type, enabled=False):  # fp32: bf16 would tie ranks
+                scores = vectors[:n].float() @ catalogue.vectors.T
+            for row, example in enumerate(rows):
+                if len(example) <= 3:
+                    continue
+                own, target = example[2], int(example[3])
+                line = scores[row].clone()
+                if own:
+                    line[list(own)] = float("-inf")
+                rank = int((line > line[target]).sum())
+                ranked_total += 1
+                if rank < k:
+                    found += 1
+                    gains += 1.0 / math.log2(rank + 2)
+        if n < 2:
+            continue  # one pair has no negative: its loss is always 0
         logits = vectors[:n] @ vectors[n:].T / temperature
         target = torch.arange(n, device=device)
         losses.append(float(F.cross_entropy(logits.float(), target)) * n)
         hits += int((logits.argmax(dim=1) == target).sum())
         total += n
-    if not total:
-        return {"valid_loss": float("nan"), "valid_accuracy": float("nan")}
-    return {"valid_loss": sum(losses) / total, "valid_accuracy": hits / total}
+    out = (
+        {"valid_loss": sum(losses) / total, "valid_accuracy": hits / total}
+        if total
+        else {"valid_loss": float("nan"), "valid_accuracy": float("nan")}
+    )
+    if ranked_total:
+        out[f"valid_recall@{k}"] = found / ranked_total
+        out[f"valid_ndcg@{k}"] = gains / ranked_total
+    return out
 
 
 class CrossEncoder(nn.Module):

@@ -9,7 +9,11 @@ run (``run.metrics``):
   in both, so the encoder alone is compared);
 - re-ranker run: the active version with the active re-ranker (or none) vs with this one.
 
-``decide(run)``: better by more than ``MIN_IMPROVEMENT`` (relative) on ``PROMOTION_METRIC``:
+With them: the relative gain's paired bootstrap interval over the evaluated users
+(``relative_gain_interval``, at ``GAIN_CONFIDENCE``) and the split's baselines (``references``).
+
+``decide(run)``: better by more than ``MIN_IMPROVEMENT`` (relative) on ``PROMOTION_METRIC`` (with
+``REQUIRE_CONFIDENT_GAIN``: the interval's lower end above it, so that noise never switches models):
 promoted at once with ``AUTO_PROMOTE``, else left "pending" for ``promote(run)`` (the admin's
 button); not better: "rejected". ``promote`` switches atomically (``vectorstore.activate_version``
 for an encoder's version) and keeps the previous model for ``rollback(run)``.
@@ -30,6 +34,9 @@ from llmrec_django.recommending import state as serving_state
 from llmrec_django.training import reranker
 
 logger = logging.getLogger(__name__)
+
+
+REFERENCE_METHODS = ("most_popular", "item_knn", "als")
 
 
 class PromotionError(RuntimeError):
@@ -54,13 +61,35 @@ def evaluation_options(run: TrainingRun, vectors_version: int | None):
     )
 
 
-def _score(run: TrainingRun, vectors_version: int | None, reranker_path: str | None) -> dict[str, Any]:
+def _score(run: TrainingRun, vectors_version: int | None, reranker_path: str | None):
+    """The hybrid's metrics and the evaluation report (its lists, for per-user figures)."""
     from llmrec_django.evaluation import HYBRID, evaluate_tenant
 
     with reranker.using(reranker_path):
         report = evaluate_tenant(run.tenant, evaluation_options(run, vectors_version))
     hybrid = report.methods[HYBRID]
-    return {key: value for key, value in hybrid.items() if not isinstance(value, dict)}
+    return {key: value for key, value in hybrid.items() if not isinstance(value, dict)}, report
+
+
+def _gain_interval(metric: str, baseline_report, candidate_report) -> dict[str, Any]:
+    """The paired bootstrap interval of the relative gain over the users both evaluated (the
+    same split and seed give the same users); ``interval`` None for a metric of whole runs."""
+    from llmrec_django.core.metrics import PER_LIST_METRICS, per_list_values, relative_gain_interval
+    from llmrec_django.evaluation import HYBRID
+
+    confidence = float(llmrec_settings.TRAINING["GAIN_CONFIDENCE"])
+    name, _, k = metric.partition("@")
+    if name not in PER_LIST_METRICS or not k.isdigit():
+        return {"interval": None, "confidence": confidence, "users": None}
+    before = per_list_values(baseline_report.lists[HYBRID], baseline_report.relevant, int(k), name)
+    after = per_list_values(candidate_report.lists[HYBRID], candidate_report.relevant, int(k), name)
+    users = sorted(set(before) & set(after))
+    interval = relative_gain_interval([before[u] for u in users], [after[u] for u in users], confidence)
+    return {
+        "interval": None if interval is None else [round(interval[0], 4), round(interval[1], 4)],
+        "confidence": confidence,
+        "users": len(users),
+    }
 
 
 def evaluate(run: TrainingRun) -> dict[str, Any]:
@@ -70,13 +99,13 @@ def evaluate(run: TrainingRun) -> dict[str, Any]:
     if active_version is None:
         raise PromotionError(f"Tenant {run.tenant.slug!r} has no active embedding version to compare with.")
     if run.kind == TrainingRun.Kind.ENCODER:
-        baseline = _score(run, active_version.pk, None)
-        candidate = _score(run, run.embedding_version_id, None)
+        baseline, baseline_report = _score(run, active_version.pk, None)
+        candidate, candidate_report = _score(run, run.embedding_version_id, None)
         baseline_model = f"embedding version {active_version.pk} ({active_version.model_name})"
     else:
         current = reranker.active_reranker(run.tenant)
-        baseline = _score(run, active_version.pk, current.artifact_path if current else None)
-        candidate = _score(run, active_version.pk, run.artifact_path)
+        baseline, baseline_report = _score(run, active_version.pk, current.artifact_path if current else None)
+        candidate, candidate_report = _score(run, active_version.pk, run.artifact_path)
         baseline_model = f"re-ranker run {current.pk}" if current else "no re-ranker"
     if metric not in candidate:
         raise PromotionError(f"PROMOTION_METRIC {metric!r} is not one of {', '.join(sorted(candidate))}.")
@@ -85,6 +114,13 @@ def evaluate(run: TrainingRun) -> dict[str, Any]:
         "baseline": baseline[metric],
         "candidate": candidate[metric],
         "relative_gain": (candidate[metric] / baseline[metric] - 1) if baseline[metric] else None,
+        "relative_gain_interval": _gain_interval(metric, baseline_report, candidate_report),
+        # The same split's baselines (most popular, item-KNN, ALS), for scale.
+        "references": {
+            name: figures.get(metric)
+            for name, figures in candidate_report.methods.items()
+            if name in REFERENCE_METHODS and metric in figures
+        },
         "baseline_model": baseline_model,
         "baseline_metrics": baseline,
         "candidate_metrics": candidate,
@@ -95,11 +131,30 @@ def evaluate(run: TrainingRun) -> dict[str, Any]:
     return metrics
 
 
+def describe_gain(metrics: dict[str, Any]) -> str:
+    """ "+4.6% (95% interval -7.1% .. +17.0%, 608 users)", or "" before an evaluation."""
+    gain = metrics.get("relative_gain")
+    if gain is None:
+        return ""
+    spread = metrics.get("relative_gain_interval") or {}
+    interval = spread.get("interval")
+    if interval is None:
+        return f"{gain:+.1%}"
+    return (
+        f"{gain:+.1%} ({spread['confidence']:.0%} interval {interval[0]:+.1%} .. {interval[1]:+.1%}, "
+        f"{spread['users']} users)"
+    )
+
+
 def beats_active(run: TrainingRun) -> bool:
     metrics = run.metrics or {}
     if "candidate" not in metrics:
         return False
     margin = float(llmrec_settings.TRAINING["MIN_IMPROVEMENT"])
+    if llmrec_settings.TRAINING["REQUIRE_CONFIDENT_GAIN"]:
+        interval = (metrics.get("relative_gain_interval") or {}).get("interval")
+        if interval is not None:
+            return interval[0] > margin
     return metrics["candidate"] > metrics["baseline"] * (1 + margin)
 
 

@@ -60,19 +60,33 @@ def train_encoder(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Two-tower fine-tuning with InfoNCE (in-batch + hard negatives)."""
-    from llmrec_django.training.modules import BiEncoder, collate_pairs, info_nce_loss, info_nce_validation
+    """Two-tower fine-tuning with InfoNCE (in-batch + hard negatives, and the catalogue's items
+    with ``catalogue_negatives``); each epoch's validation also ranks the examples' catalogue."""
+    from llmrec_django.training.modules import (
+        BiEncoder,
+        CatalogueNegatives,
+        collate_pairs,
+        info_nce_loss,
+        info_nce_validation,
+    )
 
     config = loop_config(params)
     temperature = float(params["temperature"])
     model = BiEncoder(base_path, max_length=int(params["max_length"]))
     tower = user_tower(params)  # the user side as trained, saved with the weights for serving
+    catalogue = (
+        CatalogueNegatives(examples.catalogue, refresh_every=int(params.get("catalogue_refresh_batches", 100)))
+        if examples.catalogue
+        else None
+    )
     result = fit(
         model,
         examples.train,
         functools.partial(collate_pairs, model),
-        functools.partial(info_nce_loss, temperature=temperature),
-        lambda module: info_nce_validation(module, examples.valid, config.batch_size, temperature),
+        functools.partial(
+            info_nce_loss, temperature=temperature, catalogue=catalogue if examples.catalogue_negatives else None
+        ),
+        lambda module: info_nce_validation(module, examples.valid, config.batch_size, temperature, catalogue),
         config,
         checkpoint=_save_best(output, tower),
         on_epoch=on_epoch,

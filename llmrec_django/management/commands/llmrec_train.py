@@ -72,7 +72,7 @@ class Command(BaseCommand):
         return overrides
 
     def _train(self, tenant, kind, overrides, options) -> None:
-        from llmrec_django.training import runs
+        from llmrec_django.training import promotion, runs
         from llmrec_django.training.config import run_params
         from llmrec_django.training.loop import init_distributed
 
@@ -99,7 +99,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Run {run.pk} {run.status} on {run.device} in {run.duration_seconds:.0f}s; model at {run.artifact_path}.\n"
             f"{metrics.get('metric')}: candidate {metrics.get('candidate'):.4f} vs {metrics.get('baseline_model')} "
-            f"{metrics.get('baseline'):.4f} -> {run.get_promotion_display()}"
+            f"{metrics.get('baseline'):.4f}: {promotion.describe_gain(metrics)} -> {run.get_promotion_display()}"
         )
         if run.promotion == TrainingRun.Promotion.PENDING:
             self.stdout.write(f"Promote it with: manage.py llmrec_train promote {run.pk}")
