@@ -3,6 +3,7 @@ fine-tuning, and after adding the trained CTR re-ranker, on MovieLens ml-latest-
 
     python bench/finetune_gain.py [DATA_DIR] [--examples 6000] [--epochs 1] [--max-length 64]
                                   [--reranker-examples 2000] [--lr 5e-5] [--precision bf16] [--json OUT]
+                                  [--encoder-run ID]  (reuse an earlier run's encoder: re-ranker only)
 
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported into a
 tenant of its own (``bench-finetune``) and embedded with the configured encoder (all-MiniLM-L6-v2),
@@ -125,6 +126,11 @@ def main() -> None:
     )
     parser.add_argument("--top-n", type=int, default=50, help="Items of each list the re-ranker re-orders.")
     parser.add_argument("--no-reranker", action="store_true")
+    parser.add_argument(
+        "--encoder-run",
+        type=int,
+        help="Reuse this finished encoder run of the benchmark's tenant (its figures) instead of training one.",
+    )
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
 
@@ -132,7 +138,9 @@ def main() -> None:
     from django.conf import settings
     from django.test.utils import override_settings
 
+    from llmrec_django import vectorstore
     from llmrec_django.conf import llmrec_settings
+    from llmrec_django.models import TrainingRun
     from llmrec_django.training import promotion, runs
 
     started = time.perf_counter()
@@ -168,20 +176,25 @@ def main() -> None:
         }
     }
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
-        print("\n== encoder run ==", flush=True)
-        encoder = runs.create_run(
-            tenant,
-            "encoder",
-            {
-                "max_examples": args.examples,
-                "anchor": args.anchor,
-                "hard_negatives_from": args.hard_negatives_from,
-                "hard_negatives": args.hard_negatives,
-                "catalogue_negatives": args.catalogue_negatives,
-                "catalogue_refresh_batches": args.catalogue_refresh_batches,
-            },
-        )
-        encoder = runs.execute_run(encoder.pk)
+        if args.encoder_run:
+            encoder = TrainingRun.objects.get(pk=args.encoder_run, tenant=tenant, kind="encoder", status="succeeded")
+            print(f"\n== encoder run {encoder.pk} (trained and evaluated before; its version switched on) ==")
+            vectorstore.activate_version(encoder.embedding_version)
+        else:
+            print("\n== encoder run ==", flush=True)
+            encoder = runs.create_run(
+                tenant,
+                "encoder",
+                {
+                    "max_examples": args.examples,
+                    "anchor": args.anchor,
+                    "hard_negatives_from": args.hard_negatives_from,
+                    "hard_negatives": args.hard_negatives,
+                    "catalogue_negatives": args.catalogue_negatives,
+                    "catalogue_refresh_batches": args.catalogue_refresh_batches,
+                },
+            )
+            encoder = runs.execute_run(encoder.pk)
         if encoder.promotion != "active":
             print(f"(the fine-tuned encoder was {encoder.promotion}; activated anyway to measure the re-ranker on it)")
             promotion.promote(encoder)
