@@ -15,6 +15,7 @@ IDs:
                 REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one, or the delay
                 is not under half the broker's visibility timeout
 - llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
+- llmrec.E016  TRAINING["RERANKER"]["weight"] is not a number from 0 to 1
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -171,6 +172,20 @@ def check_api_key_cache(app_configs: Any = None, **kwargs: Any) -> list:
                 f'LLMREC["API_KEY_CACHE_SECONDS"] must be a number of seconds from 0 to 300, not {seconds!r}.',
                 hint="Other processes keep accepting a revoked key for this long; 10 is the default.",
                 id="llmrec.E015",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_reranker_weight(app_configs: Any = None, **kwargs: Any) -> list:
+    weight = llmrec_settings.TRAINING["RERANKER"].get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        return [
+            Error(
+                f'LLMREC["TRAINING"]["RERANKER"]["weight"] must be a number from 0 to 1, not {weight!r}.',
+                hint="The re-ranker's share of the order of a list's top: 1 orders by it alone, 0 ignores it.",
+                id="llmrec.E016",
             )
         ]
     return []

@@ -339,8 +339,10 @@ DEFAULTS: dict[str, Any] = {
             "catalogue_refresh_batches": 100,
         },
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
-        # active encoder's weights. top_n: items of a list the re-ranker re-orders.
-        "RERANKER": {"base_path": None, "negatives_per_positive": 3, "top_n": 50, "batch_size": 16},
+        # active encoder's weights. top_n: items of a list the re-ranker re-orders, by its click
+        # probability's logit and the hybrid's score, each standardised in the list, weighted
+        # weight : 1 - weight (1: the re-ranker's order alone; core.ranking.fuse_reranker).
+        "RERANKER": {"base_path": None, "negatives_per_positive": 3, "top_n": 50, "batch_size": 16, "weight": 0.5},
     },
 }
 

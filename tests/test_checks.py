@@ -59,6 +59,16 @@ def test_a_bad_api_key_cache_is_reported(settings):
         assert checks.check_api_key_cache() == []
 
 
+def test_a_bad_reranker_weight_is_reported(settings):
+    training = settings.LLMREC.get("TRAINING", {})
+    for bad in (-0.1, 1.5, "0.5", None, True):
+        settings.LLMREC = {**settings.LLMREC, "TRAINING": {**training, "RERANKER": {"weight": bad}}}
+        assert ids(checks.check_reranker_weight()) == ["llmrec.E016"], bad
+    for good in (0, 0.5, 1):
+        settings.LLMREC = {**settings.LLMREC, "TRAINING": {**training, "RERANKER": {"weight": good}}}
+        assert checks.check_reranker_weight() == []
+
+
 def test_missing_model_path(settings, tmp_path):
     settings.LLMREC = {**settings.LLMREC, "ENCODER": {"OPTIONS": {"path": str(tmp_path / "nothing-here")}}}
     [error] = checks.check_encoder()

@@ -15,6 +15,7 @@ from llmrec_django.core.ranking import (
     closest_new_items,
     fit_blend_cross_fitted,
     fit_blend_weights,
+    fuse_reranker,
     hybrid_features,
     hybrid_scores,
     kg_relation_weight,
@@ -416,3 +417,23 @@ def test_mmr_does_not_depend_on_the_scale_of_relevance():
     assert as_cosines.tolist() == as_probabilities.tolist()
     # and at lambda 0.8 relevance still leads: the top-3 by relevance are all in the list
     assert set(np.argsort(-relevance)[:3]) <= set(as_probabilities.tolist())
+
+
+def test_fuse_reranker_weighs_the_hybrid_order_against_the_click_probability():
+    hybrid = [3.0, 2.0, 1.0, 0.0]
+    clicks = [0.1, 0.2, 0.3, 0.9]
+    # Weight 1: the re-ranker's order alone; 0: the hybrid's; the result stays in (0, 1).
+    assert np.argsort(-fuse_reranker(hybrid, clicks, 1.0)).tolist() == [3, 2, 1, 0]
+    assert np.argsort(-fuse_reranker(hybrid, clicks, 0.0)).tolist() == [0, 1, 2, 3]
+    fused = fuse_reranker(hybrid, clicks, 0.5)
+    assert ((fused > 0) & (fused < 1)).all()
+    # By hand: the standardised hybrid score and the standardised logit, half each.
+    z = lambda v: (np.asarray(v) - np.mean(v)) / np.std(v)  # noqa: E731
+    logits = np.log(np.array(clicks) / (1 - np.array(clicks)))
+    assert fused == pytest.approx(1 / (1 + np.exp(-(0.5 * z(hybrid) + 0.5 * z(logits)))))
+    # The item the re-ranker is sure of climbs from last to second; the hybrid's first stays first.
+    assert np.argsort(-fused).tolist() == [0, 3, 1, 2]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fuse_reranker(hybrid, clicks, 1.5)
+    with pytest.raises(ValueError, match="one value per item"):
+        fuse_reranker(hybrid, clicks[:2], 0.5)

@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -13,6 +14,7 @@ from llmrec_django.models import EmbeddingVersion, Interaction, TrainingRun
 from llmrec_django.queues import route_task
 from llmrec_django.recommend import recommend_for_user
 from llmrec_django.recommending import data
+from llmrec_django.training import data as training_data
 from llmrec_django.training import promotion, reranker, runs
 from tests.training_helpers import build_shop, fast_training
 
@@ -174,6 +176,34 @@ def test_a_reranker_run_trains_and_reorders_recommendations_when_active(tenant, 
     promotion.rollback(run)
     assert reranker.active_reranker(tenant) is None
     assert recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids == before
+
+
+def test_the_reranker_reorders_only_the_top_n_weighing_its_clicks_against_the_hybrid(
+    tenant, shop, settings, monkeypatch
+):
+    items, users, _ = shop
+    ids = [i.pk for i in items[:6]]
+    scores = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    clicks = {items[0].pk: 0.2, items[1].pk: 0.3, items[2].pk: 0.4, items[3].pk: 0.95}  # the top 4 only
+    texts = {text: pk for pk, text in training_data.item_text_map(ids).items()}
+
+    class FixedScorer:
+        def score(self, users_text, item_texts):
+            return np.array([clicks[texts[t]] for t in item_texts])
+
+    monkeypatch.setattr(reranker, "scorer_for", lambda path: FixedScorer())
+
+    def order(weight):
+        settings.LLMREC = {
+            **settings.LLMREC,
+            "TRAINING": {**settings.LLMREC.get("TRAINING", {}), "RERANKER": {"top_n": 4, "weight": weight}},
+        }
+        new = reranker.rerank(tenant, users[0], ids, scores, path="fixed")
+        return [ids.index(i) for i in np.array(ids)[np.argsort(-new, kind="stable")]]
+
+    assert order(1.0) == [3, 2, 1, 0, 4, 5]  # the re-ranker's order alone above the untouched rest
+    assert order(0.0) == [0, 1, 2, 3, 4, 5]  # the hybrid's
+    assert order(0.5) == [0, 3, 1, 2, 4, 5]  # the sure click climbs; the hybrid's first stays first
 
 
 def test_a_failing_run_leaves_its_error_on_the_record(tenant, shop):

@@ -225,6 +225,28 @@ def standardise_within_list(values: ArrayLike) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 1e-12 else np.zeros(len(values))
 
 
+def fuse_reranker(hybrid_scores: ArrayLike, click_probabilities: ArrayLike, weight: float) -> np.ndarray:
+    """The top of a list re-scored by a CTR re-ranker, in (0, 1): higher is better.
+
+        fused = (1 - weight) * z(hybrid score) + weight * z(logit(click probability))
+
+    with both standardised within the list (``standardise_within_list``), then squashed by a
+    sigmoid. ``weight`` 1 orders by the re-ranker alone, 0 keeps the hybrid's order; in between,
+    a re-ranker that knows something the hybrid does not moves items without throwing away what
+    the hybrid knew (on MovieLens a re-ranker trained on a CPU, validation AUC 0.70, halved
+    NDCG@10 ordering the top 50 alone).
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"The re-ranker weight must lie in [0, 1], not {weight!r}.")
+    hybrid = np.asarray(hybrid_scores, dtype=np.float64)
+    probabilities = np.clip(np.asarray(click_probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
+    if hybrid.shape != probabilities.shape:
+        raise ValueError("hybrid_scores and click_probabilities need one value per item each.")
+    logits = np.log(probabilities) - np.log1p(-probabilities)
+    fused = (1.0 - weight) * standardise_within_list(hybrid) + weight * standardise_within_list(logits)
+    return scipy.special.expit(fused)
+
+
 def hybrid_features(
     cosine: ArrayLike,
     kg_weight: ArrayLike | None = None,

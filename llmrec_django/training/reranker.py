@@ -3,8 +3,10 @@
 ``recommend_for_user`` calls ``rerank(tenant, profile, item_ids, scores)`` just before its final
 steps (rules, diversity). When the tenant has an active re-ranker run (``TrainingRun`` of kind
 reranker, promotion "active"), the top ``LLMREC["TRAINING"]["RERANKER"]["top_n"]`` items by score
-are scored by the cross-encoder on "user text [SEP] item text" and placed, in that order, above
-the rest (whose scores and order are untouched); otherwise the scores come back unchanged.
+are scored by the cross-encoder on "user text [SEP] item text", re-ordered by that click
+probability fused with their hybrid score (``core.ranking.fuse_reranker``, ``RERANKER`` weight)
+and kept above the rest (whose scores and order are untouched); otherwise the scores come back
+unchanged.
 
 The model is loaded once per process and path (``CrossEncoderScorer``), lazily, and kept; a
 newly promoted run is picked up by the next request. ``using(path)`` / ``disabled()`` override
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core import ranking
 from llmrec_django.models import Item, Tenant, TrainingRun, UserProfile
 
 logger = logging.getLogger(__name__)
@@ -155,9 +158,10 @@ def rerank(
     except (OSError, ValueError, RuntimeError) as exc:
         logger.warning("Re-ranker at %s failed (%s); keeping the hybrid order.", path, exc)
         return scores
+    fused = ranking.fuse_reranker(scores[order], probabilities, float(params["RERANKER"]["weight"]))
     reranked = scores.copy()
     rest = np.delete(scores, order)
     floor = float(rest.max()) if len(rest) else 0.0
-    # The top N stay above the rest, in the re-ranker's order; each keeps a score in (floor, floor + 1].
-    reranked[order] = floor + 1e-6 + probabilities.astype(np.float64)
+    # The top N stay above the rest, in the fused order; each keeps a score in (floor, floor + 1].
+    reranked[order] = floor + 1e-6 + fused
     return reranked
