@@ -342,11 +342,12 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     n_hard = int(params["hard_negatives"])
     depth, source = int(params["hard_negative_depth"]), str(params.get("hard_negatives_from", "ann"))
     pools = mined_pools(tenant, split, users, source, depth) if n_hard else {}
-    sampler = NegativeSampler(_catalogue(tenant), pools, split.known, seed)
+    active = _catalogue(tenant)
+    sampler = NegativeSampler(active, pools, split.known, seed)
     negatives = {
         (user, item): sampler.draw(user, n_hard, split.known.get(user, set()) | {item}) for user, item, _ in events
     }
-    catalogue_ids = _catalogue_sample(tenant, int(params.get("catalogue_sample", 0)), seed)
+    catalogue_ids = _catalogue_sample(active, int(params.get("catalogue_sample", 0)), seed)
     catalogue_negatives = bool(params.get("catalogue_negatives", False)) and bool(catalogue_ids)
     needed = {i for u, item, before in events for i in (item, *before[-history_n:], *negatives[(u, item)])}
     needed |= set(catalogue_ids)
@@ -408,11 +409,11 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
     return TrainingExamples(train, valid, window, catalogue=catalogue, catalogue_negatives=catalogue_negatives)
 
 
-def _catalogue_sample(tenant: Tenant, size: int, seed: int) -> list[int]:
-    """``size`` active items (all of them when the catalogue is smaller; a seeded sample else)."""
+def _catalogue_sample(active: Sequence[int], size: int, seed: int) -> list[int]:
+    """``size`` of the ``active`` items (all of them when fewer; a seeded sample else)."""
     if size <= 0:
         return []
-    items = sorted(_catalogue(tenant))
+    items = sorted(active)
     return items if len(items) <= size else sorted(random.Random(seed).sample(items, size))
 
 

@@ -16,7 +16,6 @@ negatives concatenated), as ``DistributedDataParallel`` expects.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -183,26 +182,23 @@ def info_nce_validation(
     found, gains, ranked_total = 0, 0.0, 0
     for start in range(0, len(examples), batch_size):
         rows = examples[start : start + batch_size]
-        chunk = [(e[0], e[1], []) for e in rows]
+        # The user's own columns ride along as the batch's masked pairs (``collate_pairs``).
+        chunk = [(e[0], e[1], [], e[2] if len(e) > 3 else ()) for e in rows]
         batch = collate_pairs(model, chunk)
         inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
         vectors = model(**inputs)
         n = len(chunk)
         if ranked:
+            targets = torch.tensor([int(e[3]) if len(e) > 3 else -1 for e in rows], device=device)
             with torch.autocast(device_type=device.type, enabled=False):  # fp32: bf16 would tie ranks
                 scores = vectors[:n].float() @ catalogue.vectors.T
-            for row, example in enumerate(rows):
-                if len(example) <= 3:
-                    continue
-                own, target = example[2], int(example[3])
-                line = scores[row].clone()
-                if own:
-                    line[list(own)] = float("-inf")
-                rank = int((line > line[target]).sum())
-                ranked_total += 1
-                if rank < k:
-                    found += 1
-                    gains += 1.0 / math.log2(rank + 2)
+            masked = batch["masked"].to(device)
+            scores = scores.index_put((masked[0], masked[1]), torch.tensor(float("-inf"), device=device))
+            has = targets >= 0
+            ranks = (scores[has] > scores[has, targets[has]][:, None]).sum(dim=1)
+            ranked_total += int(has.sum())
+            found += int((ranks < k).sum())
+            gains += float((1.0 / torch.log2(ranks[ranks < k].double() + 2)).sum())
         if n < 2:
             continue  # one pair has no negative: its loss is always 0
         logits = vectors[:n] @ vectors[n:].T / temperature
