@@ -4,6 +4,7 @@ fine-tuning, and after adding the trained CTR re-ranker, on MovieLens ml-latest-
     python bench/finetune_gain.py [DATA_DIR] [--examples 6000] [--epochs 1] [--max-length 64]
                                   [--reranker-examples 2000] [--lr 5e-5] [--precision bf16] [--json OUT]
                                   [--encoder-run ID]  (reuse an earlier run's encoder: re-ranker only)
+                                  [--encoder-dir DIR --trained-on TEXT]  (an encoder trained elsewhere)
 
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported into a
 tenant of its own (``bench-finetune``) and embedded with the configured encoder (all-MiniLM-L6-v2),
@@ -17,6 +18,12 @@ re-ranker run on top of it, whose evaluation scores the service without and with
 Each gain comes with its paired bootstrap interval over the evaluated users (one held-out item
 each, so a few percent is within the noise), and the split's baselines (most popular, item-KNN,
 ALS) are printed for scale.
+
+``--encoder-dir`` evaluates an encoder trained on another machine (a GPU box running this
+benchmark: its run's artifact folder, ``LLMREC_HOME/training/bench-finetune/encoder-N``): the
+folder becomes a run of this tenant, the catalogue is re-embedded here and the run is evaluated
+and promoted exactly as after training, so a GPU-trained model can be measured (and a re-ranker
+trained on top of it) where the GPU is gone.
 The split is the promotion's: each user's last liked movie held out (the training's validation
 part), every user evaluated. Printed: the three NDCG@10 figures, their ratios (goal: fine-tuned /
 base >= 1.10), seconds per epoch of each model on this machine's device, and the machine.
@@ -131,6 +138,11 @@ def main() -> None:
         type=int,
         help="Reuse this finished encoder run of the benchmark's tenant (its figures) instead of training one.",
     )
+    parser.add_argument(
+        "--encoder-dir",
+        help="Evaluate this encoder folder, trained elsewhere on the same data (an encoder run's artifact folder).",
+    )
+    parser.add_argument("--trained-on", default="", help="With --encoder-dir: where and how it was trained (recorded).")
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
 
@@ -180,6 +192,9 @@ def main() -> None:
             encoder = TrainingRun.objects.get(pk=args.encoder_run, tenant=tenant, kind="encoder", status="succeeded")
             print(f"\n== encoder run {encoder.pk} (trained and evaluated before; its version switched on) ==")
             vectorstore.activate_version(encoder.embedding_version)
+        elif args.encoder_dir:
+            print(f"\n== encoder trained elsewhere: {args.encoder_dir} ==", flush=True)
+            encoder = evaluate_trained_elsewhere(tenant, Path(args.encoder_dir), args)
         else:
             print("\n== encoder run ==", flush=True)
             encoder = runs.create_run(
@@ -233,6 +248,33 @@ def main() -> None:
     print(f"machine: {machine()}; total {time.perf_counter() - started:.0f}s")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
+
+
+def evaluate_trained_elsewhere(tenant, folder: Path, args):
+    """An encoder run of this tenant whose training happened on another machine: its folder is
+    copied in as the run's artifact, then re-embedding, evaluation and promotion as in a run."""
+    import shutil
+
+    from django.utils import timezone
+
+    from llmrec_django.models import TrainingRun
+    from llmrec_django.training import runs
+
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise SystemExit(f"{folder} is not an encoder run's folder (config.json and model.safetensors expected).")
+    params = {"anchor": args.anchor, "history_items": args.history_items}
+    run = runs.create_run(tenant, "encoder", params)
+    shutil.copytree(folder, runs.artifact_dir(run), dirs_exist_ok=True)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+        stage="trained",
+        artifact_path=str(runs.artifact_dir(run)),
+        device=(args.trained_on or "elsewhere")[:64],
+    )
+    run.refresh_from_db()
+    runs.reembed_in_process(run)
+    return runs.finish_run(run.pk)
 
 
 def describe(run) -> dict:
