@@ -56,11 +56,13 @@ def setup_django() -> None:
 
 
 def prepare(data: Path) -> dict:
-    """The tenant with ml-latest-small and its base version active (re-activated on later runs)."""
+    """The tenant with ml-latest-small, its base version active (re-activated on later runs)
+    and no re-ranker active (rolled back on later runs)."""
     from llmrec_django import embedding, vectorstore
     from llmrec_django.backends import get_encoder
     from llmrec_django.importing.movielens import import_movielens
     from llmrec_django.models import EmbeddingVersion, Interaction, Item, Tenant
+    from llmrec_django.training import promotion, reranker
 
     tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": "Fine-tuning benchmark (MovieLens)"})
     done: dict = {}
@@ -80,6 +82,10 @@ def prepare(data: Path) -> dict:
         base = embedding.build_version_in_process(tenant)
         done["embed_seconds"] = round(time.perf_counter() - started, 1)
     vectorstore.activate_version(base)
+    # A re-ranker left active by an earlier run would sit in the re-ranker run's baseline.
+    while (current := reranker.active_reranker(tenant)) is not None:
+        promotion.rollback(current)
+        done.setdefault("rerankers_switched_off", []).append(current.pk)
     done.update(items=Item.objects.for_tenant(tenant).count(), events=Interaction.objects.for_tenant(tenant).count())
     return {"tenant": tenant, "base_version": base.pk, **done}
 
@@ -242,6 +248,9 @@ def main() -> None:
     for name in ("encoder", "reranker"):
         if name in figures:
             f = figures[name]
+            if not f["epochs"]:  # --encoder-dir
+                print(f"{name}: trained on {f['device']}; re-embedded and evaluated here in {f['duration']}s")
+                continue
             print(
                 f"{name}: {f['seconds_per_epoch']} s/epoch on {f['device']} ({f['window']['train_examples']} examples); run {f['duration']}s in all"
             )
