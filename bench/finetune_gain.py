@@ -5,6 +5,7 @@ fine-tuning, and after adding the trained CTR re-ranker, on MovieLens ml-latest-
                                   [--reranker-examples 2000] [--lr 5e-5] [--precision bf16] [--json OUT]
                                   [--encoder-run ID]  (reuse an earlier run's encoder: re-ranker only)
                                   [--encoder-dir DIR --trained-on TEXT]  (an encoder trained elsewhere)
+                                  [--train-only]  (train and stop: the folder for --encoder-dir)
 
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported into a
 tenant of its own (``bench-finetune``) and embedded with the configured encoder (all-MiniLM-L6-v2),
@@ -20,10 +21,11 @@ each, so a few percent is within the noise), and the split's baselines (most pop
 ALS) are printed for scale.
 
 ``--encoder-dir`` evaluates an encoder trained on another machine (a GPU box running this
-benchmark: its run's artifact folder, ``LLMREC_HOME/training/bench-finetune/encoder-N``): the
-folder becomes a run of this tenant, the catalogue is re-embedded here and the run is evaluated
-and promoted exactly as after training, so a GPU-trained model can be measured (and a re-ranker
-trained on top of it) where the GPU is gone.
+benchmark with ``--train-only``; its run's artifact folder, ``LLMREC_HOME/training/
+bench-finetune/encoder-N``): the folder becomes a run of this tenant, the catalogue is
+re-embedded here and the run is evaluated and promoted exactly as after training, so a
+GPU-trained model can be measured (and a re-ranker trained on top of it) where the GPU is gone.
+
 The split is the promotion's: each user's last liked movie held out (the training's validation
 part), every user evaluated. Printed: the three NDCG@10 figures, their ratios (goal: fine-tuned /
 base >= 1.10), seconds per epoch of each model on this machine's device, and the machine.
@@ -149,6 +151,11 @@ def main() -> None:
         help="Evaluate this encoder folder, trained elsewhere on the same data (an encoder run's artifact folder).",
     )
     parser.add_argument("--trained-on", default="", help="With --encoder-dir: where and how it was trained (recorded).")
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="Train the encoder and stop (no re-embedding or evaluation): its folder is for --encoder-dir elsewhere.",
+    )
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
 
@@ -215,6 +222,9 @@ def main() -> None:
                     "catalogue_refresh_batches": args.catalogue_refresh_batches,
                 },
             )
+            if args.train_only:
+                train_only(encoder, args, started)
+                return
             encoder = runs.execute_run(encoder.pk)
         if encoder.promotion != "active":
             print(f"(the fine-tuned encoder was {encoder.promotion}; activated anyway to measure the re-ranker on it)")
@@ -257,6 +267,39 @@ def main() -> None:
     print(f"machine: {machine()}; total {time.perf_counter() - started:.0f}s")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
+
+
+def train_only(run, args, started: float) -> None:
+    """The encoder run's training alone, its best epoch saved in its artifact folder; the run is
+    recorded as succeeded but not evaluated (promoting it is refused: no embedding version)."""
+    from django.utils import timezone
+
+    from llmrec_django.models import TrainingRun
+    from llmrec_django.training import runs
+
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, started_at=timezone.now())
+    run.refresh_from_db()
+    try:
+        runs.train_on_ranks(run.tenant, run.kind, run.params, run=run)
+    except Exception as exc:
+        runs.fail(run.pk, f"{type(exc).__name__}: {exc}")
+        raise
+    finished = timezone.now()
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.SUCCEEDED,
+        stage="trained, not evaluated (--train-only)",
+        finished_at=finished,
+        duration_seconds=round((finished - run.started_at).total_seconds(), 3),
+    )
+    figures = describe(run)
+    print(json.dumps({key: figures[key] for key in ("run", "epochs", "device", "duration", "window")}, indent=1))
+    print(
+        f"\nencoder: {figures['seconds_per_epoch']} s/epoch on {figures['device']} ({figures['window']['train_examples']} examples)"
+    )
+    print(f"model folder (for --encoder-dir): {run.artifact_path}")
+    print(f"machine: {machine()}; total {time.perf_counter() - started:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"encoder": figures}, indent=2, default=str))
 
 
 def evaluate_trained_elsewhere(tenant, folder: Path, args):
