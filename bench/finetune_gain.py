@@ -158,6 +158,8 @@ def main() -> None:
     )
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
+    if sum(map(bool, (args.encoder_run, args.encoder_dir, args.train_only))) > 1:
+        parser.error("--encoder-run, --encoder-dir and --train-only exclude one another.")
 
     setup_django()
     from django.conf import settings
@@ -325,8 +327,12 @@ def evaluate_trained_elsewhere(tenant, folder: Path, args):
         device=(args.trained_on or "elsewhere")[:64],
     )
     run.refresh_from_db()
-    runs.reembed_in_process(run)
-    return runs.finish_run(run.pk)
+    try:
+        runs.reembed_in_process(run)
+        return runs.finish_run(run.pk)
+    except Exception as exc:
+        runs.fail(run.pk, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def describe(run) -> dict:
