@@ -35,6 +35,7 @@ On CPU the training sets are subsampled (``--examples``) to keep the whole run n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -279,13 +280,8 @@ def train_only(run, args, started: float) -> None:
     from llmrec_django.models import TrainingRun
     from llmrec_django.training import runs
 
-    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, started_at=timezone.now())
-    run.refresh_from_db()
-    try:
+    with running(run):
         runs.train_on_ranks(run.tenant, run.kind, run.params, run=run)
-    except Exception as exc:
-        runs.fail(run.pk, f"{type(exc).__name__}: {exc}")
-        raise
     finished = timezone.now()
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED,
@@ -309,27 +305,31 @@ def evaluate_trained_elsewhere(tenant, folder: Path, args):
     copied in as the run's artifact, then re-embedding, evaluation and promotion as in a run."""
     import shutil
 
-    from django.utils import timezone
-
-    from llmrec_django.models import TrainingRun
     from llmrec_django.training import runs
 
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise SystemExit(f"{folder} is not an encoder run's folder (config.json and model.safetensors expected).")
     params = {"anchor": args.anchor, "history_items": args.history_items}
     run = runs.create_run(tenant, "encoder", params)
-    shutil.copytree(folder, runs.artifact_dir(run), dirs_exist_ok=True)
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.RUNNING,
-        started_at=timezone.now(),
-        stage="trained",
-        artifact_path=str(runs.artifact_dir(run)),
-        device=(args.trained_on or "elsewhere")[:64],
-    )
-    run.refresh_from_db()
-    try:
+    artifact = runs.artifact_dir(run)
+    shutil.copytree(folder, artifact, dirs_exist_ok=True)
+    with running(run, stage="trained", artifact_path=str(artifact), device=(args.trained_on or "elsewhere")[:64]):
         runs.reembed_in_process(run)
         return runs.finish_run(run.pk)
+
+
+@contextlib.contextmanager
+def running(run, **fields):
+    """The run recorded as running (with ``fields``) for the block; failed with the error if it raises."""
+    from django.utils import timezone
+
+    from llmrec_django.models import TrainingRun
+    from llmrec_django.training import runs
+
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, started_at=timezone.now(), **fields)
+    run.refresh_from_db()
+    try:
+        yield run
     except Exception as exc:
         runs.fail(run.pk, f"{type(exc).__name__}: {exc}")
         raise
