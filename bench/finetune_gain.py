@@ -122,6 +122,12 @@ def main() -> None:
         default="auto",
         help="Autocast (TRAINING COMMON precision): bf16 also works on a CPU (faster with AVX-512 BF16).",
     )
+    parser.add_argument(
+        "--trainable",
+        choices=["all", "projection"],
+        default="all",
+        help="Fine-tune every weight, or only a linear map on the frozen encoder's vectors (TRAINING ENCODER trainable).",
+    )
     parser.add_argument("--anchor", choices=["titles", "item_texts"], default="titles", help="Encoder anchor text.")
     parser.add_argument(
         "--hard-negatives-from",
@@ -196,6 +202,7 @@ def main() -> None:
             "examples": args.examples,
             "reranker_examples": args.reranker_examples,
             "top_n": args.top_n,
+            "trainable": args.trainable,
             "anchor": args.anchor,
             "hard_negatives_from": args.hard_negatives_from,
             "hard_negatives": args.hard_negatives,
@@ -218,6 +225,7 @@ def main() -> None:
                 "encoder",
                 {
                     "max_examples": args.examples,
+                    "trainable": args.trainable,
                     "anchor": args.anchor,
                     "hard_negatives_from": args.hard_negatives_from,
                     "hard_negatives": args.hard_negatives,

@@ -337,6 +337,10 @@ DEFAULTS: dict[str, Any] = {
             "catalogue_sample": 10_000,
             "catalogue_negatives": False,
             "catalogue_refresh_batches": 100,
+            # "all": fine-tune every weight (GPU work); "projection": freeze the transformer and
+            # train a linear map on its pooled vectors (llmrec_django.encoders.projection), each
+            # text encoded once: minutes on a CPU (give it a higher learning_rate and more epochs).
+            "trainable": "all",
         },
         # Cross-encoder "user text [SEP] item text" -> P(click). base_path None: start from the
         # active encoder's weights. top_n: items of a list the re-ranker re-orders, by its click

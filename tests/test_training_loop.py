@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -232,3 +233,56 @@ def test_the_serving_scorer_resolves_auto_to_the_available_device(tiny_encoder_d
     probabilities = scorer.score(["likes films"] * 3, CORPUS[7:10])
     assert probabilities.shape == (3,) and ((probabilities > 0) & (probabilities < 1)).all()
     assert scorer._model[1].type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_projection_training_leaves_the_transformer_as_it_was_and_serves_as_trained(tiny_encoder_dir, tmp_path):
+    from llmrec_django.encoders import TransformerEncoder
+    from llmrec_django.encoders.projection import PROJECTION_FILE, read_projection
+
+    model = BiEncoder(tiny_encoder_dir, max_length=32, trainable="projection")
+    before = {name: p.detach().clone() for name, p in model.transformer.named_parameters()}
+    assert [name for name, p in model.named_parameters() if p.requires_grad] == ["projection.weight", "projection.bias"]
+    # Untrained, the map is the identity: the cached path gives the base model's vectors.
+    with torch.no_grad():
+        base = BiEncoder(tiny_encoder_dir, max_length=32).eval()
+        expected = base(**base.tokenize(CORPUS[:4]))
+        assert torch.allclose(model.eval()(**model.tokenize(CORPUS[:4])), expected, atol=1e-5)
+    assert model.cache(CORPUS[:4]) == 0  # each text goes through the transformer once
+
+    config = LoopConfig(epochs=4, batch_size=8, learning_rate=5e-2, device="cpu", patience=10)
+    result = fit(
+        model,
+        PAIRS,
+        functools.partial(collate_pairs, model),
+        info_nce_loss,
+        lambda module: info_nce_validation(module, VALID, 4, 0.05),
+        config,
+        checkpoint=lambda module, epoch: module.save(tmp_path / "best"),
+    )
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+    assert all(torch.equal(p, before[name]) for name, p in model.transformer.named_parameters())
+    weight, bias = read_projection(tmp_path / "best")
+    assert (tmp_path / "best" / PROJECTION_FILE).is_file() and not torch.allclose(weight, torch.eye(len(bias)))
+
+    # The serving encoder applies the saved map: the same vectors as the trained module.
+    served = TransformerEncoder(str(tmp_path / "best"), max_length=32, device="cpu").encode(CORPUS[:6])
+    trained = BiEncoder(tmp_path / "best", max_length=32, trainable="projection").eval()
+    with torch.no_grad():
+        assert np.allclose(served, trained(**trained.tokenize(CORPUS[:6])).numpy(), atol=1e-5)
+    assert not np.allclose(served[:4], expected.numpy(), atol=1e-3)  # it did learn something
+
+
+def test_a_projection_that_is_not_a_square_map_is_refused_by_name(tiny_encoder_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from llmrec_django.encoders import TransformerEncoder
+    from llmrec_django.encoders.projection import PROJECTION_FILE
+
+    folder = Path(shutil.copytree(tiny_encoder_dir, tmp_path / "model"))
+    save_file({"weight": torch.zeros(3, 4), "bias": torch.zeros(3)}, str(folder / PROJECTION_FILE))
+    with pytest.raises(ValueError, match=PROJECTION_FILE):
+        TransformerEncoder(str(folder), device="cpu").encode(["a film"])
+    with pytest.raises(ValueError, match="trainable"):
+        BiEncoder(tiny_encoder_dir, trainable="top")

@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from llmrec_django import collaborative, vectorstore
+from llmrec_django.encoders.projection import read_projection
 from llmrec_django.encoders.user_tower import UserTower, read_user_tower
-from llmrec_django.models import EmbeddingVersion, Interaction, TrainingRun
+from llmrec_django.models import EmbeddingVersion, Interaction, Item, TrainingRun
 from llmrec_django.queues import route_task
 from llmrec_django.recommend import recommend_for_user
 from llmrec_django.recommending import data
@@ -82,6 +83,44 @@ def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, 
 
     # Idempotent: a finished run is not trained again (a redelivered task does nothing).
     assert runs.execute_run(run.pk).epochs == run.epochs
+
+
+def test_a_projection_run_trains_only_the_map_and_its_version_serves_it(tenant, shop):
+    _, _, base_version = shop
+    run = runs.create_run(tenant, "encoder", {"trainable": "projection", "epochs": 3, "learning_rate": 5e-2})
+    run = runs.execute_run(run.pk, auto_promote=False)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    # Every distinct text went through the frozen transformer once, before the first epoch.
+    assert run.data_window["cached_texts"] >= 18 and run.data_window["cache_seconds"] >= 0
+    assert run.epochs[-1]["train_loss"] < run.epochs[0]["train_loss"]
+    model_dir = Path(run.artifact_path)
+    assert read_projection(model_dir) is not None
+    # The transformer's weights are the base model's; the new version's vectors are not.
+    from safetensors.torch import load_file
+
+    tuned, base = (
+        load_file(model_dir / "model.safetensors"),
+        load_file(Path(base_version.model_path) / "model.safetensors"),
+    )
+    assert all(np.array_equal(tuned[name].numpy(), base[name].numpy()) for name in base if name in tuned)
+    ids = list(Item.objects.for_tenant(tenant).values_list("pk", flat=True))
+    tuned_vectors, base_vectors = (vectorstore.item_vectors(v, ids) for v in (run.embedding_version, base_version))
+    assert len(tuned_vectors) == len(ids) == 18
+    assert not np.allclose(
+        np.stack([tuned_vectors[i] for i in ids]), np.stack([base_vectors[i] for i in ids]), atol=1e-4
+    )
+
+    # The next run on the same base model reuses those vectors: nothing new to encode.
+    again = runs.execute_run(runs.create_run(tenant, "encoder", {"trainable": "projection", "epochs": 1}).pk)
+    assert again.status == TrainingRun.Status.SUCCEEDED, again.error
+    assert again.data_window["cached_texts"] == 0
+    assert again.data_window["cache_reused"] == run.data_window["cached_texts"]
+
+
+def test_an_unknown_trainable_part_is_refused_before_any_work(tenant, shop):
+    with pytest.raises(ValueError, match="trainable must be one of all, projection"):
+        runs.create_run(tenant, "encoder", {"trainable": "top_layers"})
+    assert not TrainingRun.objects.filter(tenant=tenant).exists()
 
 
 def _finished_run(tenant, kind, version=None, baseline=0.5, candidate=0.6, path="", interval=None):

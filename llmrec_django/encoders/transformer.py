@@ -3,7 +3,8 @@
 The recipe is the one all-MiniLM-L6-v2 was trained with (sentence-transformers): the mean of the
 last hidden states over the real tokens (the attention mask), then L2 normalisation, so a dot
 product of two vectors is their cosine similarity. Any BERT-like encoder saved with
-``save_pretrained()`` (a fine-tuned one included) loads through the same path.
+``save_pretrained()`` (a fine-tuned one included) loads through the same path, and a linear map trained on top of the pooled vectors
+(``encoders.projection``, saved beside the weights) is applied before the normalisation.
 
 Configured through ``LLMREC["ENCODER"]["OPTIONS"]``::
 
@@ -49,6 +50,7 @@ from llmrec_django.encoders.base import (
     resolve_model_path,
     torch_device,
 )
+from llmrec_django.encoders.projection import read_projection
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class TransformerEncoder(BaseEncoder):
         self._tokenizer: Any = None
         self._torch_device: Any = None
         self._amp_dtype: Any = None
+        self._projection: Any = None  # (weight, bias) applied to the pooled vectors, if trained
         self._effective_max_length = self.max_length
 
     # -- loading ----------------------------------------------------------------------------
@@ -147,6 +150,15 @@ class TransformerEncoder(BaseEncoder):
                 "Encoder option quantize=True is ignored on %s (int8 dynamic quantisation is CPU-only).", device
             )
         model.to(device)
+        # A map trained on top of the pooled vectors (training's trainable="projection").
+        projection = read_projection(self.model_path)
+        if projection is not None:
+            if projection[0].shape[0] != self.dimension:
+                raise ValueError(
+                    f"The encoder projection in {self.model_path} maps {projection[0].shape[0]} dimensions; "
+                    f"the model has {self.dimension}."
+                )
+            projection = tuple(t.to(device) for t in projection)
 
         if device.type == "cuda":
             # Mixed precision for the transformer; pooling and normalisation stay in float32.
@@ -163,6 +175,7 @@ class TransformerEncoder(BaseEncoder):
 
         self._tokenizer = tokenizer
         self._torch_device = device
+        self._projection = projection
         self._model = model
         logger.info(
             "Loaded encoder %s from %s on %s%s in %.1fs.",
@@ -233,6 +246,9 @@ class TransformerEncoder(BaseEncoder):
                 mask = batch["attention_mask"].unsqueeze(-1).to(torch.float32)
                 summed = (hidden.to(torch.float32) * mask).sum(dim=1)
                 mean = summed / mask.sum(dim=1).clamp(min=1e-9)
+                if self._projection is not None:
+                    weight, bias = self._projection
+                    mean = torch.addmm(bias, mean, weight.T)
                 vectors = F.normalize(mean, p=2, dim=1)
             return vectors.cpu().numpy()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec_django.conf import DEFAULTS, llmrec_settings
+from llmrec_django.encoders.projection import TRAINABLE
 from llmrec_django.encoders.user_tower import UserTower
 from llmrec_django.training.loop import LoopConfig
 
@@ -35,6 +36,11 @@ def run_params(kind: str, overrides: dict[str, Any] | None = None) -> dict[str, 
     loop_config(params)  # validates the loop's part now, before any work
     if kind == "encoder":
         user_tower(params)
+        if params.get("trainable", "all") not in TRAINABLE:
+            raise ValueError(
+                f"Invalid encoder training parameters: trainable must be one of {', '.join(TRAINABLE)}, "
+                f"not {params['trainable']!r}."
+            )
     return params
 
 

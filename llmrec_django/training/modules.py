@@ -6,6 +6,8 @@
   ``info_nce_loss``: each anchor (a user's recent history text) must pick its positive (the next
   item's text) among every positive of the batch and the mined hard negatives, and optionally
   every item of the catalogue (``CatalogueNegatives``: encoded without gradient, refreshed).
+  With ``trainable="projection"`` only a linear map on the pooled vectors is trained, over
+  cached outputs of the frozen transformer (``encoders.projection``).
 - ``CrossEncoder``: "user text [SEP] item text" through a transformer with a one-logit
   classification head (``AutoModelForSequenceClassification``, num_labels=1), trained with binary
   cross-entropy (``bce_loss``) on clicks/purchases vs ignored or sampled items.
@@ -16,6 +18,8 @@ negatives concatenated), as ``DistributedDataParallel`` expects.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmrec_django.core.ranking import roc_auc
+from llmrec_django.encoders.projection import PROJECTION_FILE
 
 
 def _tokenizer(path: str | Path):
@@ -42,37 +47,159 @@ def effective_max_length(tokenizer, config, max_length: int) -> int:
 
 
 class BiEncoder(nn.Module):
-    """A transformer with masked-mean pooling and L2 normalisation (the serving recipe)."""
+    """A transformer with masked-mean pooling, an optional linear projection and L2
+    normalisation (the serving recipe, ``TransformerEncoder``).
 
-    def __init__(self, path: str | Path, max_length: int = 128):
+    ``trainable="all"`` fine-tunes every weight (a projection saved with the base model is kept
+    and trained too). ``trainable="projection"`` freezes the transformer and trains only a square
+    map on the pooled vectors (``encoders.projection``: identity plus a learnt residual, so weight
+    decay pulls it towards the base model): each distinct text is encoded once, without gradient,
+    and its pooled vector cached (``cache``, or lazily by ``tokenize``), so an epoch costs
+    seconds on a CPU where a full one costs most of an hour. In that mode ``tokenize`` returns the
+    texts' rows in the cache instead of token ids, and ``forward`` takes those rows.
+    """
+
+    def __init__(self, path: str | Path, max_length: int = 128, trainable: str = "all"):
         super().__init__()
         from transformers import AutoModel
 
+        from llmrec_django.encoders.projection import TRAINABLE, read_projection
+
+        if trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be one of {', '.join(TRAINABLE)}, not {trainable!r}.")
+        self.trainable = trainable
+        self.base_path = str(path)
         self.tokenizer = _tokenizer(path)
         self.transformer = AutoModel.from_pretrained(str(path), local_files_only=True)
         # Mean pooling never uses BERT's pooler: frozen, it gets no gradient, which is what
         # DistributedDataParallel requires of every trainable parameter.
         for name, parameter in self.transformer.named_parameters():
-            if name.startswith("pooler."):
+            if name.startswith("pooler.") or trainable == "projection":
                 parameter.requires_grad_(False)
         self.max_length = effective_max_length(self.tokenizer, self.transformer.config, max_length)
+        saved = read_projection(path)
+        self.projection: nn.Linear | None = None
+        if saved is not None or trainable == "projection":
+            dimension = int(self.transformer.config.hidden_size)
+            if saved is not None and saved[0].shape[0] != dimension:
+                raise ValueError(f"The projection saved in {path} does not fit the model's {dimension} dimensions.")
+            self.projection = nn.Linear(dimension, dimension)
+            with torch.no_grad():  # the residual: weight = identity + projection.weight
+                self.projection.weight.copy_(
+                    saved[0] - torch.eye(dimension) if saved else torch.zeros(dimension, dimension)
+                )
+                self.projection.bias.copy_(saved[1] if saved else torch.zeros(dimension))
+        self._rows: dict[str, int] = {}
+        self._pooled: list[torch.Tensor] = []  # cached pooled vectors (projection mode), in chunks
+        self._pooled_matrix: torch.Tensor | None = None
 
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    # -- projection mode: the frozen transformer's pooled vectors, cached --------------------
+
+    @torch.no_grad()
+    def cache(self, texts: list[str], batch_size: int = 128) -> int:
+        """Encode the texts not cached yet (longest first, no gradient); returns how many."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._rows))
+        if not missing:
+            return 0
+        missing.sort(key=len, reverse=True)
+        was_training = self.transformer.training
+        self.transformer.eval()
+        device = next(self.transformer.parameters()).device
+        try:
+            for start in range(0, len(missing), batch_size):
+                chunk = missing[start : start + batch_size]
+                inputs = self._token_ids(chunk)
+                with torch.autocast(device_type=device.type, enabled=False):
+                    pooled = self._pool(**{k: v.to(device) for k, v in inputs.items()})
+                self._pooled.append(pooled.cpu())
+                for text in chunk:
+                    self._rows[text] = len(self._rows)
+        finally:
+            self.transformer.train(was_training)
+        self._pooled_matrix = None
+        return len(missing)
+
+    def cache_key(self) -> str:
+        """Names the cached vectors' meaning: the base weights and tokenizer files (their bytes)
+        and the token limit. A fine-tuned projection-only model keeps its base's key."""
+        digest = hashlib.sha256(f"max_length={self.max_length}".encode())
+        for name in sorted(os.listdir(self.base_path)):
+            if name.endswith((".safetensors", ".bin", "vocab.txt", "tokenizer.json")) and name != PROJECTION_FILE:
+                digest.update(name.encode())
+                with open(os.path.join(self.base_path, name), "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 22), b""):
+                        digest.update(block)
+        return digest.hexdigest()[:24]
+
+    def load_cache(self, file: str | Path) -> int:
+        """Adopt the pooled vectors saved by ``save_cache`` (same ``cache_key``); returns how many."""
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+        texts, vectors = saved["texts"], saved["vectors"]
+        if len(texts) != vectors.shape[0] or saved.get("key") != self.cache_key():
+            raise ValueError(f"{file} does not hold this model's cached vectors.")
+        new = [row for row, text in enumerate(texts) if text not in self._rows]
+        if new:
+            self._pooled.append(vectors[new].float())
+            for row in new:
+                self._rows[texts[row]] = len(self._rows)
+            self._pooled_matrix = None
+        return len(new)
+
+    def save_cache(self, file: str | Path, texts: list[str]) -> None:
+        """The pooled vectors of ``texts`` (all cached) to ``file``, written beside then renamed."""
+        texts = list(dict.fromkeys(texts))
+        rows = torch.tensor([self._rows[t] for t in texts], dtype=torch.long)
+        file = Path(file)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        partial = file.with_name(file.name + ".partial")
+        vectors = self._cached(rows).cpu() if texts else torch.zeros(0, 0)
+        torch.save({"key": self.cache_key(), "texts": texts, "vectors": vectors}, partial)
+        os.replace(partial, file)
+
+    def _cached(self, rows: torch.Tensor) -> torch.Tensor:
+        if self._pooled_matrix is None:
+            self._pooled_matrix = torch.cat(self._pooled)
+            self._pooled = [self._pooled_matrix]
+        device = self.projection.weight.device
+        if self._pooled_matrix.device != device:
+            self._pooled_matrix = self._pooled_matrix.to(device)
+            self._pooled = [self._pooled_matrix]
+        return self._pooled_matrix[rows.to(device)]
+
+    # -- both modes -------------------------------------------------------------------------
+
+    def _token_ids(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return dict(
             self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **rest: Any) -> torch.Tensor:
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        if self.trainable == "projection":
+            self.cache(texts)
+            return {"rows": torch.tensor([self._rows[t] for t in texts], dtype=torch.long)}
+        return self._token_ids(texts)
+
+    def _pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **rest: Any) -> torch.Tensor:
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask, **rest)[0]
         mask = attention_mask.unsqueeze(-1).to(torch.float32)
-        mean = (hidden.to(torch.float32) * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return F.normalize(mean, p=2, dim=1)
+        return (hidden.to(torch.float32) * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+    def forward(self, rows: torch.Tensor | None = None, **inputs: torch.Tensor) -> torch.Tensor:
+        mean = self._cached(rows) if rows is not None else self._pool(**inputs)
+        if self.projection is not None:
+            mean = mean + self.projection(mean)
+        return F.normalize(mean.float(), p=2, dim=1)
 
     def save(self, directory: str | Path) -> Path:
+        from llmrec_django.encoders.projection import write_projection
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.transformer.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
+        if self.projection is not None:
+            weight = self.projection.weight.detach().float().cpu() + torch.eye(self.projection.in_features)
+            write_projection(directory, weight, self.projection.bias)
         return directory
 
 

@@ -166,7 +166,22 @@ def train_on_ranks(
         base, examples, params, output=output, dist_info=dist_info, on_epoch=on_epoch, on_progress=on_progress
     )
     if is_main:
-        _update(run, device=f"{result['device']} ({result['precision']})", progress=1.0, stage="trained")
+        window = examples.window
+        if "cache" in result:  # trainable="projection": the texts through the frozen transformer, once
+            cache = result["cache"]
+            window = {
+                **window,
+                "cached_texts": cache["texts"],
+                "cache_reused": cache["reused"],
+                "cache_seconds": cache["seconds"],
+            }
+        _update(
+            run,
+            device=f"{result['device']} ({result['precision']})",
+            progress=1.0,
+            stage="trained",
+            data_window=window,
+        )
     return result
 
 

@@ -8,15 +8,19 @@ Both take ``(base_path, examples, params)`` and return the loop's summary as a d
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from llmrec_django.encoders.user_tower import UserTower, write_user_tower
-from llmrec_django.training.config import loop_config, user_tower
+from llmrec_django.training.config import artifacts_root, loop_config, user_tower
 from llmrec_django.training.data import TrainingExamples
-from llmrec_django.training.loop import DistributedInfo, EpochRecord, fit
+from llmrec_django.training.loop import DistributedInfo, EpochRecord, fit, resolve_device
+
+logger = logging.getLogger(__name__)
 
 
 def _save_best(output: Path | None, tower: UserTower | None = None) -> Callable[[Any, int], None] | None:
@@ -72,7 +76,8 @@ def train_encoder(
 
     config = loop_config(params)
     temperature = float(params["temperature"])
-    model = BiEncoder(base_path, max_length=int(params["max_length"]))
+    model = BiEncoder(base_path, max_length=int(params["max_length"]), trainable=str(params.get("trainable", "all")))
+    cached = _cache_texts(model, examples, config, dist_info) if model.trainable == "projection" else None
     tower = user_tower(params)  # the user side as trained, saved with the weights for serving
     catalogue = (
         CatalogueNegatives(examples.catalogue, refresh_every=int(params.get("catalogue_refresh_batches", 100)))
@@ -93,7 +98,30 @@ def train_encoder(
         on_progress=on_progress,
         dist_info=dist_info,
     )
-    return _summary(result)
+    return {**_summary(result), **({"cache": cached} if cached else {})}
+
+
+def _cache_texts(model, examples: TrainingExamples, config, dist_info: DistributedInfo | None) -> dict[str, Any]:
+    """Projection-only training: every distinct text of the run through the frozen transformer
+    once, on the training device, before the first epoch (which then costs seconds). The vectors
+    are kept under ``ARTIFACTS/pooled-cache`` (those of the latest run per base model), so the
+    next run on the same base model encodes only the texts it has not seen."""
+    started = time.perf_counter()
+    model.to(resolve_device(config.device, dist_info))
+    texts = [text for e in examples.train for text in (e[0], e[1], *(e[2] if len(e) > 2 else ()))]
+    texts += [text for e in examples.valid for text in (e[0], e[1])]
+    texts += list(examples.catalogue)
+    store = artifacts_root() / "pooled-cache" / f"{model.cache_key()}.pt"
+    reused = 0
+    if store.is_file():
+        try:
+            reused = model.load_cache(store)
+        except Exception as exc:  # a damaged or foreign file only costs the encoding
+            logger.warning("Ignoring the pooled-vector cache %s: %s", store, exc)
+    encoded = model.cache(texts)
+    if encoded and (dist_info is None or dist_info.is_main):
+        model.save_cache(store, texts)
+    return {"texts": encoded, "reused": reused, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def train_reranker(
