@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--patience", type=int, default=1, help="Epochs without a better validation loss before stopping.")
     parser.add_argument("--history-items", type=int, default=5)
     parser.add_argument(
         "--precision",
@@ -185,6 +186,7 @@ def main() -> None:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
+        "patience": args.patience,
         "max_length": args.max_length,
         "history_items": args.history_items,
         "precision": args.precision,

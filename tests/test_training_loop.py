@@ -286,3 +286,17 @@ def test_a_projection_that_is_not_a_square_map_is_refused_by_name(tiny_encoder_d
         TransformerEncoder(str(folder), device="cpu").encode(["a film"])
     with pytest.raises(ValueError, match="trainable"):
         BiEncoder(tiny_encoder_dir, trainable="top")
+
+
+def test_a_projection_contrasts_with_the_exact_catalogue_through_its_gradient(tiny_encoder_dir):
+    model = BiEncoder(tiny_encoder_dir, max_length=32, trainable="projection")
+    catalogue = CatalogueNegatives(CORPUS, refresh_every=1000)
+    examples = [(CORPUS[0], CORPUS[1], [], (1,)), (CORPUS[2], CORPUS[3], [], (3,))]
+    loss = info_nce_loss(model, collate_pairs(model, examples), catalogue=catalogue)
+    loss.backward()
+    # No stale copy: the catalogue went through the map with gradient (not a refresh without).
+    assert catalogue.refreshes == 0 and catalogue.rows.shape == (len(CORPUS),)
+    with_catalogue = model.projection.weight.grad.clone()
+    model.zero_grad()
+    info_nce_loss(model, collate_pairs(model, examples)).backward()  # same weights, in-batch only
+    assert not torch.allclose(with_catalogue, model.projection.weight.grad)

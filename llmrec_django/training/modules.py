@@ -229,6 +229,8 @@ class CatalogueNegatives:
     ranking is. The vectors are re-encoded with the current weights every ``refresh_every`` loss
     calls (micro-batches); in between they are a little stale, which costs far less than
     encoding them with gradients would. Gradients reach the shared weights through the anchor.
+    A projection-only model (``BiEncoder(trainable="projection")``) maps its cached vectors on
+    every call instead, with gradient: a full, exact softmax over the catalogue.
     """
 
     def __init__(self, texts: list[str], refresh_every: int = 100, batch_size: int = 256):
@@ -238,6 +240,7 @@ class CatalogueNegatives:
         self.refresh_every = int(refresh_every)
         self.batch_size = int(batch_size)
         self.vectors: torch.Tensor | None = None
+        self.rows: torch.Tensor | None = None  # projection mode: the texts' rows in the model's cache
         self.calls = 0
         self.refreshes = 0
 
@@ -245,6 +248,14 @@ class CatalogueNegatives:
         return len(self.texts)
 
     def vectors_for(self, model) -> torch.Tensor:
+        module = getattr(model, "module", model)
+        if getattr(module, "trainable", "all") == "projection":
+            # The frozen transformer's outputs are cached: the whole catalogue through the map is
+            # one matrix product, so its vectors are exact and carry gradient, never stale.
+            if self.rows is None:
+                self.rows = module.tokenize(self.texts)["rows"]
+            self.calls += 1
+            return module(rows=self.rows)
         if self.vectors is None or self.calls % self.refresh_every == 0:
             self.refresh(model)
         self.calls += 1
