@@ -92,6 +92,7 @@ class BiEncoder(nn.Module):
         self._rows: dict[str, int] = {}
         self._pooled: list[torch.Tensor] = []  # cached pooled vectors (projection mode), in chunks
         self._pooled_matrix: torch.Tensor | None = None
+        self._cache_key: str | None = None
 
     # -- projection mode: the frozen transformer's pooled vectors, cached --------------------
 
@@ -122,6 +123,8 @@ class BiEncoder(nn.Module):
     def cache_key(self) -> str:
         """Names the cached vectors' meaning: the base weights and tokenizer files (their bytes)
         and the token limit. A fine-tuned projection-only model keeps its base's key."""
+        if self._cache_key is not None:
+            return self._cache_key
         digest = hashlib.sha256(f"max_length={self.max_length}".encode())
         for name in sorted(os.listdir(self.base_path)):
             if name.endswith((".safetensors", ".bin", "vocab.txt", "tokenizer.json")) and name != PROJECTION_FILE:
@@ -129,7 +132,8 @@ class BiEncoder(nn.Module):
                 with open(os.path.join(self.base_path, name), "rb") as handle:
                     for block in iter(lambda: handle.read(1 << 22), b""):
                         digest.update(block)
-        return digest.hexdigest()[:24]
+        self._cache_key = digest.hexdigest()[:24]
+        return self._cache_key
 
     def load_cache(self, file: str | Path) -> int:
         """Adopt the pooled vectors saved by ``save_cache`` (same ``cache_key``); returns how many."""
