@@ -33,8 +33,8 @@ PAIRS = [(CORPUS[i], CORPUS[(i + 1) % len(CORPUS)], [CORPUS[(i + 5) % len(CORPUS
 VALID = [(a, b) for a, b, _ in PAIRS[:8]]
 
 
-def _fit_encoder(model_dir, config, **kwargs):
-    model = BiEncoder(model_dir, max_length=32)
+def _fit_encoder(model_dir, config, model=None, **kwargs):
+    model = model or BiEncoder(model_dir, max_length=32)
     result = fit(
         model,
         PAIRS,
@@ -250,15 +250,7 @@ def test_projection_training_leaves_the_transformer_as_it_was_and_serves_as_trai
     assert model.cache(CORPUS[:4]) == 0  # each text goes through the transformer once
 
     config = LoopConfig(epochs=4, batch_size=8, learning_rate=5e-2, device="cpu", patience=10)
-    result = fit(
-        model,
-        PAIRS,
-        functools.partial(collate_pairs, model),
-        info_nce_loss,
-        lambda module: info_nce_validation(module, VALID, 4, 0.05),
-        config,
-        checkpoint=lambda module, epoch: module.save(tmp_path / "best"),
-    )
+    _, result = _fit_encoder(None, config, model=model, checkpoint=lambda module, epoch: module.save(tmp_path / "best"))
     assert result.epochs[-1].train_loss < result.epochs[0].train_loss
     assert all(torch.equal(p, before[name]) for name, p in model.transformer.named_parameters())
     weight, bias = read_projection(tmp_path / "best")
