@@ -3,8 +3,9 @@
 The recipe is the one all-MiniLM-L6-v2 was trained with (sentence-transformers): the mean of the
 last hidden states over the real tokens (the attention mask), then L2 normalisation, so a dot
 product of two vectors is their cosine similarity. Any BERT-like encoder saved with
-``save_pretrained()`` (a fine-tuned one included) loads through the same path, and a linear map trained on top of the pooled vectors
-(``encoders.projection``, saved beside the weights) is applied before the normalisation.
+``save_pretrained()`` (a fine-tuned one included) loads through the same path; a linear map
+trained on its pooled vectors (``encoders.projection``, saved beside the weights) is applied
+before the normalisation.
 
 Configured through ``LLMREC["ENCODER"]["OPTIONS"]``::
 
