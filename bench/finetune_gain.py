@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the runs (sampling, shuffling, initialisation).")
     parser.add_argument(
         "--patience", type=int, default=1, help="Epochs without a better validation loss before stopping."
     )
@@ -192,6 +193,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
         "patience": args.patience,
+        "seed": args.seed,
         "max_length": args.max_length,
         "history_items": args.history_items,
         "precision": args.precision,
