@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmrec_django.core.ranking import roc_auc
-from llmrec_django.encoders.projection import PROJECTION_FILE
+from llmrec_django.encoders.projection import PROJECTION_FILE, TRAINABLE, read_projection, write_projection
 
 
 def _tokenizer(path: str | Path):
@@ -62,8 +62,6 @@ class BiEncoder(nn.Module):
     def __init__(self, path: str | Path, max_length: int = 128, trainable: str = "all"):
         super().__init__()
         from transformers import AutoModel
-
-        from llmrec_django.encoders.projection import TRAINABLE, read_projection
 
         if trainable not in TRAINABLE:
             raise ValueError(f"trainable must be one of {', '.join(TRAINABLE)}, not {trainable!r}.")
@@ -195,8 +193,6 @@ class BiEncoder(nn.Module):
         return F.normalize(mean.float(), p=2, dim=1)
 
     def save(self, directory: str | Path) -> Path:
-        from llmrec_django.encoders.projection import write_projection
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.transformer.save_pretrained(directory)
