@@ -192,7 +192,7 @@ def test_promotion_only_when_better_and_manual_mode_waits(tenant, shop, settings
 
 
 def test_a_reranker_run_trains_and_reorders_recommendations_when_active(tenant, shop):
-    _, users, _ = shop
+    _, users, base_version = shop
     run = runs.create_run(tenant, "reranker", {"epochs": 2, "patience": 5})
     run = runs.execute_run(run.pk, auto_promote=False)
     run.refresh_from_db()
@@ -201,6 +201,14 @@ def test_a_reranker_run_trains_and_reorders_recommendations_when_active(tenant, 
     assert "valid_auc" in run.epochs[0]
     assert run.metrics["baseline_model"] == "no re-ranker"
     assert run.promotion in (TrainingRun.Promotion.PENDING, TrainingRun.Promotion.REJECTED)
+    # Any two ways of serving compare the same way (the benchmark's base -> both fine-tuned models).
+    again = promotion.compare(run, (base_version.pk, None), (base_version.pk, run.artifact_path))
+    assert again["baseline"] == pytest.approx(run.metrics["baseline"])
+    assert again["candidate"] == pytest.approx(run.metrics["candidate"])
+    assert again["relative_gain_interval"]["users"] == 12
+    same = promotion.compare(run, (base_version.pk, None), (base_version.pk, None))
+    assert same["baseline"] > 0 and same["relative_gain"] == 0
+    assert same["relative_gain_interval"]["interval"] in (None, [0.0, 0.0])
 
     user = users[1]
     before = recommend_for_user(user, tenant=tenant, k=10, mmr_lambda=1.0).item_ids

@@ -11,6 +11,9 @@ run (``run.metrics``):
 
 With them: the relative gain's paired bootstrap interval over the evaluated users
 (``relative_gain_interval``, at ``GAIN_CONFIDENCE``) and the split's baselines (``references``).
+``compare(run, baseline, candidate)`` does the same for any two ways of serving (an embedding
+version and a re-ranker folder or none, each): the benchmark's base encoder against both
+fine-tuned models, say.
 
 ``decide(run)``: better by more than ``MIN_IMPROVEMENT`` (relative) on ``PROMOTION_METRIC`` (with
 ``REQUIRE_CONFIDENT_GAIN``: the interval's lower end above it, so that noise never switches models):
@@ -92,28 +95,23 @@ def _gain_interval(metric: str, baseline_report, candidate_report) -> dict[str, 
     }
 
 
-def evaluate(run: TrainingRun) -> dict[str, Any]:
-    """Evaluate the candidate and the active model on the same split; stored on ``run.metrics``."""
+Serving = tuple[int, str | None]  # (embedding version pk, re-ranker folder or None)
+
+
+def compare(run: TrainingRun, baseline: Serving, candidate: Serving) -> dict[str, Any]:
+    """``PROMOTION_METRIC`` of the tenant served two ways, each an (embedding version, re-ranker
+    folder or None) pair, on the run's split in one call: both figures, the relative gain with its
+    paired interval over the users, both metric sets and the split's baselines."""
     metric = str(llmrec_settings.TRAINING["PROMOTION_METRIC"])
-    active_version = vectorstore.active_version(run.tenant)
-    if active_version is None:
-        raise PromotionError(f"Tenant {run.tenant.slug!r} has no active embedding version to compare with.")
-    if run.kind == TrainingRun.Kind.ENCODER:
-        baseline, baseline_report = _score(run, active_version.pk, None)
-        candidate, candidate_report = _score(run, run.embedding_version_id, None)
-        baseline_model = f"embedding version {active_version.pk} ({active_version.model_name})"
-    else:
-        current = reranker.active_reranker(run.tenant)
-        baseline, baseline_report = _score(run, active_version.pk, current.artifact_path if current else None)
-        candidate, candidate_report = _score(run, active_version.pk, run.artifact_path)
-        baseline_model = f"re-ranker run {current.pk}" if current else "no re-ranker"
-    if metric not in candidate:
-        raise PromotionError(f"PROMOTION_METRIC {metric!r} is not one of {', '.join(sorted(candidate))}.")
-    metrics = {
+    before, baseline_report = _score(run, *baseline)
+    after, candidate_report = _score(run, *candidate)
+    if metric not in after:
+        raise PromotionError(f"PROMOTION_METRIC {metric!r} is not one of {', '.join(sorted(after))}.")
+    return {
         "metric": metric,
-        "baseline": baseline[metric],
-        "candidate": candidate[metric],
-        "relative_gain": (candidate[metric] / baseline[metric] - 1) if baseline[metric] else None,
+        "baseline": before[metric],
+        "candidate": after[metric],
+        "relative_gain": (after[metric] / before[metric] - 1) if before[metric] else None,
         "relative_gain_interval": _gain_interval(metric, baseline_report, candidate_report),
         # The same split's baselines (most popular, item-KNN, ALS), for scale.
         "references": {
@@ -121,11 +119,26 @@ def evaluate(run: TrainingRun) -> dict[str, Any]:
             for name, figures in candidate_report.methods.items()
             if name in REFERENCE_METHODS and metric in figures
         },
-        "baseline_model": baseline_model,
-        "baseline_metrics": baseline,
-        "candidate_metrics": candidate,
+        "baseline_metrics": before,
+        "candidate_metrics": after,
         "evaluated_at": timezone.now().isoformat(timespec="seconds"),
     }
+
+
+def evaluate(run: TrainingRun) -> dict[str, Any]:
+    """Evaluate the candidate and the active model on the same split; stored on ``run.metrics``."""
+    active_version = vectorstore.active_version(run.tenant)
+    if active_version is None:
+        raise PromotionError(f"Tenant {run.tenant.slug!r} has no active embedding version to compare with.")
+    if run.kind == TrainingRun.Kind.ENCODER:
+        metrics = compare(run, (active_version.pk, None), (run.embedding_version_id, None))
+        metrics["baseline_model"] = f"embedding version {active_version.pk} ({active_version.model_name})"
+    else:
+        current = reranker.active_reranker(run.tenant)
+        metrics = compare(
+            run, (active_version.pk, current.artifact_path if current else None), (active_version.pk, run.artifact_path)
+        )
+        metrics["baseline_model"] = f"re-ranker run {current.pk}" if current else "no re-ranker"
     run.metrics = metrics
     TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
     return metrics
