@@ -2,11 +2,12 @@
 fine-tuning, and after adding the trained CTR re-ranker, on MovieLens ml-latest-small.
 
     python bench/finetune_gain.py [DATA_DIR] [--examples 6000] [--epochs 1] [--max-length 64]
-                                  [--reranker-examples 2000] [--lr 5e-5] [--precision bf16] [--json OUT]
+                                  [--reranker-examples 2000] [--reranker-lr 5e-5] [--lr 5e-5] [--precision bf16] [--json OUT]
                                   [--encoder-run ID]  (reuse an earlier run's encoder: re-ranker only)
                                   [--encoder-dir DIR --trained-on TEXT]  (an encoder trained elsewhere)
                                   [--train-only]  (train and stop: the folder for --encoder-dir)
                                   [--trainable projection]  (the transformer frozen: minutes on a CPU)
+                                  [--held-out-items 5]  (each user's last 5 liked movies held out, not 1)
 
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported into a
 tenant of its own (``bench-finetune``) and embedded with the configured encoder (all-MiniLM-L6-v2),
@@ -28,7 +29,8 @@ re-embedded here and the run is evaluated and promoted exactly as after training
 GPU-trained model can be measured (and a re-ranker trained on top of it) where the GPU is gone.
 
 The split is the promotion's: each user's last liked movie held out (the training's validation
-part), every user evaluated. Printed: the three NDCG@10 figures, their ratios (goal: fine-tuned /
+part; ``--held-out-items N``, TRAINING HELD_OUT_ITEMS: the last N, which narrows the interval), every
+user evaluated. Printed: the three NDCG@10 figures, their ratios (goal: fine-tuned /
 base >= 1.10, for the encoder alone and for both fine-tuned models, the latter also measured
 against the base in one ``promotion.compare`` call with its own interval), seconds per epoch of each model on this machine's device, and the machine.
 On CPU the training sets are subsampled (``--examples``) to keep the whole run near 20 minutes;
@@ -115,15 +117,28 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data" / "ml-latest-small"))
     parser.add_argument("--examples", type=int, default=6000, help="Encoder training pairs kept (seeded sample).")
     parser.add_argument("--reranker-examples", type=int, default=2000, help="Re-ranker positives kept.")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--reranker-lr",
+        type=float,
+        default=5e-5,
+        help="The re-ranker's learning rate: every weight of the cross-encoder is trained, whatever --lr and --trainable say.",
+    )
+    parser.add_argument("--reranker-epochs", type=int, default=3, help="At most (early stopping with --patience).")
+    parser.add_argument("--epochs", type=int, default=1, help="The encoder's epochs, at most.")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--lr", type=float, default=5e-5, help="The encoder's learning rate.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the runs (sampling, shuffling, initialisation).")
     parser.add_argument(
         "--patience", type=int, default=1, help="Epochs without a better validation loss before stopping."
     )
     parser.add_argument("--history-items", type=int, default=5)
+    parser.add_argument(
+        "--held-out-items",
+        type=int,
+        default=1,
+        help="Each user's last N liked movies held out of training and scored (TRAINING HELD_OUT_ITEMS).",
+    )
     parser.add_argument(
         "--precision",
         choices=["auto", "bf16", "fp32"],
@@ -203,6 +218,7 @@ def main() -> None:
         **llmrec_settings.TRAINING,
         "AUTO_PROMOTE": True,
         "EVALUATION_USERS": None,
+        "HELD_OUT_ITEMS": args.held_out_items,
         "COMMON": {**llmrec_settings.TRAINING["COMMON"], **common},
         "RERANKER": {**llmrec_settings.TRAINING["RERANKER"], "top_n": args.top_n},
     }
@@ -210,7 +226,10 @@ def main() -> None:
         "settings": {
             **common,
             "examples": args.examples,
+            "held_out_items": args.held_out_items,
             "reranker_examples": args.reranker_examples,
+            "reranker_learning_rate": args.reranker_lr,
+            "reranker_epochs": args.reranker_epochs,
             "top_n": args.top_n,
             "trainable": args.trainable,
             "anchor": args.anchor,
@@ -223,6 +242,11 @@ def main() -> None:
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
         if args.encoder_run:
             encoder = TrainingRun.objects.get(pk=args.encoder_run, tenant=tenant, kind="encoder", status="succeeded")
+            if encoder.data_window.get("held_out_items", 1) != args.held_out_items:
+                raise SystemExit(
+                    f"Encoder run {encoder.pk} held out {encoder.data_window.get('held_out_items', 1)} items per user; "
+                    f"pass the same --held-out-items to compare on its split."
+                )
             print(f"\n== encoder run {encoder.pk} (trained and evaluated before; its version switched on) ==")
             vectorstore.activate_version(encoder.embedding_version)
         elif args.encoder_dir:
@@ -254,7 +278,16 @@ def main() -> None:
         print(json.dumps(figures["encoder"], indent=1), flush=True)
         if not args.no_reranker:
             print("\n== re-ranker run ==", flush=True)
-            rr = runs.create_run(tenant, "reranker", {"max_examples": args.reranker_examples, "batch_size": 16})
+            rr = runs.create_run(
+                tenant,
+                "reranker",
+                {
+                    "max_examples": args.reranker_examples,
+                    "batch_size": 16,
+                    "learning_rate": args.reranker_lr,
+                    "epochs": args.reranker_epochs,
+                },
+            )
             rr = runs.execute_run(rr.pk)
             figures["reranker"] = describe(rr)
             print(json.dumps(figures["reranker"], indent=1), flush=True)
@@ -267,7 +300,7 @@ def main() -> None:
 
     metric = encoder.metrics["metric"]
     base, tuned = encoder.metrics["baseline"], encoder.metrics["candidate"]
-    print(f"\n== summary ({metric}, temporal split, each user's last liked movie held out, all users) ==")
+    print(f"\n== summary ({metric}, {encoder.data_window.get('split', 'temporal split')}, all users) ==")
     references = encoder.metrics.get("references") or {}
     for name in promotion.REFERENCE_METHODS:
         if name in references:

@@ -16,6 +16,7 @@ IDs:
                 is not under half the broker's visibility timeout
 - llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
 - llmrec.E016  TRAINING["RERANKER"]["weight"] is not a number from 0 to 1
+- llmrec.E017  TRAINING["HELD_OUT_ITEMS"] is not a whole number of at least 1
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -186,6 +187,20 @@ def check_reranker_weight(app_configs: Any = None, **kwargs: Any) -> list:
                 f'LLMREC["TRAINING"]["RERANKER"]["weight"] must be a number from 0 to 1, not {weight!r}.',
                 hint="The re-ranker's share of the order of a list's top: 1 orders by it alone, 0 ignores it.",
                 id="llmrec.E016",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_held_out_items(app_configs: Any = None, **kwargs: Any) -> list:
+    held_out = llmrec_settings.TRAINING.get("HELD_OUT_ITEMS")
+    if isinstance(held_out, bool) or not isinstance(held_out, int) or held_out < 1:
+        return [
+            Error(
+                f'LLMREC["TRAINING"]["HELD_OUT_ITEMS"] must be a whole number of at least 1, not {held_out!r}.',
+                hint="Each user's last N liked items are held out of training for validation and promotion; 1 is the default.",
+                id="llmrec.E017",
             )
         ]
     return []

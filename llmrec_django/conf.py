@@ -287,6 +287,10 @@ DEFAULTS: dict[str, Any] = {
         "REQUIRE_CONFIDENT_GAIN": False,
         # Users sampled by the promotion's evaluation (None: all users with a held-out item).
         "EVALUATION_USERS": 2000,
+        # Each user's last N liked items held out of training: early stopping watches them and the
+        # promotion's evaluation scores them. More than one narrows the interval of a gain (more
+        # held-out items per user) and measures a longer horizon than the very next item.
+        "HELD_OUT_ITEMS": 1,
         # Celery beat's retraining task starts a run only when at least this many interactions
         # arrived since the last successful run of that model.
         "MIN_NEW_INTERACTIONS": 1000,

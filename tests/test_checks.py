@@ -69,6 +69,16 @@ def test_a_bad_reranker_weight_is_reported(settings):
         assert checks.check_reranker_weight() == []
 
 
+def test_a_bad_number_of_held_out_items_is_reported(settings):
+    training = settings.LLMREC.get("TRAINING", {})
+    for bad in (0, -1, 1.5, "2", None, True):
+        settings.LLMREC = {**settings.LLMREC, "TRAINING": {**training, "HELD_OUT_ITEMS": bad}}
+        assert ids(checks.check_held_out_items()) == ["llmrec.E017"], bad
+    for good in (1, 5):
+        settings.LLMREC = {**settings.LLMREC, "TRAINING": {**training, "HELD_OUT_ITEMS": good}}
+        assert checks.check_held_out_items() == []
+
+
 def test_missing_model_path(settings, tmp_path):
     settings.LLMREC = {**settings.LLMREC, "ENCODER": {"OPTIONS": {"path": str(tmp_path / "nothing-here")}}}
     [error] = checks.check_encoder()

@@ -41,6 +41,29 @@ def test_the_split_holds_out_each_users_last_liked_item(tenant, shop):
     assert all(len(split.ignored[u.pk]) == 1 for u in users)
 
 
+def test_held_out_items_sets_how_many_of_each_users_last_items_the_split_and_the_promotion_hold_out(
+    tenant, shop, settings
+):
+    from llmrec_django.models import TrainingRun
+    from llmrec_django.training import promotion
+
+    items, users, _ = shop
+    settings.LLMREC = {**settings.LLMREC, "TRAINING": {**settings.LLMREC["TRAINING"], "HELD_OUT_ITEMS": 2}}
+    split = training_data.load_split(tenant)
+    for u, profile in enumerate(users):
+        taste = FILMS if u % 2 else GEAR
+        order = taste[u % 3 :] + taste[: u % 3]
+        assert split.held_out[profile.pk] == sorted([items[order[3]].pk, items[order[4]].pk])
+        assert [item for _, item in split.users[profile.pk].liked] == [items[i].pk for i in order[:3]]
+    assert split.window["held_out_pairs"] == 2 * len(users)
+    assert split.window["held_out_items"] == 2 and "last 2 positive items" in split.window["split"]
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0})
+    assert len(training_data.encoder_examples(tenant, params, split).valid) == 2 * len(users)
+    # The promotion's evaluation scores the same held-out items.
+    run = TrainingRun(tenant=tenant, kind="encoder", params=params)
+    assert promotion.evaluation_options(run, None).test_events == 2
+
+
 def test_encoder_pairs_use_only_earlier_history_and_never_the_held_out_item(tenant, shop):
     items, users, _ = shop
     params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 1, "blend_holdout": False})

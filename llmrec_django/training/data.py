@@ -124,7 +124,8 @@ def load_split(tenant: Tenant) -> SplitData:
     log = load_log(tenant)
     if not len(log):
         raise ValueError(f"Tenant {tenant.slug!r} has no interactions to train on.")
-    split = split_log(log, EvaluationOptions(split="temporal", test_events=1))
+    held_out_items = int(llmrec_settings.TRAINING["HELD_OUT_ITEMS"])
+    split = split_log(log, EvaluationOptions(split="temporal", test_events=held_out_items))
     # A text the system generated was written from every event, the held-out ones included: it
     # would leak them into the training anchors. Texts users or the site wrote are kept.
     profiles = {
@@ -170,7 +171,12 @@ def load_split(tenant: Tenant) -> SplitData:
         users.setdefault(user, UserHistory(*profiles.get(user, ("", []))))
     times = log.times[rows] if len(rows) else np.zeros(0)
     window = {
-        "split": "temporal, each user's last positive item held out for validation",
+        "split": (
+            "temporal, each user's last positive item held out for validation"
+            if held_out_items == 1
+            else f"temporal, each user's last {held_out_items} positive items held out for validation"
+        ),
+        "held_out_items": held_out_items,
         "events": len(log),
         "train_events": len(rows),
         "held_out_pairs": sum(len(v) for v in held_out.values()),

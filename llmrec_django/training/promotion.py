@@ -55,7 +55,7 @@ def evaluation_options(run: TrainingRun, vectors_version: int | None):
     return EvaluationOptions(
         k=k,
         split="temporal",
-        test_events=1,
+        test_events=int(training["HELD_OUT_ITEMS"]),
         reuse_vectors=True,
         vectors_version=vectors_version,
         max_users=training.get("EVALUATION_USERS") or None,
