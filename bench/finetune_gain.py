@@ -151,7 +151,12 @@ def main() -> None:
         default="all",
         help="Fine-tune every weight, or only a linear map on the frozen encoder's vectors (TRAINING ENCODER trainable).",
     )
-    parser.add_argument("--anchor", choices=["titles", "item_texts"], default="titles", help="Encoder anchor text.")
+    parser.add_argument(
+        "--anchor",
+        choices=["titles", "item_texts", "history"],
+        default="titles",
+        help='The user side (TRAINING ENCODER anchor): recent titles or item texts as one text, or "history": the last --history-items liked items\' vectors weighted by learnt position weights.',
+    )
     parser.add_argument(
         "--hard-negatives-from",
         choices=["ann", "collaborative", "both"],

@@ -314,7 +314,10 @@ DEFAULTS: dict[str, Any] = {
             "max_examples": 50_000,  # training pairs kept (the most recent), 0: all
         },
         # Two-tower encoder: InfoNCE over in-batch and ANN-mined hard negatives. anchor: the user
-        # side lists the recent items' "titles", or their full "item_texts" (the items' own format).
+        # side lists the recent items' "titles", or their full "item_texts" (the items' own format),
+        # or "history": the user is the last history_items liked items' vectors weighted by
+        # position weights the run learns (plus the stated text x user_text_weight), as the
+        # service then builds the user's vector (llmrec_django.encoders.user_tower).
         # user_text_weight: in the served interest vector, the user's text (written as the anchor)
         # against the weighted history of item vectors (llmrec_django.encoders.user_tower). 5: on
         # ml-latest-small the hybrid's NDCG@10 with a fine-tuned model was 0.0488 at 0, 0.0514

@@ -212,7 +212,14 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     out_ids, out_vectors, out_counts = [], [], []
     for user_id in user_ids:
         usable = [e for e in events.get(user_id, ()) if e[0] in vectors_by_item]
-        if usable:
+        if tower is not None and tower.weighs_history:
+            # The last liked items weighed by their position, as the tower was trained.
+            recent = recent_liked_items(events.get(user_id, ()), tower.history_items)
+            weights = np.array(tower.history_weights(len(recent)))
+            kept = [j for j, item in enumerate(recent) if item in vectors_by_item]
+            weights = weights[kept]
+            matrix = np.stack([vectors_by_item[recent[j]] for j in kept]) if kept else np.zeros((0, version.dimension))
+        elif usable:
             ages = np.array([(now - e[3]).total_seconds() for e in usable])
             weights = event_weights([e[1] for e in usable], [e[2] for e in usable], ages, weights_by_type, half_life)
             matrix = np.stack([vectors_by_item[e[0]] for e in usable])
@@ -251,20 +258,24 @@ def user_tower_texts(
     """Each user's text for a two-tower model (``encoders.user_tower``): their stated profile
     (a generated one is left out, as in training, where it would leak later events), recent
     searches, and their last ``tower.history_items`` liked items."""
-    recent: dict[int, list[int]] = {}
-    for user_id in user_ids:
-        rows = sorted(events.get(user_id, ()), key=lambda e: e[3], reverse=True)
-        signs = event_weights(
-            [e[1] for e in rows], [e[2] for e in rows], np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0
-        )
-        liked: list[int] = []
-        for event, sign in zip(rows, signs, strict=True):
-            if sign > 0 and event[0] not in liked:
-                liked.append(event[0])
-                if len(liked) >= tower.history_items:
-                    break
-        recent[user_id] = liked[::-1]  # oldest first
+    recent = {user_id: recent_liked_items(events.get(user_id, ()), tower.history_items) for user_id in user_ids}
     return tower_texts(tenant_id, recent, tower)
+
+
+def recent_liked_items(events: Sequence[tuple], n: int) -> list[int]:
+    """The last ``n`` distinct items a user liked (positive events), oldest first, from their
+    ``(item_id, event_type, value, time)`` rows in any order."""
+    rows = sorted(events, key=lambda e: e[3], reverse=True)
+    signs = event_weights(
+        [e[1] for e in rows], [e[2] for e in rows], np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0
+    )
+    liked: list[int] = []
+    for event, sign in zip(rows, signs, strict=True):
+        if sign > 0 and event[0] not in liked:
+            liked.append(event[0])
+            if len(liked) >= n:
+                break
+    return liked[::-1]
 
 
 def tower_texts(tenant_id: int, recent_liked: Mapping[int, Sequence[int]], tower: UserTower) -> dict[int, str]:

@@ -304,6 +304,48 @@ def test_the_blend_fit_sees_a_fine_tuned_models_users_as_the_service_does(
     assert snapshot.user_vector(ida.pk) != pytest.approx(served, abs=1e-3)
 
 
+def test_a_history_towers_users_are_their_last_liked_items_weighted_by_position(
+    tenant, catalogue, tiny_encoder_dir, tmp_path
+):
+    """A model saved with the user tower "history": a user's vector is their last liked items'
+    vectors (dislikes are not liked, older items beyond ``history_items`` left out) weighted by
+    the learnt position weights, plus their stated text; the blend's snapshot makes it the same way."""
+    import shutil
+
+    from llmrec_django.collaborative import load_interactions
+    from llmrec_django.core.interest import interest_vector
+    from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+    from llmrec_django.recommending.blend import TrainingSnapshot
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_encoder_dir, tuned)
+    write_user_tower(tuned, UserTower(2, "history", text_weight=0.5, position_weights=(0.2, 0.8)))
+    jo = UserProfile.objects.create(tenant=tenant, external_id="jo", profile_text="Quiet films please")
+    start = timezone.now() - timezone.timedelta(days=3)
+    for n, (item, event_type) in enumerate([(0, "purchase"), (1, "click"), (2, "like"), (4, "dislike")]):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"j{n}", user=jo, item=catalogue[item], event_type=event_type,
+            timestamp=start + timezone.timedelta(hours=n),
+        )  # fmt: skip
+    version = build(tenant, model_path=str(tuned))
+    encoder = embedding.encoder_for(version)
+    items = vectorstore.item_vectors(version, [catalogue[1].pk, catalogue[2].pk])
+    expected = interest_vector(
+        np.stack([items[catalogue[1].pk], items[catalogue[2].pk]]),  # the last two liked, oldest first
+        [0.2, 0.8],
+        encoder.encode(["Quiet films please."])[0],
+        0.5,
+    )
+    served = vectorstore.user_vector(version, jo.pk)
+    assert served == pytest.approx(expected, abs=1e-4)
+    snapshot = TrainingSnapshot(tenant, load_interactions(tenant), load_interactions(tenant, positive_only=False))
+    assert snapshot.user_vector(jo.pk) == pytest.approx(served, abs=1e-4)
+    # Weighted the other way round, the vector differs: the positions matter.
+    write_user_tower(tuned, UserTower(2, "history", text_weight=0.5, position_weights=(0.8, 0.2)))
+    embedding.compute_user_vectors(version, [jo.pk])
+    assert vectorstore.user_vector(version, jo.pk) != pytest.approx(served, abs=1e-3)
+
+
 def test_user_vectors_of_a_version_without_a_model_need_no_encoder(tenant, catalogue):
     """Vectors computed elsewhere (model_path "-"): behaviour alone makes the users' vectors,
     whatever texts the users have (their own, or generated from their events)."""

@@ -208,6 +208,25 @@ def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop
         training_data.encoder_examples(tenant, {**params, "anchor": "both"})
 
 
+def test_history_anchors_carry_the_stated_text_and_the_recent_items_texts_oldest_first(tenant, shop):
+    from llmrec_django.core.text import build_user_text
+    from llmrec_django.encoders.user_tower import HistoryAnchor
+
+    params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0, "anchor": "history"})
+    examples = training_data.encoder_examples(tenant, params)
+    split = training_data.load_split(tenant)
+    texts = training_data.item_text_map({i for h in split.users.values() for _, i in h.liked})
+    user, history = next(iter(split.users.items()))
+    first, second, third, *_ = (texts[i] for _, i in history.liked)
+    stated = build_user_text(history.profile, history.queries)
+    assert (HistoryAnchor(stated, (first, second)), third, []) in examples.train
+    assert all(isinstance(e[0], HistoryAnchor) and len(e[0].items) <= 2 for e in examples.train + examples.valid)
+    # Validation: the user's last two training items before the held-out one.
+    last_two = tuple(texts[i] for _, i in history.liked[-2:])
+    held_out = texts[split.held_out[user][0]]
+    assert (HistoryAnchor(stated, last_two), held_out) in [e[:2] for e in examples.valid]
+
+
 def test_a_generated_profile_text_stays_out_of_the_split(tenant, shop):
     """A generated text was written from every event, the held-out ones too; a text the user or
     the site wrote is theirs and stays."""

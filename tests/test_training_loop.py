@@ -292,3 +292,62 @@ def test_a_projection_contrasts_with_the_exact_catalogue_through_its_gradient(ti
     model.zero_grad()
     info_nce_loss(model, collate_pairs(model, examples)).backward()  # same weights, in-batch only
     assert not torch.allclose(with_catalogue, model.projection.weight.grad)
+
+
+def test_a_history_tower_weighs_the_recent_items_by_learnt_positions_and_serves_as_trained(tiny_encoder_dir, tmp_path):
+    from llmrec_django.core.interest import interest_vector
+    from llmrec_django.encoders.user_tower import HistoryAnchor, UserTower, read_user_tower
+    from llmrec_django.training.trainers import _save_best
+
+    model = BiEncoder(tiny_encoder_dir, max_length=32, trainable="projection", history_items=3, text_weight=0.5)
+    # A user's anchor is their last items (oldest first), the newest item always following the
+    # same pattern: CORPUS[i] is followed by CORPUS[i + 1]; older items are noise.
+    n = len(CORPUS)
+    pairs = [
+        (HistoryAnchor("", (CORPUS[(i * 7) % n], CORPUS[(i * 11 + 3) % n], CORPUS[i])), CORPUS[(i + 1) % n], [])
+        for i in range(n)
+    ]
+    pairs.append((HistoryAnchor("likes quiet films", (CORPUS[0],)), CORPUS[1], []))  # a stated text, one item
+    batch = collate_pairs(model, pairs[:4] + pairs[-1:])
+    history = batch["inputs"]["history"]
+    assert history.shape == (5, 3) and (history[-1, :2] == -1).all() and history[-1, 2] >= 0  # newest last
+    assert (batch["inputs"]["user_text"][:4] == -1).all() and batch["inputs"]["user_text"][-1] >= 0
+    with torch.no_grad():  # untrained: equal weights over the present items, the text at 0.5
+        vectors = model.eval()(**batch["inputs"])
+        items = model(**model.tokenize([CORPUS[(0 * 7) % n], CORPUS[3], CORPUS[0], "likes quiet films"]))
+    mean = items[:3].mean(dim=0)
+    assert torch.allclose(vectors[0], mean / mean.norm(), atol=1e-5)
+    last = items[2] + 0.5 * items[3]
+    assert torch.allclose(vectors[4], last / last.norm(), atol=1e-5)
+
+    config = LoopConfig(epochs=6, batch_size=8, learning_rate=5e-2, device="cpu", patience=10)
+    checkpoint = _save_best(tmp_path / "best", UserTower(history_items=3, anchor="history", text_weight=0.5))
+    result = fit(
+        model,
+        pairs,
+        functools.partial(collate_pairs, model),
+        info_nce_loss,
+        lambda module: info_nce_validation(module, [(a, b) for a, b, _ in pairs[:8]], 4, 0.05),
+        config,
+        checkpoint=checkpoint,
+    )
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+    weights = model.position_weights()
+    assert weights[-1] > weights[0] and abs(sum(weights) - 1) < 1e-6  # it learnt that the newest item counts
+    saved = read_user_tower(tmp_path / "best")
+    assert saved.anchor == "history" and saved.history_items == 3 and len(saved.position_weights) == 3
+
+    # The service's interest vector from the saved tower and the served item vectors is the
+    # trained anchor (compute_user_vectors: interest_vector with the tower's position weights).
+    best = BiEncoder(tmp_path / "best", max_length=32, trainable="projection", history_items=3, text_weight=0.5).eval()
+    assert best.position_weights() == pytest.approx(saved.position_weights, abs=1e-5)
+    with torch.no_grad():
+        anchor = best(**collate_pairs(best, pairs[:1])["inputs"])[0].numpy()
+        served_items = best(**best.tokenize(list(pairs[0][0].items))).numpy()
+    served = interest_vector(served_items, saved.history_weights(3), None, saved.text_weight)
+    assert np.allclose(served, anchor, atol=1e-5)
+    # A tower over fewer items than it weighs takes the newest weights.
+    assert saved.history_weights(1) == [saved.position_weights[-1]]
+
+    with pytest.raises(ValueError, match="history user tower"):
+        collate_pairs(BiEncoder(tiny_encoder_dir, max_length=32), pairs[:2])

@@ -47,3 +47,25 @@ def test_an_unreadable_recipe_names_its_file(tmp_path):
     (tmp_path / USER_TOWER_FILE).write_text("{not json")
     with pytest.raises(ValueError, match=USER_TOWER_FILE):
         read_user_tower(tmp_path)
+
+
+def test_a_history_tower_weighs_the_newest_items_and_refuses_weights_that_do_not_fit(tmp_path):
+    tower = UserTower(3, "history", text_weight=0.5, position_weights=(0.1, 0.3, 0.6))
+    assert tower.weighs_history and not UserTower(3).weighs_history
+    assert tower.history_weights(3) == [0.1, 0.3, 0.6]
+    assert tower.history_weights(2) == [0.3, 0.6] and tower.history_weights(9) == [0.1, 0.3, 0.6]
+    assert tower.history_weights(0) == [] and UserTower(3, "history").history_weights(2) == [1.0, 1.0]
+    # Its text is only what the user or site stated: the items are weighed, not written.
+    assert tower.text("Quiet films", [], ["Alien"], ["Alien. A film."]) == "Quiet films."
+    write_user_tower(tmp_path, tower)
+    assert read_user_tower(tmp_path) == tower
+    for fields, message in (
+        (dict(position_weights=(0.5, 0.5)), "one weight per history item"),
+        (dict(position_weights=(0.5, -0.1, 0.6)), ">= 0"),
+        (dict(position_weights=(0.0, 0.0, 0.0)), "not all 0"),
+        (dict(position_weights=(0.2, float("nan"), 0.6)), "finite"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            UserTower(3, "history", **fields)
+    with pytest.raises(ValueError, match="anchor 'history' only"):
+        UserTower(3, "titles", position_weights=(0.1, 0.3, 0.6))

@@ -200,9 +200,19 @@ class TrainingSnapshot:
         events (``liked`` when the snapshot has none of the user's) plus the user's text."""
         if self.vectors is None:
             return None
-        interest = self.interest.get(user) or (self.liked.get(user, {}) if liked is None else liked)
-        rows = [self.column[i] for i in interest if i in self.column]
-        weights = np.array([interest[int(self.catalogue[r])] for r in rows], dtype=np.float64)
+        if self.tower is not None and self.tower.weighs_history:
+            # The last liked items weighed by their position, as the tower was trained.
+            recent = list(self.recent_liked.get(user, {}))[: self.tower.history_items][::-1]
+            if not recent and liked:
+                recent = [i for i, w in liked.items() if w > 0][-self.tower.history_items :]
+            weights = np.array(self.tower.history_weights(len(recent)), dtype=np.float64)
+            kept = [j for j, item in enumerate(recent) if item in self.column]
+            rows = [self.column[recent[j]] for j in kept]
+            weights = weights[kept]
+        else:
+            interest = self.interest.get(user) or (self.liked.get(user, {}) if liked is None else liked)
+            rows = [self.column[i] for i in interest if i in self.column]
+            weights = np.array([interest[int(self.catalogue[r])] for r in rows], dtype=np.float64)
         if user not in self.text_vectors:
             self.encode_user_texts([user])
         return interest_vector(self.vectors[rows], weights, self.text_vectors.get(user), self.text_weight)

@@ -11,7 +11,9 @@ pairs it was trained on, and early stopping watches the same held-out items.
   its users' vectors (``encoders.user_tower``, whose recipe the trainer saves with the model).
 - **Encoder pairs**: for every positive (user, item) of the training part, in time order, the
   user text made of what came before (``anchor="item_texts"``: the profile then the full texts
-  of those items, newest first, instead of their titles) -> the item's text (``embedding.item_texts``), plus
+  of those items, newest first, instead of their titles; ``anchor="history"``: a
+  ``HistoryAnchor``, the stated text and the texts of those items, which the model weighs by
+  position) -> the item's text (``embedding.item_texts``), plus
   ``hard_negatives`` items drawn from the user's nearest items in the active version's ANN index
   (ranks 5..``hard_negative_depth``, the user's own items excluded; random items without an
   active version), or, with ``hard_negatives_from`` "collaborative" / "both", from what ALS and
@@ -44,7 +46,7 @@ import numpy as np
 from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.text import user_history_text
-from llmrec_django.encoders.user_tower import UserTower
+from llmrec_django.encoders.user_tower import HistoryAnchor, UserTower
 from llmrec_django.interest_profile import written_text
 from llmrec_django.models import Interaction, Item, Tenant, UserProfile
 
@@ -363,12 +365,15 @@ def encoder_examples(tenant: Tenant, params: dict[str, Any], split: SplitData | 
 
     tower = UserTower(history_items=history_n, anchor=str(params.get("anchor", "titles")))
 
-    def anchor(user: int, before: Sequence[int]) -> str:
+    def anchor(user: int, before: Sequence[int]) -> str | HistoryAnchor:
         history = split.users[user]
         recent = before[-history_n:]
-        return tower.text(
+        text = tower.text(
             history.profile, history.queries, [titles.get(i, "") for i in recent], [texts.get(i, "") for i in recent]
         )
+        if tower.weighs_history:
+            return HistoryAnchor(text, tuple(texts[i] for i in recent if i in texts))
+        return text
 
     catalogue_ids = [i for i in catalogue_ids if i in texts]
     column = {item: j for j, item in enumerate(catalogue_ids)}

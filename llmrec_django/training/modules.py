@@ -7,7 +7,9 @@
   item's text) among every positive of the batch and the mined hard negatives, and optionally
   every item of the catalogue (``CatalogueNegatives``: encoded without gradient, refreshed).
   With ``trainable="projection"`` only a linear map on the pooled vectors is trained, over
-  cached outputs of the frozen transformer (``encoders.projection``).
+  cached outputs of the frozen transformer (``encoders.projection``). With the user tower
+  "history" an anchor is the user's last liked items' vectors weighted by learnt position
+  weights (``BiEncoder.history_anchors``), as the service then makes the user's vector.
 - ``CrossEncoder``: "user text [SEP] item text" through a transformer with a one-logit
   classification head (``AutoModelForSequenceClassification``, num_labels=1), trained with binary
   cross-entropy (``bce_loss``) on clicks/purchases vs ignored or sampled items.
@@ -29,6 +31,7 @@ from torch import nn
 
 from llmrec_django.core.ranking import roc_auc
 from llmrec_django.encoders.projection import PROJECTION_FILE, TRAINABLE, read_projection, write_projection
+from llmrec_django.encoders.user_tower import HistoryAnchor, read_user_tower
 
 
 def _tokenizer(path: str | Path):
@@ -59,7 +62,15 @@ class BiEncoder(nn.Module):
     texts' rows in the cache instead of token ids, and ``forward`` takes those rows.
     """
 
-    def __init__(self, path: str | Path, max_length: int = 128, trainable: str = "all"):
+    def __init__(
+        self,
+        path: str | Path,
+        max_length: int = 128,
+        trainable: str = "all",
+        *,
+        history_items: int = 0,
+        text_weight: float = 1.0,
+    ):
         super().__init__()
         from transformers import AutoModel
 
@@ -87,6 +98,18 @@ class BiEncoder(nn.Module):
                     saved[0] - torch.eye(dimension) if saved else torch.zeros(dimension, dimension)
                 )
                 self.projection.bias.copy_(saved[1] if saved else torch.zeros(dimension))
+        # The user tower "history" (``history_items`` > 0): an anchor is the user's last liked
+        # items' vectors weighted by position (these logits, softmax), plus ``text_weight`` x the
+        # vector of the user's stated text, as ``embedding.compute_user_vectors`` serves it.
+        self.history_items = int(history_items)
+        self.text_weight = float(text_weight)
+        self.position_logits: nn.Parameter | None = None
+        if self.history_items > 0:
+            tower = read_user_tower(path)
+            start = torch.zeros(self.history_items)
+            if tower is not None and len(tower.position_weights) == self.history_items:
+                start = torch.tensor(tower.position_weights).clamp(min=1e-6).log()  # continue from the saved ones
+            self.position_logits = nn.Parameter(start)
         self._rows: dict[str, int] = {}
         self._pooled: list[torch.Tensor] = []  # cached pooled vectors (projection mode), in chunks
         self._pooled_matrix: torch.Tensor | None = None
@@ -186,11 +209,44 @@ class BiEncoder(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(torch.float32)
         return (hidden.to(torch.float32) * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
-    def forward(self, rows: torch.Tensor | None = None, **inputs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        rows: torch.Tensor | None = None,
+        history: torch.Tensor | None = None,
+        user_text: torch.Tensor | None = None,
+        candidates: torch.Tensor | None = None,
+        **inputs: torch.Tensor,
+    ) -> torch.Tensor:
+        """The texts' unit vectors; with ``history`` (a batch of ``HistoryAnchor`` s, see
+        ``collate_pairs``) the anchors' vectors, then those of the ``candidates`` rows."""
         mean = self._cached(rows) if rows is not None else self._pool(**inputs)
         if self.projection is not None:
             mean = mean + self.projection(mean)
-        return F.normalize(mean.float(), p=2, dim=1)
+        vectors = F.normalize(mean.float(), p=2, dim=1)
+        if history is None:
+            return vectors
+        return torch.cat([self.history_anchors(vectors, history, user_text), vectors[candidates]])
+
+    def history_anchors(self, vectors: torch.Tensor, history: torch.Tensor, user_text: torch.Tensor) -> torch.Tensor:
+        """Each user's vector: ``history`` (n, k) holds rows of ``vectors`` (their last liked
+        items, newest last, -1 where a user has fewer), weighted by position and normalised over
+        the present ones; plus ``text_weight`` x the ``user_text`` row (-1: none); unit length."""
+        if self.position_logits is None:
+            raise ValueError("This encoder has no history user tower (history_items=0).")
+        present = history >= 0
+        logits = self.position_logits[-history.shape[1] :].expand(history.shape)
+        weights = torch.softmax(logits.masked_fill(~present, -1e4), dim=1) * present
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        total = (weights.unsqueeze(-1) * vectors[history.clamp(min=0)]).sum(dim=1)
+        has_text = (user_text >= 0).unsqueeze(-1)
+        text = torch.where(has_text, vectors[user_text.clamp(min=0)], torch.zeros((), device=vectors.device))
+        return F.normalize(total + self.text_weight * text, p=2, dim=1)
+
+    def position_weights(self) -> tuple[float, ...]:
+        """The learnt weight of each of the last ``history_items`` liked items, oldest first."""
+        if self.position_logits is None:
+            return ()
+        return tuple(torch.softmax(self.position_logits.detach().float().cpu(), dim=0).tolist())
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -206,16 +262,43 @@ class BiEncoder(nn.Module):
 def collate_pairs(model: BiEncoder, examples: list[tuple]) -> dict[str, Any]:
     """(anchor, positive, hard negatives[, masked catalogue columns]) -> one tokenised batch of
     anchors + positives + negatives, and the (row, column) pairs of ``CatalogueNegatives`` that
-    must not count as negatives for that anchor (its positive and the user's other items)."""
+    must not count as negatives for that anchor (its positive and the user's other items).
+
+    Anchors that are ``HistoryAnchor`` s (the user tower "history") are a user's item texts: the
+    batch then holds each distinct text once, and ``history`` / ``user_text`` / ``candidates``
+    say which rows make each anchor and each candidate (``BiEncoder.forward``)."""
     anchors = [e[0] for e in examples]
     positives = [e[1] for e in examples]
     negatives = [n for e in examples for n in (e[2] if len(e) > 2 else ())]
     rows = [row for row, e in enumerate(examples) for _ in (e[3] if len(e) > 3 else ())]
     columns = [column for e in examples for column in (e[3] if len(e) > 3 else ())]
+    if anchors and isinstance(anchors[0], HistoryAnchor):
+        inputs = _history_inputs(model, anchors, positives + negatives)
+    else:
+        inputs = model.tokenize(anchors + positives + negatives)
     return {
-        "inputs": model.tokenize(anchors + positives + negatives),
+        "inputs": inputs,
         "n": torch.tensor(len(examples)),
         "masked": torch.tensor([rows, columns], dtype=torch.long).reshape(2, -1),
+    }
+
+
+def _history_inputs(model: BiEncoder, anchors: list[HistoryAnchor], candidates: list[str]) -> dict[str, torch.Tensor]:
+    k = model.history_items
+    if k < 1:
+        raise ValueError("History anchors need an encoder with a history user tower (history_items > 0).")
+    texts = list(dict.fromkeys([t for a in anchors for t in a.texts()] + candidates))
+    row = {text: j for j, text in enumerate(texts)}
+    history = torch.full((len(anchors), k), -1, dtype=torch.long)
+    for r, anchor in enumerate(anchors):
+        recent = [row[t] for t in anchor.items[-k:]]
+        if recent:  # newest last, as the position weights are
+            history[r, k - len(recent) :] = torch.tensor(recent)
+    return {
+        **model.tokenize(texts),
+        "history": history,
+        "user_text": torch.tensor([row[a.text] if a.text else -1 for a in anchors], dtype=torch.long),
+        "candidates": torch.tensor([row[t] for t in candidates], dtype=torch.long),
     }
 
 

@@ -7,6 +7,7 @@ Both take ``(base_path, examples, params)`` and return the loop's summary as a d
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import shutil
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+from llmrec_django.encoders.user_tower import HistoryAnchor, UserTower, write_user_tower
 from llmrec_django.training.config import artifacts_root, loop_config, user_tower
 from llmrec_django.training.data import TrainingExamples
 from llmrec_django.training.loop import DistributedInfo, EpochRecord, fit, resolve_device
@@ -33,7 +34,9 @@ def _save_best(output: Path | None, tower: UserTower | None = None) -> Callable[
         shutil.rmtree(partial, ignore_errors=True)
         module.save(partial)
         if tower is not None:
-            write_user_tower(partial, tower)
+            # A history tower's position weights are learnt: saved as they are at this epoch.
+            learnt = module.position_weights() if tower.weighs_history else ()
+            write_user_tower(partial, dataclasses.replace(tower, position_weights=learnt) if learnt else tower)
         (partial / "EPOCH").write_text(str(epoch))
         shutil.rmtree(output, ignore_errors=True)
         partial.rename(output)
@@ -76,9 +79,15 @@ def train_encoder(
 
     config = loop_config(params)
     temperature = float(params["temperature"])
-    model = BiEncoder(base_path, max_length=int(params["max_length"]), trainable=str(params.get("trainable", "all")))
-    cached = _cache_texts(model, examples, config, dist_info) if model.trainable == "projection" else None
     tower = user_tower(params)  # the user side as trained, saved with the weights for serving
+    model = BiEncoder(
+        base_path,
+        max_length=int(params["max_length"]),
+        trainable=str(params.get("trainable", "all")),
+        history_items=tower.history_items if tower.weighs_history else 0,
+        text_weight=tower.text_weight,
+    )
+    cached = _cache_texts(model, examples, config, dist_info) if model.trainable == "projection" else None
     catalogue = (
         CatalogueNegatives(examples.catalogue, refresh_every=int(params.get("catalogue_refresh_batches", 100)))
         if examples.catalogue
@@ -108,8 +117,8 @@ def _cache_texts(model, examples: TrainingExamples, config, dist_info: Distribut
     next run on the same base model encodes only the texts it has not seen."""
     started = time.perf_counter()
     model.to(resolve_device(config.device, dist_info))
-    texts = [text for e in examples.train for text in (e[0], e[1], *(e[2] if len(e) > 2 else ()))]
-    texts += [text for e in examples.valid for text in (e[0], e[1])]
+    texts = [text for e in examples.train for text in (*_texts(e[0]), e[1], *(e[2] if len(e) > 2 else ()))]
+    texts += [text for e in examples.valid for text in (*_texts(e[0]), e[1])]
     texts += list(examples.catalogue)
     store = artifacts_root() / "pooled-cache" / f"{model.cache_key()}.pt"
     reused = 0
@@ -122,6 +131,10 @@ def _cache_texts(model, examples: TrainingExamples, config, dist_info: Distribut
     if encoded and (dist_info is None or dist_info.is_main):
         model.save_cache(store, texts)
     return {"texts": encoded, "reused": reused, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _texts(anchor: str | HistoryAnchor) -> tuple[str, ...]:
+    return anchor.texts() if isinstance(anchor, HistoryAnchor) else (anchor,)
 
 
 def train_reranker(
