@@ -132,6 +132,12 @@ def main() -> None:
     parser.add_argument(
         "--patience", type=int, default=1, help="Epochs without a better validation loss before stopping."
     )
+    parser.add_argument(
+        "--monitor",
+        default="valid_loss",
+        help="The encoder's validation figure that picks its best epoch (TRAINING COMMON monitor): "
+        "valid_loss, or valid_ndcg@10 (its catalogue ranking).",
+    )
     parser.add_argument("--history-items", type=int, default=5)
     parser.add_argument(
         "--held-out-items",
@@ -242,6 +248,7 @@ def main() -> None:
             "hard_negatives": args.hard_negatives,
             "catalogue_negatives": args.catalogue_negatives,
             "catalogue_refresh_batches": args.catalogue_refresh_batches,
+            "monitor": args.monitor,
         }
     }
     with override_settings(LLMREC={**settings.LLMREC, "TRAINING": training}):
@@ -270,6 +277,7 @@ def main() -> None:
                     "hard_negatives": args.hard_negatives,
                     "catalogue_negatives": args.catalogue_negatives,
                     "catalogue_refresh_batches": args.catalogue_refresh_batches,
+                    "monitor": args.monitor,
                 },
             )
             if args.train_only:

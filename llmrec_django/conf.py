@@ -305,7 +305,10 @@ DEFAULTS: dict[str, Any] = {
             "warmup_ratio": 0.1,  # share of the optimiser steps with a linear warm-up
             "grad_accumulation": 1,  # micro-batches per optimiser step
             "max_grad_norm": 1.0,
-            "patience": 1,  # epochs without a better validation loss before stopping early
+            "patience": 1,  # epochs without a better validation figure (monitor) before stopping early
+            # The validation figure that picks the best epoch: valid_loss (lowest), or one an
+            # encoder's catalogue ranking gives, valid_ndcg@10 / valid_recall@10 (highest).
+            "monitor": "valid_loss",
             "seed": 0,
             "precision": "auto",  # auto (bf16, else fp16, on CUDA; fp32 on CPU), bf16 (CUDA or CPU), fp16, fp32
             "device": "auto",  # auto, cpu, cuda, cuda:1 ...

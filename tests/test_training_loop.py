@@ -160,6 +160,44 @@ def test_early_stopping_after_patience_epochs_without_improvement(tiny_encoder_d
     assert result.stopped_early and result.best_epoch == 1
 
 
+def test_a_monitored_ranking_figure_picks_the_best_epoch_where_the_loss_would_not(tiny_encoder_dir):
+    """With catalogue negatives the in-batch validation loss can rise while the catalogue ranking
+    improves: ``monitor="valid_ndcg@10"`` keeps the epoch that ranks best (higher is better)."""
+    figures = iter(
+        [
+            {"valid_loss": 1.0, "valid_ndcg@10": 0.02},
+            {"valid_loss": 1.1, "valid_ndcg@10": 0.04},
+            {"valid_loss": 1.2, "valid_ndcg@10": 0.03},
+            {"valid_loss": 1.3, "valid_ndcg@10": 0.035},
+            {"valid_loss": 1.4, "valid_ndcg@10": 0.05},
+        ]
+    )
+    model = BiEncoder(tiny_encoder_dir, max_length=16)
+    saved = []
+    result = fit(
+        model,
+        PAIRS[:8],
+        functools.partial(collate_pairs, model),
+        info_nce_loss,
+        lambda module: next(figures),
+        LoopConfig(epochs=5, batch_size=4, device="cpu", patience=1, monitor="valid_ndcg@10"),
+        checkpoint=lambda module, epoch: saved.append(epoch),
+    )
+    assert [e.epoch for e in result.epochs] == [1, 2, 3, 4]  # two epochs without a better ranking
+    assert result.best_epoch == 2 and saved == [1, 2] and result.best_valid_loss == 1.1
+    with pytest.raises(ValueError, match="valid_auc.*valid_loss"):
+        fit(
+            model,
+            PAIRS[:4],
+            functools.partial(collate_pairs, model),
+            info_nce_loss,
+            lambda module: {"valid_loss": 1.0},
+            LoopConfig(epochs=1, batch_size=4, device="cpu", monitor="valid_auc"),
+        )
+    with pytest.raises(ValueError, match="monitor"):
+        LoopConfig(monitor="loss")
+
+
 def test_the_cross_encoder_learns_to_separate_clicks(tiny_encoder_dir):
     examples = [("likes films", CORPUS[i], 1.0 if 7 <= i <= 14 else 0.0) for i in range(18)] * 2
     model = CrossEncoder(tiny_encoder_dir, max_length=32)

@@ -64,7 +64,10 @@ def loop_config(params: dict[str, Any]) -> LoopConfig:
     for key in ("learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm"):
         if key in values:
             values[key] = float(values[key])
-    return LoopConfig(**values)
+    try:
+        return LoopConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid training parameters: {exc}") from exc
 
 
 def parse_value(raw: str) -> Any:

@@ -1,5 +1,5 @@
 """The training loop both models share: AdamW, linear warm-up then decay, gradient accumulation,
-mixed precision on CUDA, early stopping on a validation loss, checkpoints, seeded runs, and
+mixed precision on CUDA, early stopping on a validation figure, checkpoints, seeded runs, and
 data-parallel training under ``torchrun`` (no Django import here).
 
 Usage::
@@ -9,8 +9,10 @@ Usage::
 
 - ``module``: a ``torch.nn.Module``; ``loss_fn(module, batch) -> scalar loss``; ``collate(list of
   examples) -> batch`` (tensors are moved to the device here); ``validate(module) -> dict`` with at
-  least ``"valid_loss"`` (called on rank 0 only; lower is better for early stopping).
-- ``checkpoint(module, epoch)`` is called on rank 0 whenever the validation loss improves: the
+  least ``"valid_loss"`` (called on rank 0 only). ``LoopConfig.monitor`` names the figure that
+  picks the best epoch and stops early: ``valid_loss`` (lower is better) by default, or e.g.
+  ``valid_ndcg@10`` (higher is better).
+- ``checkpoint(module, epoch)`` is called on rank 0 whenever that figure improves: the
   caller saves the weights (``save_pretrained``). The best epoch's weights are the run's result.
 - Mixed precision: ``precision="auto"`` uses bf16 autocast on a CUDA device that supports it,
   else fp16 autocast with a gradient scaler, and fp32 on CPU.
@@ -53,6 +55,13 @@ class LoopConfig:
     seed: int = 0
     precision: str = "auto"
     device: str = "auto"
+    # The validation figure that picks the best epoch and stops early: a loss is minimised,
+    # anything else (valid_ndcg@10, valid_auc ...) maximised.
+    monitor: str = "valid_loss"
+
+    @property
+    def monitor_lower_is_better(self) -> bool:
+        return self.monitor.endswith("loss")
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "grad_accumulation"):
@@ -67,6 +76,8 @@ class LoopConfig:
             raise ValueError("patience must be >= 0.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}.")
+        if not isinstance(self.monitor, str) or not self.monitor.startswith("valid_"):
+            raise ValueError(f"monitor must name a validation figure (valid_loss, valid_ndcg@10 ...), not {self.monitor!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,7 +279,8 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
 
     records: list[EpochRecord] = []
-    best_loss, best_epoch, stale, stopped_early, step = math.inf, None, 0, False, 0
+    sign = 1.0 if config.monitor_lower_is_better else -1.0  # compared as sign * value, lower is better
+    best_score, best_loss, best_epoch, stale, stopped_early, step = math.inf, None, None, 0, False, 0
     for epoch in range(1, config.epochs + 1):
         if dist_info.enabled:
             sampler.set_epoch(epoch)
@@ -307,9 +319,15 @@ def fit(
             module.eval()
             with torch.no_grad(), autocast_context(device, precision):
                 record.valid = {key: round(float(value), 6) for key, value in validate(module).items()}
-            valid_loss = record.valid.get("valid_loss", math.nan)
-            if valid_loss < best_loss:
-                best_loss, best_epoch, stale, record.best = valid_loss, epoch, 0, True
+            if config.monitor not in record.valid:
+                raise ValueError(
+                    f"monitor {config.monitor!r} is not among this run's validation figures: "
+                    f"{', '.join(sorted(record.valid))}."
+                )
+            score = sign * record.valid[config.monitor]
+            if score < best_score:
+                best_score, best_epoch, stale, record.best = score, epoch, 0, True
+                best_loss = record.valid.get("valid_loss")
                 if checkpoint:
                     checkpoint(module, epoch)
             else:
@@ -330,7 +348,7 @@ def fit(
     return FitResult(
         epochs=records,
         best_epoch=best_epoch,
-        best_valid_loss=None if best_epoch is None else best_loss,
+        best_valid_loss=best_loss,
         stopped_early=stopped_early,
         device=str(device),
         precision=precision,
