@@ -77,7 +77,9 @@ class LoopConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}.")
         if not isinstance(self.monitor, str) or not self.monitor.startswith("valid_"):
-            raise ValueError(f"monitor must name a validation figure (valid_loss, valid_ndcg@10 ...), not {self.monitor!r}.")
+            raise ValueError(
+                f"monitor must name a validation figure (valid_loss, valid_ndcg@10 ...), not {self.monitor!r}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
