@@ -273,28 +273,43 @@ def test_a_fine_tuned_models_users_are_written_as_it_was_trained(tenant, catalog
     assert vectorstore.user_vector(base, erin.pk) != pytest.approx(vectorstore.user_vector(version, erin.pk), abs=1e-3)
 
 
+def _model_with_tower(tiny_encoder_dir, tmp_path, tower):
+    """A copy of the tiny encoder saved with a user-tower recipe, as a fine-tuning leaves it."""
+    import shutil
+
+    from llmrec_django.encoders.user_tower import write_user_tower
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_encoder_dir, tuned)
+    write_user_tower(tuned, tower)
+    return tuned
+
+
+def _user_with_events(tenant, catalogue, external_id, events):
+    """A user with a profile text and ``(catalogue index, event type)`` events an hour apart."""
+    user = UserProfile.objects.create(tenant=tenant, external_id=external_id, profile_text="Quiet films please")
+    start = timezone.now() - timezone.timedelta(days=3)
+    for n, (item, event_type) in enumerate(events):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"{external_id}{n}", user=user, item=catalogue[item], event_type=event_type,
+            timestamp=start + timezone.timedelta(hours=n),
+        )  # fmt: skip
+    return user
+
+
 def test_the_blend_fit_sees_a_fine_tuned_models_users_as_the_service_does(
     tenant, catalogue, tiny_encoder_dir, tmp_path
 ):
     """The blend's training snapshot makes each user's vector the service's way: with a user
     tower, the weighted history plus the user's text (else it would learn weights for features
     the service never serves)."""
-    import shutil
 
     from llmrec_django.collaborative import load_interactions
-    from llmrec_django.encoders.user_tower import UserTower, write_user_tower
+    from llmrec_django.encoders.user_tower import UserTower
     from llmrec_django.recommending.blend import TrainingSnapshot
 
-    tuned = tmp_path / "tuned"
-    shutil.copytree(tiny_encoder_dir, tuned)
-    write_user_tower(tuned, UserTower(history_items=2, anchor="titles", text_weight=2.0))
-    ida = UserProfile.objects.create(tenant=tenant, external_id="ida", profile_text="Quiet films please")
-    start = timezone.now() - timezone.timedelta(days=3)
-    for n, (item, event_type) in enumerate([(0, "purchase"), (1, "click"), (4, "dislike"), (2, "like")]):
-        Interaction.objects.create(
-            tenant=tenant, event_id=f"i{n}", user=ida, item=catalogue[item], event_type=event_type,
-            timestamp=start + timezone.timedelta(hours=n),
-        )  # fmt: skip
+    tuned = _model_with_tower(tiny_encoder_dir, tmp_path, UserTower(history_items=2, anchor="titles", text_weight=2.0))
+    ida = _user_with_events(tenant, catalogue, "ida", [(0, "purchase"), (1, "click"), (4, "dislike"), (2, "like")])
     version = build(tenant, model_path=str(tuned))
     snapshot = TrainingSnapshot(tenant, load_interactions(tenant), load_interactions(tenant, positive_only=False))
     served = vectorstore.user_vector(version, ida.pk)
@@ -310,23 +325,16 @@ def test_a_history_towers_users_are_their_last_liked_items_weighted_by_position(
     """A model saved with the user tower "history": a user's vector is their last liked items'
     vectors (dislikes are not liked, older items beyond ``history_items`` left out) weighted by
     the learnt position weights, plus their stated text; the blend's snapshot makes it the same way."""
-    import shutil
 
     from llmrec_django.collaborative import load_interactions
     from llmrec_django.core.interest import interest_vector
     from llmrec_django.encoders.user_tower import UserTower, write_user_tower
     from llmrec_django.recommending.blend import TrainingSnapshot
 
-    tuned = tmp_path / "tuned"
-    shutil.copytree(tiny_encoder_dir, tuned)
-    write_user_tower(tuned, UserTower(2, "history", text_weight=0.5, position_weights=(0.2, 0.8)))
-    jo = UserProfile.objects.create(tenant=tenant, external_id="jo", profile_text="Quiet films please")
-    start = timezone.now() - timezone.timedelta(days=3)
-    for n, (item, event_type) in enumerate([(0, "purchase"), (1, "click"), (2, "like"), (4, "dislike")]):
-        Interaction.objects.create(
-            tenant=tenant, event_id=f"j{n}", user=jo, item=catalogue[item], event_type=event_type,
-            timestamp=start + timezone.timedelta(hours=n),
-        )  # fmt: skip
+    tuned = _model_with_tower(
+        tiny_encoder_dir, tmp_path, UserTower(2, "history", text_weight=0.5, position_weights=(0.2, 0.8))
+    )
+    jo = _user_with_events(tenant, catalogue, "jo", [(0, "purchase"), (1, "click"), (2, "like"), (4, "dislike")])
     version = build(tenant, model_path=str(tuned))
     encoder = embedding.encoder_for(version)
     items = vectorstore.item_vectors(version, [catalogue[1].pk, catalogue[2].pk])
