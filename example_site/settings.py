@@ -155,8 +155,9 @@ if os.environ.get("LLMREC_CPU_DEMO_TRAINING") == "1":
             "history_items": 20,
             "catalogue_negatives": True,
             "hard_negatives": 0,
-            "epochs": 10,
-            "patience": 2,
+            "epochs": 12,
+            "patience": 3,
+            "monitor": "valid_ndcg@10",  # the epoch that ranks the catalogue best
             "learning_rate": 3e-3,
             "batch_size": 256,
             "max_examples": 0,

@@ -195,6 +195,17 @@ def test_unknown_parameters_are_refused():
         training_config.run_params("ranker")
 
 
+def test_a_monitor_the_run_cannot_report_is_refused_before_any_work():
+    assert training_config.run_params("encoder", {"monitor": "valid_ndcg@10"})["monitor"] == "valid_ndcg@10"
+    assert training_config.run_params("reranker", {"monitor": "valid_auc"})["monitor"] == "valid_auc"
+    with pytest.raises(ValueError, match="monitor must be one of valid_loss, valid_auc"):
+        training_config.run_params("reranker", {"monitor": "valid_ndcg@10"})
+    with pytest.raises(ValueError, match="catalogue_sample > 0"):
+        training_config.run_params("encoder", {"monitor": "valid_ndcg@10", "catalogue_sample": 0})
+    with pytest.raises(ValueError, match="monitor"):
+        training_config.run_params("encoder", {"monitor": "ndcg"})
+
+
 def test_item_text_anchors_list_the_recent_items_texts_newest_first(tenant, shop):
     params = training_config.run_params("encoder", {"history_items": 2, "hard_negatives": 0, "anchor": "item_texts"})
     examples = training_data.encoder_examples(tenant, params)

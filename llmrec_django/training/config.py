@@ -34,6 +34,7 @@ def run_params(kind: str, overrides: dict[str, Any] | None = None) -> dict[str, 
         )
     params.update(overrides or {})
     loop_config(params)  # validates the loop's part now, before any work
+    _check_monitor(kind, params)
     if kind == "encoder":
         user_tower(params)
         if params.get("trainable", "all") not in TRAINABLE:
@@ -42,6 +43,28 @@ def run_params(kind: str, overrides: dict[str, Any] | None = None) -> dict[str, 
                 f"not {params['trainable']!r}."
             )
     return params
+
+
+# The validation figures each kind's epochs report (``modules.info_nce_validation`` /
+# ``bce_validation``); an encoder's ranking figures need a catalogue sample to rank.
+VALIDATION_FIGURES = {
+    "encoder": ("valid_loss", "valid_accuracy", "valid_recall@10", "valid_ndcg@10"),
+    "reranker": ("valid_loss", "valid_auc"),
+}
+RANKING_FIGURES = ("valid_recall@10", "valid_ndcg@10")
+
+
+def _check_monitor(kind: str, params: dict[str, Any]) -> None:
+    monitor = params.get("monitor", "valid_loss")
+    if monitor not in VALIDATION_FIGURES[kind]:
+        raise ValueError(
+            f"Invalid {kind} training parameters: monitor must be one of {', '.join(VALIDATION_FIGURES[kind])}, "
+            f"not {monitor!r}."
+        )
+    if monitor in RANKING_FIGURES and int(params.get("catalogue_sample") or 0) <= 0:
+        raise ValueError(
+            f"Invalid {kind} training parameters: monitor {monitor!r} needs a catalogue to rank (catalogue_sample > 0)."
+        )
 
 
 def user_tower(params: dict[str, Any]) -> UserTower:
