@@ -215,10 +215,8 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
         if tower is not None and tower.weighs_history:
             # The last liked items weighed by their position, as the tower was trained.
             recent = recent_liked_items(events.get(user_id, ()), tower.history_items)
-            weights = np.array(tower.history_weights(len(recent)))
-            kept = [j for j, item in enumerate(recent) if item in vectors_by_item]
-            weights = weights[kept]
-            matrix = np.stack([vectors_by_item[recent[j]] for j in kept]) if kept else np.zeros((0, version.dimension))
+            items, weights = tower.weighted_history(recent, vectors_by_item)
+            matrix = np.stack([vectors_by_item[i] for i in items]) if items else np.zeros((0, version.dimension))
         elif usable:
             ages = np.array([(now - e[3]).total_seconds() for e in usable])
             weights = event_weights([e[1] for e in usable], [e[2] for e in usable], ages, weights_by_type, half_life)

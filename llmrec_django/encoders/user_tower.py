@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +76,14 @@ class UserTower:
         if n <= 0:
             return []
         return list(self.position_weights[-n:]) if self.position_weights else [1.0] * n
+
+    def weighted_history(self, recent: Sequence[int], usable: Container[int]) -> tuple[list[int], list[float]]:
+        """A user's last liked items (``recent``, oldest first) that are ``usable`` (have a
+        vector), with the position weights they had among ``recent``."""
+        recent = list(recent)[-int(self.history_items) :]
+        weights = self.history_weights(len(recent))
+        kept = [j for j, item in enumerate(recent) if item in usable]
+        return [recent[j] for j in kept], [weights[j] for j in kept]
 
     def text(
         self, profile: str, queries: Sequence[str], recent_titles: Sequence[str], recent_texts: Sequence[str]

@@ -205,10 +205,8 @@ class TrainingSnapshot:
             recent = list(self.recent_liked.get(user, {}))[: self.tower.history_items][::-1]
             if not recent and liked:
                 recent = [i for i, w in liked.items() if w > 0][-self.tower.history_items :]
-            weights = np.array(self.tower.history_weights(len(recent)), dtype=np.float64)
-            kept = [j for j, item in enumerate(recent) if item in self.column]
-            rows = [self.column[recent[j]] for j in kept]
-            weights = weights[kept]
+            items, weights = self.tower.weighted_history(recent, self.column)
+            rows = [self.column[i] for i in items]
         else:
             interest = self.interest.get(user) or (self.liked.get(user, {}) if liked is None else liked)
             rows = [self.column[i] for i in interest if i in self.column]
