@@ -6,7 +6,7 @@ Runs in a minute or two where ``bench/quality.py`` (the service end to end) take
 and fitting ideas can be tried before they go into the service. Needs the ``bench-quality``
 tenant that ``bench/quality.py`` imports and embeds.
 
-For each split of ``llmrec_django.evaluation`` (the same users and held-out items as the quality
+For each split of ``llmrec_django.learning.evaluation`` (the same users and held-out items as the quality
 benchmark), it fits the blend as ``llmrec_fit`` does (``TrainingSnapshot`` on the training part,
 each user's last new item held out), then ranks every test user's candidates from a snapshot of
 the whole training part, and prints NDCG@10 against item-KNN computed from the same snapshot.
@@ -42,13 +42,13 @@ def main() -> None:
     import django
 
     django.setup()
-    from llmrec_django import collaborative
+    from llmrec_django.catalogue import collaborative
     from llmrec_django.core import ranking
     from llmrec_django.core.metrics import evaluate_lists
     from llmrec_django.core.ranking import fit_blend_cross_fitted
-    from llmrec_django.evaluation import EvaluationOptions, load_log, split_log
+    from llmrec_django.learning.blend import TrainingSnapshot, hold_out_last_new_item
+    from llmrec_django.learning.evaluation import EvaluationOptions, load_log, split_log
     from llmrec_django.models import Tenant
-    from llmrec_django.recommending.blend import TrainingSnapshot, hold_out_last_new_item
 
     tenant = Tenant.objects.get(slug=TENANT)
     log = load_log(tenant)

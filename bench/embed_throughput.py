@@ -65,7 +65,7 @@ def load_catalogue(data: Path) -> None:
 def phase_texts(args) -> dict:
     setup_django(args.device, args.batch_size, args.model)
     load_catalogue(Path(args.data))
-    from llmrec_django.embedding import item_texts
+    from llmrec_django.catalogue.embedding import item_texts
     from llmrec_django.models import Item
 
     items = Item.objects.filter(tenant__slug=TENANT).order_by("pk")
@@ -77,7 +77,7 @@ def phase_texts(args) -> dict:
 def phase_reference(args) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from llmrec_django.encoders import resolve_model_path
+    from llmrec_django.ml.encoders import resolve_model_path
 
     texts = json.loads(Path(args.texts).read_text())
     device = args.device if args.device != "auto" else None
@@ -91,8 +91,9 @@ def phase_reference(args) -> dict:
 
 def phase_ours(args) -> dict:
     setup_django(args.device, args.batch_size, args.model)
-    from llmrec_django import embedding, vectorstore
-    from llmrec_django.backends import get_encoder
+    from llmrec_django.catalogue import embedding
+    from llmrec_django.conf.backends import get_encoder
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import EmbeddingVersion, Tenant
 
     tenant = Tenant.objects.get(slug=TENANT)

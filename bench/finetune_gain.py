@@ -76,11 +76,13 @@ def setup_django() -> None:
 def prepare(data: Path) -> dict:
     """The tenant with ml-latest-small, its base version active (re-activated on later runs)
     and no re-ranker active (rolled back on later runs)."""
-    from llmrec_django import embedding, vectorstore
-    from llmrec_django.backends import get_encoder
-    from llmrec_django.importing.movielens import import_movielens
+    from llmrec_django.catalogue import embedding
+    from llmrec_django.catalogue.importing.movielens import import_movielens
+    from llmrec_django.conf.backends import get_encoder
+    from llmrec_django.database import vectorstore
+    from llmrec_django.learning.training import promotion
     from llmrec_django.models import EmbeddingVersion, Interaction, Item, Tenant
-    from llmrec_django.training import promotion, reranker
+    from llmrec_django.recommend import reranker
 
     tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": "Fine-tuning benchmark (MovieLens)"})
     done: dict = {}
@@ -215,10 +217,10 @@ def main() -> None:
     from django.conf import settings
     from django.test.utils import override_settings
 
-    from llmrec_django import vectorstore
     from llmrec_django.conf import llmrec_settings
+    from llmrec_django.database import vectorstore
+    from llmrec_django.learning.training import promotion, runs
     from llmrec_django.models import TrainingRun
-    from llmrec_django.training import promotion, runs
 
     started = time.perf_counter()
     prepared = prepare(Path(args.data))
@@ -365,8 +367,8 @@ def train_only(run, args, started: float) -> None:
     recorded as succeeded but not evaluated (promoting it is refused: no embedding version)."""
     from django.utils import timezone
 
+    from llmrec_django.learning.training import runs
     from llmrec_django.models import TrainingRun
-    from llmrec_django.training import runs
 
     with running(run):
         runs.train_on_ranks(run.tenant, run.kind, run.params, run=run)
@@ -393,7 +395,7 @@ def evaluate_trained_elsewhere(tenant, folder: Path, args):
     copied in as the run's artifact, then re-embedding, evaluation and promotion as in a run."""
     import shutil
 
-    from llmrec_django.training import runs
+    from llmrec_django.learning.training import runs
 
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise SystemExit(f"{folder} is not an encoder run's folder (config.json and model.safetensors expected).")
@@ -411,8 +413,8 @@ def running(run, **fields):
     """The run recorded as running (with ``fields``) for the block; failed with the error if it raises."""
     from django.utils import timezone
 
+    from llmrec_django.learning.training import runs
     from llmrec_django.models import TrainingRun
-    from llmrec_django.training import runs
 
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, started_at=timezone.now(), **fields)
     run.refresh_from_db()

@@ -84,7 +84,7 @@ def prepare(n_items: int, seed: int) -> tuple[str, str, int]:
     """The tenant (built once), its collaborative model, and a fresh API key; (slug, key, users)."""
     import serving_latency
 
-    from llmrec_django import collaborative, embedding
+    from llmrec_django.catalogue import collaborative, embedding
     from llmrec_django.models import ApiKey, Interaction, UserProfile
 
     catalogue = serving_latency.catalogue(n_items, seed)

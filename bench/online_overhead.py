@@ -61,7 +61,7 @@ def set_online(**options) -> None:
 def build_world(args) -> tuple:
     from django.utils import timezone
 
-    from llmrec_django import vectorstore
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import EmbeddingVersion, Interaction, Item, Tenant, UserProfile
 
     Tenant.objects.filter(slug=TENANT).delete()
@@ -112,9 +112,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def request_path(tenant, users, args) -> dict:
     from llmrec_django.models import Experiment, ExperimentArm, ServedList
-    from llmrec_django.online import experiments, serving
-    from llmrec_django.online import log as served_log
-    from llmrec_django.recommend import recommend_for_user
+    from llmrec_django.recommend import experiments, recommend_for_user, serving
+    from llmrec_django.recommend import served_log as served_log
 
     experiment = Experiment.objects.create(tenant=tenant, name="bench", is_active=False)
     ExperimentArm.objects.create(experiment=experiment, name="a", traffic=50, is_control=True)
@@ -157,8 +156,8 @@ def attribution_pass(tenant, users, items, args) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from llmrec_django.learning.attribution import attribute
     from llmrec_django.models import Interaction, ServedList
-    from llmrec_django.online.attribution import attribute
 
     set_online(LOG_WRITES="inline", ATTRIBUTION_DELAY_SECONDS=0)
     attribute(tenant)  # the cursor past the history events

@@ -5,7 +5,7 @@
 DATA_DIR defaults to ``<repo>/../shared/data/ml-latest-small``. The data set is imported once into
 a tenant of its own (``bench-quality``, with ``import_movielens``) and embedded once with the
 configured encoder (about a minute on 2 CPU cores); later runs reuse it. Then
-``llmrec_django.evaluation.evaluate_tenant`` runs twice, with the catalogue's item vectors reused:
+``llmrec_django.learning.evaluation.evaluate_tenant`` runs twice, with the catalogue's item vectors reused:
 
 - **temporal**: each user's most recent 10 % of liked movies (at least one) held out;
 - **random**: each user's liked movies shuffled 8:1:1 into train / validation / test (seeded),
@@ -48,8 +48,9 @@ def setup_django() -> None:
 
 def prepare(data: Path) -> dict:
     """The benchmark tenant with ml-latest-small imported and an active embedding version."""
-    from llmrec_django import embedding, vectorstore
-    from llmrec_django.importing.movielens import import_movielens
+    from llmrec_django.catalogue import embedding
+    from llmrec_django.catalogue.importing.movielens import import_movielens
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import Interaction, Item, Tenant
 
     tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": "Quality benchmark (MovieLens)"})
@@ -91,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from llmrec_django.evaluation import HYBRID, HYBRID_NO_MMR, EvaluationOptions, evaluate_tenant
+    from llmrec_django.learning.evaluation import HYBRID, HYBRID_NO_MMR, EvaluationOptions, evaluate_tenant
 
     started = time.perf_counter()
     prepared = prepare(Path(args.data))

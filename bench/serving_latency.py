@@ -131,7 +131,7 @@ def drop_tenant(slug: str) -> None:
     """Delete a benchmark tenant with set-based SQL (the ORM's cascade would load every row)."""
     from django.db import connection
 
-    from llmrec_django import vectorstore
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import EmbeddingVersion, Tenant
 
     tenant = Tenant.objects.filter(slug=slug).first()
@@ -149,8 +149,9 @@ def ready_tenant(n: int, label: str, seed: int, rebuild: bool, cat: Catalogue) -
     """The benchmark tenant for N items, built unless a matching one exists; and build timings."""
     from django.db import connection
 
-    from llmrec_django import embedding, vectorstore
-    from llmrec_django.importing.loaders import import_events, import_items
+    from llmrec_django.catalogue import embedding
+    from llmrec_django.catalogue.importing.loaders import import_events, import_items
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import EmbeddingVersion, Item, Tenant
 
     slug = f"bench-serve-{label.lower()}"
@@ -284,7 +285,7 @@ class Pass:
 
 
 def search_pass(version, queries: np.ndarray, *, exact: bool = False, ef: int | None = None) -> Pass:
-    from llmrec_django import vectorstore
+    from llmrec_django.database import vectorstore
 
     out = Pass()
     for query in queries:
@@ -306,7 +307,7 @@ def recall(approximate: list[list[int]], exact: list[list[int]]) -> float:
 
 
 def measure(tenant, cat: Catalogue, args, n: int) -> dict:
-    from llmrec_django import vectorstore
+    from llmrec_django.database import vectorstore
     from llmrec_django.models import UserProfile
     from llmrec_django.recommend import recommend_for_user
 

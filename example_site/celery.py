@@ -7,7 +7,7 @@ GPU training worker (one process per GPU, no fork after CUDA is initialised)::
 Beat (``celery -A example_site beat``) runs ``schedule_retraining`` nightly: a tenant's encoder
 and re-ranker are retrained when at least ``LLMREC["TRAINING"]["MIN_NEW_INTERACTIONS"]``
 interactions arrived since their last successful run, ``attribute_events`` every minute, and
-``drain_outbox`` every 10 seconds (``llmrec_django.outbox``).
+``drain_outbox`` every 10 seconds (``llmrec_django.database.outbox``).
 """
 
 import os

@@ -142,7 +142,7 @@ LOGOUT_REDIRECT_URL = "shop:catalogue"
 
 # Fine-tuning sized for the demo on a laptop CPU (scripts/demo sets LLMREC_CPU_DEMO_TRAINING=1),
 # where the defaults (every weight, up to 50,000 pairs of 128 tokens) suit a GPU. The encoder
-# trains the CPU recipe of the README's "Fine-tuning": the transformer frozen, a linear map on
+# trains the CPU recipe of docs/fine-tuning.md: the transformer frozen, a linear map on
 # its vectors and the user tower "history" (each user's last 20 liked items weighted by learnt
 # position weights), contrasted with the whole catalogue; an epoch is seconds once every item
 # text went through the transformer. The re-ranker (a cross-encoder, every weight) is sampled.

@@ -17,11 +17,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# The app's task names (``llmrec_django.tasks``). Modules below the tasks module hand these to
+# the outbox or to a Celery signature instead of importing the tasks, which import them; they are
+# also stored in outbox rows, so a task keeps its name.
+_TASKS = "llmrec_django.tasks."
+EMBED_ITEM_RANGE = _TASKS + "embed_item_range"
+BUILD_FINISH = _TASKS + "build_finish"
+BUILD_FAILED = _TASKS + "build_failed"
+EMBED_CHANGED_ITEMS = _TASKS + "embed_changed_items"
+REFRESH_USER_VECTORS = _TASKS + "refresh_user_vectors"
+GENERATE_COPY = _TASKS + "generate_copy"
+TRAIN_RANKING = _TASKS + "train_ranking"
+RUN_EVALUATION = _TASKS + "run_evaluation"
+ATTRIBUTE_EVENTS = _TASKS + "attribute_events"
+TRAIN_MODEL = _TASKS + "train_model"
+TRAIN_FINISH_RUN = _TASKS + "train_finish_run"
+TRAIN_BUILD_FAILED = _TASKS + "train_build_failed"
+SCHEDULE_RETRAINING = _TASKS + "schedule_retraining"
+DRAIN_OUTBOX = _TASKS + "drain_outbox"
+
 # Task name prefix -> LLMREC["QUEUES"] key.
 _QUEUE_BY_TASK_PREFIX = {
-    "llmrec_django.tasks.embed_": "embed",
-    "llmrec_django.tasks.build_": "embed",
-    "llmrec_django.tasks.train_": "train",
+    _TASKS + "embed_": "embed",
+    _TASKS + "build_": "embed",
+    _TASKS + "train_": "train",
 }
 
 

@@ -3,7 +3,7 @@
 Routing: ``llmrec_django.queues.route_task`` sends ``embed_*``/``build_*`` tasks to the
 embedding queue and ``train_*`` to the training (GPU) queue. All tasks are idempotent, so they
 are acknowledged late and may be redelivered after a worker crash; ``reliable_task``
-(``llmrec_django.deliveries``) gives a message up after ``TASK_MAX_DELIVERIES`` deliveries and
+(``llmrec_django.database.deliveries``) gives a message up after ``TASK_MAX_DELIVERIES`` deliveries and
 marks its record failed through the task's ``give_up_hook``.
 """
 
@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import logging
 
-from celery import chord, shared_task
+from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, connection
 
-from llmrec_django import embedding, outbox
+from llmrec_django.catalogue import collaborative, embedding
+from llmrec_django.catalogue.embedding import start_build  # noqa: F401  (the tasks' public API, as before)
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.deliveries import forget_stale, reliable_task
-from llmrec_django.models import EmbeddingVersion, Tenant
+from llmrec_django.copywriting import service as copy_service
+from llmrec_django.database import outbox
+from llmrec_django.database.deliveries import forget_stale, reliable_task
+from llmrec_django.learning.attribution import attribute
+from llmrec_django.learning.blend import NotEnoughData, fit_ranking_model
+from llmrec_django.learning.evaluation import SCRATCH_SUFFIX
+from llmrec_django.learning.evaluation_reports import mark_failed, run_saved_evaluation
+from llmrec_django.learning.training import runs
+from llmrec_django.models import Tenant, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +59,10 @@ def _finish_given_up(results: list | None, version_id: int, activate: bool = Tru
 
 
 def _run_given_up(run_id: int, *, reason: str) -> None:
-    from llmrec_django.training import runs
-
     runs.fail(run_id, reason)
 
 
 def _evaluation_given_up(report_id: int, *, reason: str) -> None:
-    from llmrec_django.evaluation_reports import mark_failed
-
     mark_failed(report_id, reason)
 
 
@@ -87,33 +91,6 @@ def build_finish(results: list | None, version_id: int, activate: bool = True) -
 def build_failed(request, exc, traceback, version_id: int) -> None:
     """Error callback of a build's chord: the version is marked failed, the active one untouched."""
     embedding.mark_failed(version_id, f"{type(exc).__name__}: {exc}")
-
-
-def start_build(
-    tenant: Tenant,
-    model_path: str | None = None,
-    *,
-    activate: bool = True,
-    then=None,
-    on_error_run: int | None = None,
-) -> EmbeddingVersion:
-    """Create a version and fan its chunks out to the workers; returns at once.
-
-    ``then``: a signature run after the version is finished (a training run's evaluation);
-    ``on_error_run``: the training run to mark failed if the build fails.
-    """
-    version = embedding.create_build(tenant, model_path)
-    ranges = embedding.item_id_ranges(tenant, int(llmrec_settings.EMBED_CHUNK_SIZE))
-    chunks = [embed_item_range.si(version.pk, first, last) for first, last in ranges]
-    finish = build_finish.s(version.pk, activate=activate).on_error(build_failed.s(version_id=version.pk))
-    if on_error_run is not None:
-        finish = finish.on_error(train_build_failed.s(run_id=on_error_run))
-    if chunks:
-        chord(chunks)(finish | then if then is not None else finish)
-    else:
-        finish = finish.clone(args=([],))  # no chunk results to pass on
-        (finish | then if then is not None else finish).apply_async()
-    return version
 
 
 @reliable_task()
@@ -147,20 +124,15 @@ def refresh_user_vectors(tenant_id: int, user_ids: list[int]) -> int:
 @reliable_task()
 def generate_copy(tenant_id: int, user_ids: list[int], k: int | None = None) -> int:
     """Write and cache recommendation copy for these users' current lists (ahead of their visit)."""
-    from llmrec_django.copywriting.service import precompute_copy
-
     if not Tenant.objects.filter(pk=tenant_id).exists():
         logger.info("Tenant %s is gone; no copy to write.", tenant_id)
         return 0
-    return precompute_copy(tenant_id, user_ids, k=k)
+    return copy_service.precompute_copy(tenant_id, user_ids, k=k)
 
 
 @reliable_task()
 def train_ranking(tenant_id: int) -> dict | None:
     """Refit the tenant's collaborative model, then its blend weights (``llmrec_fit``)."""
-    from llmrec_django import collaborative
-    from llmrec_django.recommending.blend import NotEnoughData, fit_ranking_model
-
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         logger.info("Tenant %s is gone; nothing to fit.", tenant_id)
@@ -177,8 +149,6 @@ def train_ranking(tenant_id: int) -> dict | None:
 @reliable_task(give_up_hook=_evaluation_given_up)
 def run_evaluation(report_id: int) -> str | None:
     """Run a queued offline evaluation (``evaluation_reports.start_evaluation``) and store it."""
-    from llmrec_django.evaluation_reports import run_saved_evaluation
-
     record = run_saved_evaluation(report_id)
     return record.status if record else None
 
@@ -187,8 +157,6 @@ def run_evaluation(report_id: int) -> str | None:
 def attribute_events(tenant_id: int | None = None) -> int:
     """Credit new engagement events to the served lists that showed their items (one pass;
     beat runs it every minute). Returns the events attributed."""
-    from llmrec_django.online.attribution import attribute
-
     tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id is not None else None
     if tenant_id is not None and tenant is None:
         return 0
@@ -196,7 +164,7 @@ def attribute_events(tenant_id: int | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fine-tuning (llmrec_django.training). A GPU worker consumes QUEUES["train"] ("llmrec.gpu"):
+# Fine-tuning (llmrec_django.learning.training). A GPU worker consumes QUEUES["train"] ("llmrec.gpu"):
 #   celery -A example_site worker -Q llmrec.gpu --pool solo --concurrency 1 --max-memory-per-child ...
 
 
@@ -206,8 +174,6 @@ def train_model(self, run_id: int) -> dict | None:
 
     Idempotent: a run that already finished is left alone (a redelivered task does nothing).
     """
-    from llmrec_django.training import runs
-
     run = runs.execute_run(
         run_id,
         task_id=self.request.id or "",
@@ -219,9 +185,6 @@ def train_model(self, run_id: int) -> dict | None:
 @reliable_task(give_up_hook=_run_given_up)
 def train_finish_run(run_id: int) -> dict:
     """After the catalogue was re-embedded on the workers: evaluation and promotion decision."""
-    from llmrec_django.models import TrainingRun
-    from llmrec_django.training import runs
-
     run = TrainingRun.objects.get(pk=run_id)
     if run.status in runs.FINISHED:
         return {"run": run.pk, "status": run.status, "promotion": run.promotion}
@@ -231,8 +194,6 @@ def train_finish_run(run_id: int) -> dict:
 
 @shared_task
 def train_build_failed(request, exc, traceback, run_id: int) -> None:
-    from llmrec_django.training import runs
-
     runs.fail(run_id, f"re-embedding the catalogue failed: {type(exc).__name__}: {exc}")
 
 
@@ -240,9 +201,6 @@ def train_build_failed(request, exc, traceback, run_id: int) -> None:
 def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
     """Celery beat's entry (e.g. nightly): queue a run per tenant and model kind that received
     at least ``TRAINING["MIN_NEW_INTERACTIONS"]`` interactions since its last successful run."""
-    from llmrec_django.evaluation import SCRATCH_SUFFIX
-    from llmrec_django.training import runs
-
     started = []
     for tenant in Tenant.objects.exclude(slug__endswith=SCRATCH_SUFFIX).order_by("pk"):
         for kind in kinds or ["encoder", "reranker"]:
@@ -252,7 +210,7 @@ def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The outbox (llmrec_django.outbox): beat runs this every 10 seconds.
+# The outbox (llmrec_django.database.outbox): beat runs this every 10 seconds.
 
 
 @shared_task(ignore_result=True)

@@ -9,7 +9,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from llmrec_django.encoders import BaseEncoder
+from llmrec_django.ml.encoders import BaseEncoder
 from llmrec_django.models import ApiKey, UserProfile
 
 API = "/api/llmrec/v1/"
@@ -45,7 +45,7 @@ class KeywordEncoder(BaseEncoder):
 
 
 def keyword_encoder_settings(settings) -> None:
-    from llmrec_django import backends
+    from llmrec_django.conf import backends
 
     settings.LLMREC = {
         **getattr(settings, "LLMREC", {}),

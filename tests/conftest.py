@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture
 def tenant(db):
-    from llmrec_django.tenancy import get_default_tenant
+    from llmrec_django.database.tenancy import get_default_tenant
 
     return get_default_tenant()
 
@@ -35,8 +35,8 @@ def tiny_encoder_dir(tmp_path_factory):
 @pytest.fixture
 def tiny_encoder(tiny_encoder_dir, settings):
     """Configure LLMREC to use the tiny encoder for this test; returns the encoder."""
-    from llmrec_django import backends
-    from llmrec_django.encoders import model_dimension
+    from llmrec_django.conf import backends
+    from llmrec_django.ml.encoders import model_dimension
 
     settings.LLMREC = {
         **getattr(settings, "LLMREC", {}),
@@ -62,18 +62,20 @@ def redis_url():
     return "redis://127.0.0.1:6379/15"
 
 
-@pytest.fixture
-def fresh_recommend_caches():
-    """The recommend service's per-process caches (popularity, items, collaborative models)
-    emptied before and after the test."""
-    from llmrec_django import collaborative
-    from llmrec_django.recommending import data
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Every test starts and ends with empty caches: the app's per-process caches (one registry,
+    ``llmrec_django.database.caches``: popularity, the serving state, new-item pools, loaded
+    models, vector matrices, API keys ...) and Django's cache (throttle counters, list cache)."""
+    from django.core.cache import cache
 
-    data.clear_caches()
-    collaborative.clear_cache()
+    from llmrec_django.database import caches
+
+    caches.clear_all()
+    cache.clear()
     yield
-    data.clear_caches()
-    collaborative.clear_cache()
+    caches.clear_all()
+    cache.clear()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from llmrec_django import vectorstore
+from llmrec_django.database import vectorstore
 from llmrec_django.models import EmbeddingVersion, Entity, Item, Relation
 
 DIM = 4

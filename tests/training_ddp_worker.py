@@ -1,4 +1,4 @@
-"""One rank of the data-parallel test (``tests/test_training_loop.py``), started by torchrun:
+"""One rank of the data-parallel test (``tests/ml/test_training_loop.py``), started by torchrun:
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 tests/training_ddp_worker.py MODEL_DIR OUT_DIR
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from llmrec_django.training.loop import LoopConfig, fit, init_distributed
-from llmrec_django.training.modules import BiEncoder, collate_pairs, info_nce_loss, info_nce_validation
+from llmrec_django.ml.training.loop import LoopConfig, fit, init_distributed
+from llmrec_django.ml.training.modules import BiEncoder, collate_pairs, info_nce_loss, info_nce_validation
 from tests.tiny_models import CORPUS
 
 

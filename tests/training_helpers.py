@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from llmrec_django import collaborative, embedding
+from llmrec_django.catalogue import embedding
+from llmrec_django.database import caches
 from llmrec_django.models import Interaction, Item, UserProfile
-from llmrec_django.recommending import data
 from tests.tiny_models import CORPUS
 
 START = timezone.now() - timedelta(days=60)
@@ -58,8 +58,7 @@ def build_shop(tenant, n_users: int = 12):
             timestamp=START + timedelta(days=1, hours=u),
         )
     version = embedding.build_version_in_process(tenant, concurrently=False)
-    data.clear_caches()
-    collaborative.clear_cache()
+    caches.clear_all()
     return items, users, version
 
 

@@ -4,7 +4,7 @@ and the "your interests" page."""
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from llmrec_django import interest_profile
+from llmrec_django.catalogue import interest_profile
 
 
 def _interests_text(value: str) -> str:

@@ -8,7 +8,7 @@ template tags, which call the recommend service and mark the lists up for the tr
 - ``/search/?q=``: natural-language search
 - ``/chat/``: conversational recommendations (the conversations API, from ``static/shop/chat.js``)
 - ``/interests/``: the interest profile the shop holds for the visitor: read, edit, reset to what
-  was learned, personalisation on or off (``llmrec_django.interest_profile``)
+  was learned, personalisation on or off (``llmrec_django.catalogue.interest_profile``)
 - ``/accounts/signup/``, ``/accounts/login/``, ``/accounts/logout/``
 """
 
@@ -23,9 +23,10 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
 from example_site.shop.forms import InterestProfileForm, SignUpForm
-from llmrec_django import interest_profile, web
+from llmrec_django.catalogue import interest_profile
+from llmrec_django.database.tenancy import get_default_tenant
 from llmrec_django.models import Item
-from llmrec_django.tenancy import get_default_tenant
+from llmrec_django.recommend import web
 
 ITEMS_PER_PAGE = 24
 EXAMPLE_QUERIES = [

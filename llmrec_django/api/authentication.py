@@ -21,6 +21,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.database import caches
 from llmrec_django.models import ApiKey, Tenant, hash_api_key
 
 API_KEY_KEYWORD = "Api-Key"
@@ -59,6 +60,7 @@ def forget_keys(**_kwargs: Any) -> None:
         _active_keys.clear()
 
 
+caches.register(forget_keys)
 for _model in (ApiKey, Tenant):
     post_save.connect(forget_keys, sender=_model, dispatch_uid=f"llmrec-api-keys-save-{_model.__name__}")
     post_delete.connect(forget_keys, sender=_model, dispatch_uid=f"llmrec-api-keys-delete-{_model.__name__}")

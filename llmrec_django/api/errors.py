@@ -20,10 +20,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from llmrec_django.conversations import ConversationError
-from llmrec_django.events import EventsRejected
-from llmrec_django.recommend import UnknownItem, UnknownUser
-from llmrec_django.tenancy import UnknownTenant
+from llmrec_django.catalogue.events import EventsRejected
+from llmrec_django.database.tenancy import UnknownTenant
+from llmrec_django.recommend.conversations import ConversationError
+from llmrec_django.recommend.lists import UnknownItem, UnknownUser
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -8,7 +8,7 @@
 - Staff and API keys ("trusted"): everything in the tenant, including catalogue and knowledge
   graph writes, other users' data, export and erasure.
 
-``PUBLIC_ENDPOINTS`` lists what anyone may call: the OpenAPI schema marks authentication optional
+A view's ``public_methods`` lists what anyone may call on it: the OpenAPI schema marks authentication optional
 there and only there, the system check ``llmrec.E012`` reports any other view an anonymous caller
 gets into, and the Schemathesis test checks that the others refuse requests without credentials.
 
@@ -20,7 +20,6 @@ another tenant is a 403 for them, and for an API key of another tenant).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
@@ -31,14 +30,12 @@ from rest_framework.request import Request
 
 from llmrec_django.api.errors import Conflict
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.models import ApiKey, Tenant, UserProfile
-from llmrec_django.tenancy import UnknownTenant, resolve_tenant
+from llmrec_django.database.tenancy import UnknownTenant, resolve_tenant
+from llmrec_django.models import ACCOUNT_PROFILE_ID, ApiKey, Tenant, UserProfile
 
 TENANT_HEADER = "X-LLMRec-Tenant"
 _TENANT_META = "HTTP_" + TENANT_HEADER.upper().replace("-", "_")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
-# The external id given to the profile created for an account that has none yet.
-ACCOUNT_PROFILE_ID = "account-{pk}"
 
 
 def is_trusted(request) -> bool:
@@ -89,49 +86,15 @@ def own_profile(request, tenant: Tenant, *, create: bool = False) -> UserProfile
         return profile
 
 
-# The API's endpoints (URL names in ``llmrec_django.api.urls``) that anyone may call, and with
-# which methods: the catalogue, similar items, search (personalised only for whoever may see that
-# profile), the links of the root, and the schema and its documentation pages.
-PUBLIC_ENDPOINTS: dict[str, frozenset[str]] = {
-    "root": frozenset({"GET"}),
-    "items": frozenset({"GET"}),
-    "item": frozenset({"GET"}),
-    "similar": frozenset({"GET"}),
-    "search": frozenset({"GET", "POST"}),
-    "schema": frozenset({"GET"}),
-    "docs": frozenset({"GET"}),
-    "redoc": frozenset({"GET"}),
-}
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def api_views() -> list[tuple[str, Any]]:
-    """``(URL name, view instance)`` for every route of the API (``llmrec_django.api.urls``), made
-    the way ``as_view()`` makes them, whether or not the site mounts the API."""
-    from django.urls import URLPattern, URLResolver
-
-    from llmrec_django.api import urls
-
-    found = []
-
-    def walk(patterns: list) -> None:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns)
-            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
-                callback = pattern.callback
-                found.append((pattern.name, callback.cls(**getattr(callback, "initkwargs", {}))))
-
-    walk(urls.urlpatterns)
-    return found
-
-
 def public_methods(view) -> frozenset[str]:
-    """The methods ``PUBLIC_ENDPOINTS`` opens to anyone on the route of ``view`` (an APIView instance)."""
-    for name, candidate in api_views():
-        if type(candidate) is type(view):
-            return PUBLIC_ENDPOINTS.get(name, frozenset())
-    return frozenset()
+    """The methods ``view`` (an APIView) opens to anyone: its ``public_methods``, none by default.
+    The public ones are the catalogue, similar items, search (personalised only for whoever may
+    see that profile), the links of the root, and the schema and its documentation pages; check
+    ``llmrec.E012`` fails for any other view an anonymous caller gets into."""
+    return frozenset(getattr(view, "public_methods", ()))
 
 
 def allows_anonymous(view, method: str) -> bool:

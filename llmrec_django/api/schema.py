@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from llmrec_django.api.errors import ApiErrorSerializer
 from llmrec_django.api.permissions import public_methods
@@ -42,7 +43,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 class LLMRecAutoSchema(AutoSchema):
     def get_auth(self):
-        """Authentication is optional exactly on the operations ``permissions.PUBLIC_ENDPOINTS``
+        """Authentication is optional exactly on the operations ``public_methods``
         names: the schema states the policy, not what the permission classes happen to allow, so
         that the Schemathesis test (its ``ignored_auth`` check) and ``llmrec.E012`` hold the
         views to it."""
@@ -65,3 +66,21 @@ class LLMRecAutoSchema(AutoSchema):
                 {"content": {"application/json": {"schema": error_schema}}, "description": description},
             )
         return operation
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, public."""
+
+    public_methods = frozenset({"GET"})
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI over the schema, public."""
+
+    public_methods = frozenset({"GET"})
+
+
+class RedocView(SpectacularRedocView):
+    """ReDoc over the schema, public."""
+
+    public_methods = frozenset({"GET"})

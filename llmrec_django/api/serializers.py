@@ -10,10 +10,10 @@ from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
 from llmrec_django.api.errors import Conflict
+from llmrec_django.catalogue.importing.validation import RowError, _check_json_strings
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.importing.validation import RowError, _check_json_strings
 from llmrec_django.models import TIMES_OF_DAY, Experiment, ExperimentArm, Item, Relation, UserProfile
-from llmrec_django.recommend import RecommendationList
+from llmrec_django.recommend.lists import RecommendationList
 
 MAX_QUERY_LENGTH = 1000
 
@@ -147,7 +147,7 @@ def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
 
 class EventSerializer(serializers.Serializer):
     """One behaviour event. The API checks events with the importer's rules
-    (``llmrec_django.events.ingest_events``); this serializer describes them."""
+    (``llmrec_django.catalogue.events.ingest_events``); this serializer describes them."""
 
     event_id = serializers.CharField(max_length=255, help_text="Your id of the event; a repeated id is stored once.")
     user_id = serializers.CharField(
@@ -308,7 +308,7 @@ class UserProfileSerializer(serializers.ModelSerializer):
 
 
 class InterestProfileSerializer(serializers.Serializer):
-    """The interest profile as its user sees it (``llmrec_django.interest_profile.describe``)."""
+    """The interest profile as its user sees it (``llmrec_django.catalogue.interest_profile.describe``)."""
 
     external_id = serializers.CharField()
     profile_text = serializers.CharField(

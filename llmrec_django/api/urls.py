@@ -3,9 +3,9 @@ which serves version 1 under ``api/llmrec/v1/`` (schema at ``v1/schema/``, Swagg
 ``v1/docs/``, Redoc at ``v1/redoc/``)."""
 
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from llmrec_django.api import views
+from llmrec_django.api import report_views, user_views, views
+from llmrec_django.api.schema import RedocView, SchemaView, SwaggerView
 
 app_name = "llmrec_api"
 
@@ -48,12 +48,12 @@ v1 = [
     path("items/<llmrec_external_id:external_id>/similar/", views.SimilarItemsView.as_view(), name="similar"),
     path("relations/", views.RelationListView.as_view(), name="relations"),
     path("relations/<llmrec_row_id:pk>/", views.RelationDetailView.as_view(), name="relation"),
-    path("me/", views.MeView.as_view(), name="me"),
-    path("me/profile/", views.MeProfileView.as_view(), name="me-profile"),
-    path("users/<llmrec_external_id:external_id>/", views.UserView.as_view(), name="user"),
+    path("me/", user_views.MeView.as_view(), name="me"),
+    path("me/profile/", user_views.MeProfileView.as_view(), name="me-profile"),
+    path("users/<llmrec_external_id:external_id>/", user_views.UserView.as_view(), name="user"),
     path(
         "users/<llmrec_external_id:external_id>/profile/",
-        views.UserInterestProfileView.as_view(),
+        user_views.UserInterestProfileView.as_view(),
         name="user-profile",
     ),
     path(
@@ -61,25 +61,25 @@ v1 = [
         views.UserRecommendationsView.as_view(),
         name="recommendations",
     ),
-    path("users/<llmrec_external_id:external_id>/export/", views.UserExportView.as_view(), name="export"),
-    path("conversations/", views.ConversationListView.as_view(), name="conversations"),
-    path("conversations/<llmrec_row_id:pk>/", views.ConversationDetailView.as_view(), name="conversation"),
+    path("users/<llmrec_external_id:external_id>/export/", user_views.UserExportView.as_view(), name="export"),
+    path("conversations/", user_views.ConversationListView.as_view(), name="conversations"),
+    path("conversations/<llmrec_row_id:pk>/", user_views.ConversationDetailView.as_view(), name="conversation"),
     path(
         "conversations/<llmrec_row_id:pk>/messages/",
-        views.ConversationMessageView.as_view(),
+        user_views.ConversationMessageView.as_view(),
         name="conversation-messages",
     ),
     path(
         "conversations/<llmrec_row_id:pk>/feedback/",
-        views.ConversationFeedbackView.as_view(),
+        user_views.ConversationFeedbackView.as_view(),
         name="conversation-feedback",
     ),
-    path("experiments/", views.ExperimentListView.as_view(), name="experiments"),
-    path("experiments/<slug:name>/report/", views.ExperimentReportView.as_view(), name="experiment-report"),
-    path("reports/online/", views.OnlineReportView.as_view(), name="online-report"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="llmrec_api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="llmrec_api:schema"), name="redoc"),
+    path("experiments/", report_views.ExperimentListView.as_view(), name="experiments"),
+    path("experiments/<slug:name>/report/", report_views.ExperimentReportView.as_view(), name="experiment-report"),
+    path("reports/online/", report_views.OnlineReportView.as_view(), name="online-report"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="llmrec_api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="llmrec_api:schema"), name="redoc"),
 ]
 
 urlpatterns = [path("v1/", include(v1))]

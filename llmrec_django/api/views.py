@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -20,7 +19,6 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from llmrec_django import conversations, events, interest_profile, privacy
 from llmrec_django.api import serializers as s
 from llmrec_django.api.authentication import ApiKeyAuthentication
 from llmrec_django.api.errors import exception_handler
@@ -38,10 +36,10 @@ from llmrec_django.api.permissions import (
 )
 from llmrec_django.api.schema import LLMRecAutoSchema  # its module also registers the OpenAPI extensions
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
-from llmrec_django.importing.validation import ITEM_NODE, USER_NODE
-from llmrec_django.models import ApiKey, ConversationSession, Entity, Experiment, Item, Relation, UserProfile
-from llmrec_django.online import serving
-from llmrec_django.online.report import online_report
+from llmrec_django.catalogue import events
+from llmrec_django.catalogue.importing.validation import ITEM_NODE, USER_NODE
+from llmrec_django.models import Entity, Item, Relation, UserProfile
+from llmrec_django.recommend import serving
 
 TENANT_PARAMETER = OpenApiParameter(
     TENANT_HEADER, str, OpenApiParameter.HEADER, required=False,
@@ -126,6 +124,7 @@ class LLMRecView(generics.GenericAPIView):
 
 class RootView(LLMRecView):
     permission_classes = []
+    public_methods = frozenset({"GET"})
     personalised = False
 
     @extend_schema(
@@ -182,6 +181,7 @@ class UserRecommendationsView(LLMRecView):
 class SimilarItemsView(LLMRecView):
     serves_lists = True
     permission_classes = []
+    public_methods = frozenset({"GET"})
 
     @extend_schema(
         summary="Items similar to an item",
@@ -199,6 +199,7 @@ class SimilarItemsView(LLMRecView):
 class SearchView(LLMRecView):
     serves_lists = True
     permission_classes = []
+    public_methods = frozenset({"GET", "POST"})
 
     def _search(self, params: dict[str, Any]) -> Response:
         profile = None
@@ -327,6 +328,7 @@ class ItemListView(LLMRecView, generics.ListCreateAPIView):
     """List the catalogue (anyone) or add an item (staff, API key). A new or changed item is
     queued for (re-)embedding once the transaction commits (``signals``)."""
 
+    public_methods = frozenset({"GET"})
     permission_classes = [IsTrustedOrReadOnly]
     serializer_class = s.ItemSerializer
     filter_backends = [filters.DjangoFilterBackend]
@@ -350,6 +352,7 @@ class ItemListView(LLMRecView, generics.ListCreateAPIView):
 
 class ItemDetailView(LLMRecView, generics.RetrieveUpdateDestroyAPIView):
     permission_classes = [IsTrustedOrReadOnly]
+    public_methods = frozenset({"GET"})
     serializer_class = s.ItemSerializer
     lookup_field = "external_id"
     personalised = False
@@ -465,251 +468,3 @@ class RelationDetailView(LLMRecView):
     def delete(self, request, pk: int):
         self.get_object().delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- users: profile, export, erasure ---------------------------------------------------------
-
-
-class MeView(LLMRecView):
-    serializer_class = s.UserProfileSerializer
-
-    @extend_schema(summary="The logged-in user's own profile", parameters=[TENANT_PARAMETER])
-    def get(self, request):
-        profile = own_profile(request, self.tenant)
-        if profile is None:
-            raise NotFound("Your account has no recommendation profile in this tenant yet.")
-        return Response(s.UserProfileSerializer(profile).data)
-
-
-class _InterestProfileView(LLMRecView):
-    """Read and change an interest profile (``llmrec_django.interest_profile``)."""
-
-    serializer_class = s.InterestProfileSerializer
-
-    def shown(self, profile: UserProfile) -> Response:
-        return Response(s.InterestProfileSerializer(interest_profile.describe(profile)).data)
-
-    def change(self, profile: UserProfile) -> Response:
-        data = self.body(s.InterestProfileUpdateSerializer)
-        try:
-            profile = interest_profile.update(
-                profile,
-                text=data.get("profile_text"),
-                reset=data.get("reset", False),
-                personalisation_enabled=data.get("personalisation_enabled"),
-            )
-        except ValueError as exc:
-            raise ValidationError({"profile_text": [str(exc)]}) from None
-        return self.shown(profile)
-
-
-INTEREST_PROFILE_DESCRIPTION = (
-    "profile_text is the interest profile in plain words: written by the system from the user's "
-    "behaviour (profile_text_source generated, rewritten as behaviour changes), by the user (kept), or by "
-    "the site. It feeds the user's interest vector. generated_text is what the system would write now. "
-    "With personalisation_enabled false the user gets popular lists and has no interest vector."
-)
-INTEREST_PROFILE_CHANGE = (
-    "Send profile_text (the user's own words, kept from now on), or reset: true (back to the generated "
-    "text), and/or personalisation_enabled. The interest vector is refreshed afterwards."
-)
-
-
-class MeProfileView(_InterestProfileView):
-    def own(self, *, create: bool) -> UserProfile:
-        profile = own_profile(self.request, self.tenant, create=create)
-        if profile is None:
-            if isinstance(self.request.auth, ApiKey):
-                raise NotFound("An API key has no profile of its own; use users/{id}/profile/.")
-            raise NotFound("Your account has no recommendation profile in this tenant yet.")
-        return profile
-
-    @extend_schema(
-        summary="The logged-in user's interest profile",
-        description=INTEREST_PROFILE_DESCRIPTION,
-        parameters=[TENANT_PARAMETER],
-    )
-    def get(self, request):
-        return self.shown(self.own(create=False))
-
-    @extend_schema(
-        summary="Edit or reset the logged-in user's interest profile, or switch personalisation",
-        description=INTEREST_PROFILE_CHANGE,
-        request=s.InterestProfileUpdateSerializer,
-        parameters=[TENANT_PARAMETER],
-    )
-    def patch(self, request):
-        return self.change(self.own(create=True))
-
-
-class UserInterestProfileView(_InterestProfileView):
-    @extend_schema(
-        summary="A user's interest profile", description=INTEREST_PROFILE_DESCRIPTION, parameters=[TENANT_PARAMETER]
-    )
-    def get(self, request, external_id: str):
-        return self.shown(self.profile(external_id))
-
-    @extend_schema(
-        summary="Edit or reset a user's interest profile, or switch personalisation",
-        description=INTEREST_PROFILE_CHANGE,
-        request=s.InterestProfileUpdateSerializer,
-        parameters=[TENANT_PARAMETER],
-    )
-    def patch(self, request, external_id: str):
-        return self.change(self.profile(external_id))
-
-
-class UserView(LLMRecView):
-    serializer_class = s.UserProfileSerializer
-
-    @extend_schema(summary="A user's profile", parameters=[TENANT_PARAMETER])
-    def get(self, request, external_id: str):
-        return Response(s.UserProfileSerializer(self.profile(external_id)).data)
-
-    @extend_schema(
-        summary="Erase everything stored about a user",
-        description="Deletes the profile, its events, interest vectors, conversations and the knowledge-graph "
-        "relations naming the user, and drops the user from the collaborative model. 204 when erased; "
-        "a profile that does not exist (e.g. erased before) is a 404.",
-        parameters=[TENANT_PARAMETER],
-        responses={204: None},
-    )
-    def delete(self, request, external_id: str):
-        privacy.erase_user(self.profile(external_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class UserExportView(LLMRecView):
-    @extend_schema(
-        summary="Export everything stored about a user (JSON)",
-        parameters=[TENANT_PARAMETER],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "profile, events, relations, conversations")},
-    )
-    def get(self, request, external_id: str):
-        profile = self.profile(external_id)
-        response = Response(privacy.export_user(profile))
-        response["Content-Disposition"] = f'attachment; filename="llmrec-user-{profile.pk}.json"'
-        return response
-
-
-# --- conversations ---------------------------------------------------------------------------
-
-
-def _turn_response(turn: conversations.TurnResult, status_code: int = 200) -> Response:
-    body = {
-        "session": s.ConversationSessionSerializer(turn.session).data,
-        "turn": s.ConversationTurnSerializer(turn.turn).data,
-        "reply": turn.reply,
-        "recommendations": s.recommendation_list_data(turn.recommendations),
-    }
-    return Response(body, status=status_code)
-
-
-class ConversationListView(LLMRecView):
-    serves_lists = True
-
-    @extend_schema(
-        summary="Start a conversation (optionally with a first message)",
-        request=s.ConversationStartSerializer,
-        parameters=[TENANT_PARAMETER],
-        responses={201: s.ConversationTurnResponseSerializer},
-    )
-    def post(self, request):
-        data = self.body(s.ConversationStartSerializer)
-        profile = self.named_or_own_profile(data.get("user"), create=True)
-        turn = conversations.start_session(
-            profile, message=data.get("message", ""), k=data.get("k"), context=s.ContextFields.context_of(data)
-        )
-        return _turn_response(turn, status.HTTP_201_CREATED)
-
-
-class _ConversationView(LLMRecView):
-    serves_lists = True
-
-    def session(self, pk: int) -> ConversationSession:
-        session = get_object_or_404(
-            ConversationSession.objects.select_related("user", "tenant", "version"), tenant=self.tenant, pk=pk
-        )
-        check_profile_access(self.request, session.user)
-        return session
-
-
-class ConversationDetailView(_ConversationView):
-    @extend_schema(
-        summary="A conversation with its turns",
-        parameters=[TENANT_PARAMETER],
-        responses={200: s.ConversationDetailSerializer},
-    )
-    def get(self, request, pk: int):
-        return Response(s.ConversationDetailSerializer(self.session(pk)).data)
-
-
-class ConversationMessageView(_ConversationView):
-    @extend_schema(
-        summary="Send a message; the answer refines the session's query",
-        request=s.ConversationMessageSerializer,
-        parameters=[TENANT_PARAMETER],
-        responses={200: s.ConversationTurnResponseSerializer},
-    )
-    def post(self, request, pk: int):
-        data = self.body(s.ConversationMessageSerializer)
-        return _turn_response(conversations.send_message(self.session(pk), data["message"], k=data.get("k")))
-
-
-class ConversationFeedbackView(_ConversationView):
-    @extend_schema(
-        summary="Like or dislike shown items; the answer moves toward the liked ones",
-        request=s.ConversationFeedbackSerializer,
-        parameters=[TENANT_PARAMETER],
-        responses={200: s.ConversationTurnResponseSerializer},
-    )
-    def post(self, request, pk: int):
-        data = self.body(s.ConversationFeedbackSerializer)
-        turn = conversations.give_feedback(
-            self.session(pk), liked=data["liked"], disliked=data["disliked"], k=data.get("k")
-        )
-        return _turn_response(turn)
-
-
-# --- online measurement ----------------------------------------------------------------------
-
-
-class ExperimentListView(LLMRecView):
-    permission_classes = [IsTrusted]
-
-    @extend_schema(
-        summary="The tenant's experiments and their arms (staff and API keys)",
-        parameters=[TENANT_PARAMETER],
-        responses={200: s.ExperimentSerializer(many=True)},
-    )
-    def get(self, request):
-        found = Experiment.objects.filter(tenant=self.tenant).prefetch_related("arms")
-        return Response(s.ExperimentSerializer(found, many=True).data)
-
-
-class ExperimentReportView(LLMRecView):
-    permission_classes = [IsTrusted]
-
-    @extend_schema(
-        summary="Online metrics of an experiment per arm and day, with intervals and tests (staff and API keys)",
-        parameters=[TENANT_PARAMETER],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "see llmrec_django.online.report")},
-    )
-    def get(self, request, name: str):
-        experiment = Experiment.objects.filter(tenant=self.tenant, name=name).first()
-        if experiment is None:
-            raise NotFound(f"No experiment {name!r} in tenant {self.tenant.slug!r}.")
-        return Response(online_report(experiment))
-
-
-class OnlineReportView(LLMRecView):
-    permission_classes = [IsTrusted]
-
-    @extend_schema(
-        summary="Online metrics of every served list of the last days, per surface (staff and API keys)",
-        parameters=[s.OnlineReportQuerySerializer, TENANT_PARAMETER],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "see llmrec_django.online.report")},
-    )
-    def get(self, request):
-        params = self.query(s.OnlineReportQuerySerializer)
-        return Response(online_report(tenant=self.tenant, days=params["days"]))

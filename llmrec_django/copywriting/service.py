@@ -33,12 +33,15 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.conf.backends import get_copy_generator
 from llmrec_django.copywriting.base import CopyGenerator, CopyRequest, ItemFacts
 from llmrec_django.copywriting.prompt import PROMPT_VERSION
 from llmrec_django.copywriting.template import TemplateCopyGenerator
 from llmrec_django.copywriting.validate import CopyRejected, validate_copy
+from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Interaction, Item, RecommendationCopy, Tenant, UserProfile
-from llmrec_django.tenancy import resolve_tenant
+from llmrec_django.recommend.for_user import recommend_for_user
+from llmrec_django.recommend.lists import UnknownUser
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +82,6 @@ def copy_settings() -> dict[str, Any]:
 
 
 def _resolve_user(user: UserProfile | str, tenant: Tenant) -> UserProfile:
-    from llmrec_django.recommend import UnknownUser
-
     if isinstance(user, UserProfile):
         if user.tenant_id != tenant.pk:
             raise UnknownUser(f"User {user.external_id!r} belongs to another tenant.")
@@ -242,8 +243,6 @@ def write_copy(
 ) -> Copy:
     """Copy for ``recommendations`` (a ``RecommendationList`` or a sequence of ``Recommendation``)
     shown to ``user``: from the cache, else written now (see the module docstring)."""
-    from llmrec_django.backends import get_copy_generator
-
     settings = copy_settings()
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = _resolve_user(user, tenant)
@@ -299,8 +298,6 @@ def write_copy(
 def precompute_copy(tenant: Tenant | str | int | None, user_ids: Iterable[int], *, k: int | None = None) -> int:
     """Write (and cache) copy for each user's current list with the ahead-of-time budget; returns
     how many were written rather than found in the cache. Unknown users are skipped."""
-    from llmrec_django.recommend import recommend_for_user
-
     tenant = resolve_tenant(tenant)
     budget = float(copy_settings()["AHEAD_OF_TIME_BUDGET_SECONDS"])
     k = int(k or copy_settings()["MAX_ITEMS"])
@@ -325,7 +322,7 @@ def active_user_ids(tenant: Tenant, days: float = 30) -> list[int]:
 
 def forget_copy(user: UserProfile) -> int:
     """Delete every cached copy of a user (erasure requests); returns how many rows went."""
-    return RecommendationCopy.objects.filter(user=user).delete()[0]
+    return RecommendationCopy.forget(user)
 
 
 def purge_expired_copy(tenant: Tenant | None = None) -> int:

@@ -33,7 +33,8 @@ from typing import Any
 
 from llmrec_django.copywriting.base import CopyGenerationError, CopyGenerator, CopyRequest, reject_unknown_options
 from llmrec_django.copywriting.prompt import build_messages, plain_prompt
-from llmrec_django.encoders.base import torch_device
+from llmrec_django.copywriting.smollm2 import default_smollm2
+from llmrec_django.ml.encoders.base import torch_device
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +175,6 @@ class TransformersCopyGenerator(CopyGenerator):
 def resolve_model(path: str | Path | None, gguf_file: str | None) -> tuple[str, str | None]:
     """(model directory, GGUF file name or None); ``FileNotFoundError`` when nothing is there."""
     if path is None:
-        from llmrec_django.copywriting.smollm2 import default_smollm2
-
         return default_smollm2()
     directory = Path(path).expanduser()
     if gguf_file:

@@ -33,10 +33,11 @@ from django.conf import settings
 from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
 
-from llmrec_django import web
+from llmrec_django.conf.backends import get_copy_generator
+from llmrec_django.copywriting.service import write_copy
 from llmrec_django.models import Item, UserProfile
-from llmrec_django.online import serving
-from llmrec_django.recommend import UnknownUser
+from llmrec_django.recommend import serving, web
+from llmrec_django.recommend.lists import UnknownUser
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -96,8 +97,6 @@ def llmrec_recommendations(
     copy = None
     if with_copy and profile is not None and result is not None and result.items:
         try:
-            from llmrec_django.copywriting.service import write_copy
-
             copy = write_copy(profile, result, tenant=tenant, generator=_copy_generator(result))
         except Exception:  # noqa: BLE001 - the list shows without its copy
             logger.exception("Could not write recommendation copy; the list shows without it.")
@@ -111,7 +110,6 @@ def _copy_generator(result: Any) -> Any:
     path = getattr(result, "copy_generator", None)
     if not path:
         return None
-    from llmrec_django.backends import get_copy_generator
 
     return get_copy_generator(path)
 

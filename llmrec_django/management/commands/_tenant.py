@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from llmrec_django.tenancy import UnknownTenant, resolve_tenant
+from llmrec_django.database.tenancy import UnknownTenant, resolve_tenant
 
 
 def add_tenant_argument(parser) -> None:

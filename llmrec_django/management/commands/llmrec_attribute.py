@@ -1,5 +1,5 @@
 """Credit new engagement events to the served lists that showed their items
-(``llmrec_django.online.attribution``; Celery beat runs the same pass every minute).
+(``llmrec_django.learning.attribution``; Celery beat runs the same pass every minute).
 
 python manage.py llmrec_attribute                 # every tenant
 python manage.py llmrec_attribute --tenant shop
@@ -7,7 +7,8 @@ python manage.py llmrec_attribute --tenant shop
 
 from django.core.management.base import BaseCommand
 
-from llmrec_django.online.attribution import attribute
+from llmrec_django.learning.attribution import attribute
+from llmrec_django.management.commands._tenant import tenant_from_options
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", help="Tenant slug (default: every tenant).")
 
     def handle(self, *args, **options):
-        from llmrec_django.management.commands._tenant import tenant_from_options
-
         tenant = tenant_from_options(options) if options.get("tenant") else None
         for done in attribute(tenant):
             self.stdout.write(

@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from llmrec_django.copywriting import service
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
 from llmrec_django.models import UserProfile
+from llmrec_django.recommend.for_user import recommend_for_user
+from llmrec_django.tasks import generate_copy
 
 TASK_BATCH = 100
 
@@ -53,8 +55,6 @@ class Command(BaseCommand):
             raise CommandError("Name users with --user, or pass --all-active-users (or --purge-expired).")
 
         if options["queue"]:
-            from llmrec_django.tasks import generate_copy
-
             for start in range(0, len(user_ids), TASK_BATCH):
                 generate_copy.delay(tenant.pk, user_ids[start : start + TASK_BATCH], options["k"])
             self.stdout.write(f"Queued copy for {len(user_ids)} users.")
@@ -66,8 +66,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Copy for {len(user_ids)} users: {written} written, {len(user_ids) - written} cached.")
 
     def _write_and_print(self, tenant, external_ids, k):
-        from llmrec_django.recommend import recommend_for_user
-
         budget = float(service.copy_settings()["AHEAD_OF_TIME_BUDGET_SECONDS"])
         for external_id in external_ids:
             result = recommend_for_user(external_id, tenant=tenant, k=k or service.copy_settings()["MAX_ITEMS"])

@@ -8,7 +8,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from llmrec_django import database
+from llmrec_django.database import embedded as database
 
 
 class Command(BaseCommand):

@@ -10,9 +10,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from llmrec_django import embedding, tasks
-from llmrec_django.encoders import resolve_model_path
+from llmrec_django import tasks
+from llmrec_django.catalogue import embedding
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
+from llmrec_django.ml.encoders import resolve_model_path
 from llmrec_django.models import EmbeddingVersion, Item
 
 POLL_SECONDS = 1.0

@@ -1,4 +1,4 @@
-"""Offline evaluation of the hybrid recommender against baselines (``llmrec_django.evaluation``).
+"""Offline evaluation of the hybrid recommender against baselines (``llmrec_django.learning.evaluation``).
 
 python manage.py llmrec_evaluate                          # temporal hold-out of each user's last event
 python manage.py llmrec_evaluate --reuse-vectors --json eval.json
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django.evaluation import SPLITS, EvaluationOptions, evaluate_tenant
+from llmrec_django.learning.evaluation import SPLITS, EvaluationOptions, evaluate_tenant
+from llmrec_django.learning.evaluation_reports import save_report
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
 
 
@@ -78,7 +79,5 @@ class Command(BaseCommand):
             path.write_text(json.dumps(report.to_dict(), indent=2, default=str))
             self.stdout.write(f"Wrote {path}")
         if options["save"]:
-            from llmrec_django.evaluation_reports import save_report
-
             record = save_report(tenant, evaluation_options, report)
             self.stdout.write(f"Saved as evaluation report {record.pk} (admin: Evaluation reports).")

@@ -6,9 +6,9 @@ python manage.py llmrec_fit --tenant shop --only blend
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django import collaborative
+from llmrec_django.catalogue import collaborative
+from llmrec_django.learning.blend import NotEnoughData, fit_ranking_model
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
-from llmrec_django.recommending.blend import NotEnoughData, fit_ranking_model
 
 
 class Command(BaseCommand):

@@ -20,9 +20,14 @@ error after importing the good rows, unless --allow-errors. Running it again is 
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django.importing import EVENTS, ITEMS, RELATIONS, USERS, ImportFileError, import_files
-from llmrec_django.importing.cli import add_import_arguments, print_reports, progress_factory, tenant_from_options
-from llmrec_django.importing.readers import DEFAULT_ENCODING
+from llmrec_django.catalogue.importing import EVENTS, ITEMS, RELATIONS, USERS, ImportFileError, import_files
+from llmrec_django.catalogue.importing.cli import (
+    add_import_arguments,
+    print_reports,
+    progress_factory,
+    tenant_from_options,
+)
+from llmrec_django.catalogue.importing.readers import DEFAULT_ENCODING
 
 
 class Command(BaseCommand):

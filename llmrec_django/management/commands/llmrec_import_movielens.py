@@ -5,14 +5,19 @@
 
 Movies become items (year and genres in the attributes, genres and tags in the description),
 genres knowledge-graph edges (item -has_genre-> genre), ratings "rating" events; see
-``llmrec_django.importing.movielens``. Uses the same services as ``llmrec_import``; idempotent.
+``llmrec_django.catalogue.importing.movielens``. Uses the same services as ``llmrec_import``; idempotent.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django.importing import ImportFileError
-from llmrec_django.importing.cli import add_import_arguments, print_reports, progress_factory, tenant_from_options
-from llmrec_django.importing.movielens import import_movielens
+from llmrec_django.catalogue.importing import ImportFileError
+from llmrec_django.catalogue.importing.cli import (
+    add_import_arguments,
+    print_reports,
+    progress_factory,
+    tenant_from_options,
+)
+from llmrec_django.catalogue.importing.movielens import import_movielens
 
 
 class Command(BaseCommand):

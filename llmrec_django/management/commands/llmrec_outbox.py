@@ -1,4 +1,4 @@
-"""Send the outbox's pending work now, in the foreground (``llmrec_django.outbox``; Celery beat
+"""Send the outbox's pending work now, in the foreground (``llmrec_django.database.outbox``; Celery beat
 runs the same pass, ``drain_outbox``, every 10 seconds).
 
 python manage.py llmrec_outbox            # send what is due; say what is left
@@ -7,7 +7,7 @@ python manage.py llmrec_outbox --list     # show the pending work, send nothing
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django import outbox
+from llmrec_django.database import outbox
 from llmrec_django.models import PendingWork
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from llmrec_django.learning.online_report import online_report
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
-from llmrec_django.online.report import online_report
 
 
 def _pct(interval: dict | None) -> str:

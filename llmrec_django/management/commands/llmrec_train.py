@@ -13,7 +13,10 @@ Several GPUs (data parallel, one process per GPU; rank 0 records the run)::
 
 from django.core.management.base import BaseCommand, CommandError
 
+from llmrec_django.learning.training import promotion, runs
+from llmrec_django.learning.training.config import parse_value, run_params
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
+from llmrec_django.ml.training.loop import init_distributed
 from llmrec_django.models import TrainingRun
 
 
@@ -45,16 +48,12 @@ class Command(BaseCommand):
             return self._list(tenant)
         overrides = self._overrides(options)
         if options["queue"]:
-            from llmrec_django.training import runs
-
             run = runs.enqueue_run(tenant, action, overrides)
             self.stdout.write(f"Queued {action} run {run.pk} (task {run.task_id or 'eager'}).")
             return
         self._train(tenant, action, overrides, options)
 
     def _overrides(self, options) -> dict:
-        from llmrec_django.training.config import parse_value
-
         overrides = {}
         for key, option in (
             ("epochs", "epochs"),
@@ -72,10 +71,6 @@ class Command(BaseCommand):
         return overrides
 
     def _train(self, tenant, kind, overrides, options) -> None:
-        from llmrec_django.training import promotion, runs
-        from llmrec_django.training.config import run_params
-        from llmrec_django.training.loop import init_distributed
-
         try:
             params = run_params(kind, overrides)
         except ValueError as exc:
@@ -105,8 +100,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Promote it with: manage.py llmrec_train promote {run.pk}")
 
     def _promotion(self, action, run_id) -> None:
-        from llmrec_django.training import promotion
-
         if run_id is None:
             raise CommandError(f"{action} needs a run id (see `llmrec_train list`).")
         run = TrainingRun.objects.filter(pk=run_id).first()

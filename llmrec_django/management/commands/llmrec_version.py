@@ -8,7 +8,8 @@ python manage.py llmrec_version retire 9      # drop its vectors and index
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llmrec_django import embedding, vectorstore
+from llmrec_django.catalogue import embedding
+from llmrec_django.database import vectorstore
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
 from llmrec_django.models import EmbeddingVersion
 

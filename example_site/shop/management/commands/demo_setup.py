@@ -14,10 +14,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from example_site.shop.sample_catalogue import write_sample_catalogue
-from llmrec_django import vectorstore
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.database import vectorstore
+from llmrec_django.database.tenancy import get_default_tenant
 from llmrec_django.models import Experiment, ExperimentArm, Item, RankingModel
-from llmrec_django.tenancy import get_default_tenant
 
 DEMO_ADMIN = ("admin", "admin")
 

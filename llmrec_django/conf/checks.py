@@ -1,0 +1,278 @@
+"""System checks: turn a misconfiguration into a clear error at ``manage.py check`` time.
+
+The checks live with what they check: settings, backends and Celery here, the database in
+``llmrec_django.database.checks``, the REST API in ``llmrec_django.api.checks``; the app's
+``ready()`` imports the three modules, which registers them. Every id:
+
+IDs:
+- llmrec.E001  the database has no pgvector extension (database check)
+- llmrec.E002  LLMREC["EMBEDDING_DIMENSION"] differs from what the encoder produces
+- llmrec.E003  the encoder's model path holds no model
+- llmrec.E004  a Celery broker is configured but cannot be reached
+- llmrec.E005  the database is not PostgreSQL
+- llmrec.E006  a backend's dotted path does not import
+- llmrec.E010  LLMREC has a key the app does not know (a typo)
+- llmrec.E011  the copy generator's options are wrong or its model is not there
+- llmrec.E012  an API view lets anonymous callers in outside ``api.permissions.PUBLIC_ENDPOINTS``
+- llmrec.E013  an API throttle's rate cannot be parsed (every request would fail)
+- llmrec.E014  TASK_MAX_DELIVERIES or OUTBOX_RESEND_SECONDS is not a positive number, or
+                REFRESH_COALESCE_USERS or REFRESH_DELAY_SECONDS a negative one, or the delay
+                is not under half the broker's visibility timeout
+- llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
+- llmrec.E016  TRAINING["RERANKER"]["weight"] is not a number from 0 to 1
+- llmrec.E017  TRAINING["HELD_OUT_ITEMS"] is not a whole number of at least 1
+- llmrec.W001  the active embedding version was made with another dimension (database check)
+- llmrec.W002  pgvector is available but not created yet (migrate creates it)
+- llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
+- llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
+- llmrec.W005  DEBUG is on (deploy)
+- llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
+
+Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
+checks with ``manage.py check --deploy``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from llmrec_django.conf import DEFAULTS, llmrec_settings
+from llmrec_django.conf.backends import backend_options, load_backend_class
+from llmrec_django.ml.encoders import model_dimension, resolve_model_path
+
+
+@register("llmrec")
+def check_settings_keys(app_configs: Any = None, **kwargs: Any) -> list:
+    unknown = sorted(set(getattr(settings, "LLMREC", {}) or {}) - set(DEFAULTS))
+    return [
+        Error(
+            f"Unknown LLMREC setting {key!r}.",
+            hint=f"Known settings: {', '.join(sorted(DEFAULTS))}.",
+            id="llmrec.E010",
+        )
+        for key in unknown
+    ]
+
+
+@register("llmrec")
+def check_encoder(app_configs: Any = None, **kwargs: Any) -> list:
+    try:
+        load_backend_class("ENCODER")
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="llmrec.E006")]
+    path = backend_options("ENCODER").get("path")
+    try:
+        resolve_model_path(path)
+    except FileNotFoundError as exc:
+        return [
+            Error(
+                f"Encoder model not found: {exc}",
+                hint='Set LLMREC["ENCODER"]["OPTIONS"]["path"] to a local Hugging Face model directory.',
+                id="llmrec.E003",
+            )
+        ]
+    try:
+        dimension = model_dimension(path)
+    except (ValueError, OSError) as exc:
+        return [Error(f"Cannot read the encoder's config: {exc}", id="llmrec.E003")]
+    expected = llmrec_settings.EMBEDDING_DIMENSION
+    if dimension != expected:
+        return [
+            Error(
+                f"The encoder produces {dimension}-dimensional vectors but "
+                f'LLMREC["EMBEDDING_DIMENSION"] is {expected}.',
+                hint=f'Set LLMREC["EMBEDDING_DIMENSION"] = {dimension}, or configure the intended model.',
+                id="llmrec.E002",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
+    try:
+        cls = load_backend_class("COPY")
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="llmrec.E006")]
+    config = llmrec_settings.COPY
+    errors = []
+    for key in ("TIME_BUDGET_SECONDS", "AHEAD_OF_TIME_BUDGET_SECONDS", "MAX_CHARS", "MAX_ITEMS"):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            errors.append(Error(f'LLMREC["COPY"]["{key}"] must be a positive number, not {value!r}.', id="llmrec.E011"))
+    check_options = getattr(cls, "check_options", None)
+    for problem in check_options(backend_options("COPY")) if check_options else []:
+        errors.append(
+            Error(
+                f"Copy generator {cls.__name__}: {problem}",
+                hint='Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.',
+                id="llmrec.E011",
+            )
+        )
+    return errors
+
+
+@register("llmrec")
+def check_reliability_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    errors = []
+    deliveries = llmrec_settings.TASK_MAX_DELIVERIES
+    if deliveries is not None and (isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 1):
+        errors.append(
+            Error(
+                f'LLMREC["TASK_MAX_DELIVERIES"] must be a whole number of at least 1, or None, not {deliveries!r}.',
+                hint="5 gives a message that kills its worker four more chances.",
+                id="llmrec.E014",
+            )
+        )
+    resend = llmrec_settings.OUTBOX_RESEND_SECONDS
+    if isinstance(resend, bool) or not isinstance(resend, int | float) or resend <= 0:
+        errors.append(
+            Error(f'LLMREC["OUTBOX_RESEND_SECONDS"] must be a positive number, not {resend!r}.', id="llmrec.E014")
+        )
+    delay = llmrec_settings.REFRESH_DELAY_SECONDS
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
+        errors.append(
+            Error(
+                f'LLMREC["REFRESH_DELAY_SECONDS"] must be a number of seconds from 0 to 3600, not {delay!r}.',
+                id="llmrec.E014",
+            )
+        )
+    else:
+        visibility = _visibility_timeout()
+        if delay > 0 and visibility is not None and delay * 2 > visibility:
+            errors.append(
+                Error(
+                    f'LLMREC["REFRESH_DELAY_SECONDS"] ({delay}) must be under half the broker\'s visibility '
+                    f"timeout ({visibility} s): a delayed message is held unacknowledged until it runs, and "
+                    "the broker would deliver it again (and again) meanwhile.",
+                    hint='Raise CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] or lower the delay (0: none).',
+                    id="llmrec.E014",
+                )
+            )
+    coalesce = llmrec_settings.REFRESH_COALESCE_USERS
+    if isinstance(coalesce, bool) or not isinstance(coalesce, int) or coalesce < 0:
+        errors.append(
+            Error(
+                f'LLMREC["REFRESH_COALESCE_USERS"] must be a whole number of at least 0, not {coalesce!r}.',
+                id="llmrec.E014",
+            )
+        )
+    return errors
+
+
+@register("llmrec", Tags.security)
+def check_api_key_cache(app_configs: Any = None, **kwargs: Any) -> list:
+    seconds = llmrec_settings.API_KEY_CACHE_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 300:
+        return [
+            Error(
+                f'LLMREC["API_KEY_CACHE_SECONDS"] must be a number of seconds from 0 to 300, not {seconds!r}.',
+                hint="Other processes keep accepting a revoked key for this long; 10 is the default.",
+                id="llmrec.E015",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_reranker_weight(app_configs: Any = None, **kwargs: Any) -> list:
+    weight = llmrec_settings.TRAINING["RERANKER"].get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        return [
+            Error(
+                f'LLMREC["TRAINING"]["RERANKER"]["weight"] must be a number from 0 to 1, not {weight!r}.',
+                hint="The re-ranker's share of the order of a list's top: 1 orders by it alone, 0 ignores it.",
+                id="llmrec.E016",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_held_out_items(app_configs: Any = None, **kwargs: Any) -> list:
+    held_out = llmrec_settings.TRAINING.get("HELD_OUT_ITEMS")
+    if isinstance(held_out, bool) or not isinstance(held_out, int) or held_out < 1:
+        return [
+            Error(
+                f'LLMREC["TRAINING"]["HELD_OUT_ITEMS"] must be a whole number of at least 1, not {held_out!r}.',
+                hint="Each user's last N liked items are held out of training for validation and promotion; 1 is the default.",
+                id="llmrec.E017",
+            )
+        ]
+    return []
+
+
+def _visibility_timeout() -> float | None:
+    """Seconds after which a Redis or SQS broker delivers an unacknowledged message again (None
+    for brokers without one, such as RabbitMQ, or tasks run eagerly)."""
+    url = _broker_url()
+    if not url or not url.startswith(("redis://", "rediss://", "sqs://")):
+        return None
+    return float((_celery_conf().broker_transport_options or {}).get("visibility_timeout", 3600))
+
+
+def _broker_url() -> str | None:
+    conf = _celery_conf()
+    if conf.task_always_eager:
+        return None
+    return conf.broker_url
+
+
+def _celery_conf():
+    from celery import current_app
+
+    return current_app._get_current_object().conf
+
+
+@register("llmrec")
+def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
+    url = _broker_url()
+    if not url or url.startswith(("memory://", "filesystem://", "cache+")):
+        return []
+    from celery import current_app
+    from kombu.utils.url import maybe_sanitize_url
+
+    try:
+        with current_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # any transport error means: unreachable
+        return [
+            Error(
+                f"The Celery broker at {maybe_sanitize_url(url)} cannot be reached: {exc}",
+                hint="Start the broker, fix CELERY_BROKER_URL, or unset it to run tasks eagerly.",
+                id="llmrec.E004",
+            )
+        ]
+    return []
+
+
+@register("llmrec", Tags.security, deploy=True)
+def check_debug(app_configs: Any = None, **kwargs: Any) -> list:
+    if not settings.DEBUG:
+        return []
+    return [
+        Warning(
+            "DEBUG is on: error pages show settings and code to anyone, and every process keeps each "
+            "SQL query it runs in memory (an embedding build or a bulk import runs thousands).",
+            hint="Set DEBUG = False in production (example_site/settings_production.py does).",
+            id="llmrec.W005",
+        )
+    ]
+
+
+@register("llmrec", deploy=True)
+def check_celery_not_eager(app_configs: Any = None, **kwargs: Any) -> list:
+    if not _celery_conf().task_always_eager:
+        return []
+    return [
+        Warning(
+            "Celery runs tasks eagerly: embedding builds, re-embedding after catalogue changes and "
+            "training run inside the web process, in the request that starts them.",
+            hint="Set a broker (CELERY_BROKER_URL, e.g. redis://...) and run workers: celery -A <project> worker.",
+            id="llmrec.W006",
+        )
+    ]

@@ -1,0 +1,139 @@
+"""Event ingestion through the API: single and bulk, idempotent, all or nothing, 10,000 at once."""
+
+import pytest
+
+from llmrec_django import tasks
+from llmrec_django.models import Interaction, Item, UserProfile
+from tests.api_helpers import API, account, api_key_client, logged_in, profile_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def films(tenant):
+    return [Item.objects.create(tenant=tenant, external_id=f"film-{n}", title=f"Film {n}") for n in range(20)]
+
+
+@pytest.fixture
+def server(tenant):
+    return api_key_client(tenant)[0]
+
+
+def event(n, user="u1", item="film-1", event_type="view", **extra):
+    return {"event_id": f"e{n}", "user_id": user, "item_id": item, "event_type": event_type, **extra}
+
+
+def test_one_event_is_stored_and_a_retry_is_not_counted_twice(server, films):
+    body = event(1, device="mobile", value=2.5, timestamp="2026-01-02T10:00:00Z", context={"page": "home"})
+    response = server.post(API + "events/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json() == {"received": 1, "created": 1, "duplicates": 0, "users_created": 1}
+    stored = Interaction.objects.get(event_id="e1")
+    assert (stored.user.external_id, stored.item.external_id, stored.device, stored.value) == (
+        "u1",
+        "film-1",
+        "mobile",
+        2.5,
+    )
+    assert stored.context == {"page": "home"} and stored.timestamp.isoformat() == "2026-01-02T10:00:00+00:00"
+    again = server.post(API + "events/", body, format="json")
+    assert again.status_code == 200 and again.json()["duplicates"] == 1
+    assert Interaction.objects.filter(event_id="e1").count() == 1
+
+
+def test_bulk_of_10000_events_is_stored_set_based_and_idempotent(server, films, django_assert_max_num_queries):
+    rows = [event(n, user=f"u{n % 500}", item=f"film-{n % 20}", event_type="click") for n in range(10_000)]
+    with django_assert_max_num_queries(40):
+        response = server.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json() == {"received": 10_000, "created": 10_000, "duplicates": 0, "users_created": 500}
+    assert Interaction.objects.count() == 10_000
+    retry = server.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert retry.status_code == 200
+    assert retry.json() == {"received": 10_000, "created": 0, "duplicates": 10_000, "users_created": 0}
+    assert Interaction.objects.count() == 10_000
+
+
+def test_an_invalid_bulk_request_stores_nothing_and_names_every_bad_row(server, films):
+    rows = [
+        event(1),
+        event(2, item="no-such-film"),
+        event(3, event_type="teleport"),
+        event(4, value="NaN"),
+        {"event_id": "e5", "user_id": "u1", "item_id": "film-1", "event_type": "view", "colour": "red"},
+        "not an object",
+        event(7, timestamp="yesterday"),
+    ]
+    response = server.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "nothing was stored" in error["message"]
+    by_row = {e["index"]: e for e in error["details"]}
+    assert sorted(by_row) == [1, 2, 3, 4, 5, 6]
+    assert by_row[1]["field"] == "item_id" and "unknown item 'no-such-film'" in by_row[1]["message"]
+    assert by_row[2]["field"] == "event_type" and "teleport" in by_row[2]["message"]
+    assert by_row[3]["field"] == "value"
+    assert "colour" in by_row[4]["message"]
+    assert by_row[6]["field"] == "timestamp"
+    assert Interaction.objects.count() == 0 and not UserProfile.objects.exists()
+
+
+def test_event_types_come_from_the_settings(server, films, settings):
+    settings.LLMREC = {"EVENT_WEIGHTS": {"wishlist": 1.2}}
+    assert server.post(API + "events/", event(1, event_type="wishlist"), format="json").status_code == 201
+
+
+def test_too_many_events_in_one_request_is_a_clear_400(server, films, settings):
+    settings.LLMREC = {"API_MAX_BULK_EVENTS": 3}
+    response = server.post(API + "events/bulk/", {"events": [event(n) for n in range(4)]}, format="json")
+    assert response.status_code == 400 and "At most 3 events" in response.json()["error"]["message"]
+
+
+def test_the_body_must_have_an_events_list(server):
+    response = server.post(API + "events/bulk/", [event(1)], format="json")
+    assert response.status_code == 400 and response.json()["error"]["details"] == {
+        "events": ['Send {"events": [event, ...]}.']
+    }
+
+
+def test_new_events_queue_a_refresh_of_the_users_vectors(
+    server, films, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(tasks.refresh_user_vectors, "apply_async", lambda args, **options: queued.append(tuple(args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        server.post(API + "events/bulk/", {"events": [event(1, user="a"), event(2, user="b")]}, format="json")
+    users = dict(UserProfile.objects.values_list("external_id", "pk"))
+    assert queued == [(films[0].tenant_id, sorted([users["a"], users["b"]]))]
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        server.post(API + "events/", event(1, user="a"), format="json")  # a duplicate: nothing new
+    assert queued == []
+
+
+def test_a_user_sends_only_their_own_events(tenant, films):
+    ann = account("ann")
+    profile_of(tenant, ann, "ann")
+    client = logged_in(ann)
+    mine = client.post(API + "events/", {"event_id": "x1", "item_id": "film-2", "event_type": "like"}, format="json")
+    assert mine.status_code == 201
+    assert Interaction.objects.get(event_id="x1").user.external_id == "ann"
+    theirs = client.post(API + "events/", event(2, user="bob"), format="json")
+    assert theirs.status_code == 403 and "your own events" in theirs.json()["error"]["message"]
+
+
+def test_an_account_without_a_profile_gets_one_on_its_first_event(tenant, films):
+    cem = account("cem")
+    response = logged_in(cem).post(API + "events/", {"event_id": "c1", "item_id": "film-1", "event_type": "view"},
+                                   format="json")  # fmt: skip
+    assert response.status_code == 201
+    assert UserProfile.objects.get(user=cem).external_id == f"account-{cem.pk}"
+
+
+def test_anonymous_callers_cannot_send_events(films):
+    from rest_framework.test import APIClient
+
+    response = APIClient().post(API + "events/", event(1), format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Api-Key")
