@@ -92,7 +92,7 @@ def celery_settings(broker_url: str | None, home: Path, result_backend: str | No
         }
     if broker_url.startswith("filesystem://"):
         folder = home / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         (home / "results").mkdir(parents=True, exist_ok=True)
         return {
@@ -102,6 +102,8 @@ def celery_settings(broker_url: str | None, home: Path, result_backend: str | No
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
                 "processed_folder": str(folder / "processed"),
+                # The exchange tables, else a "control" folder in the working directory.
+                "control_folder": str(folder / "control"),
                 "store_processed": False,
             },
             "CELERY_RESULT_BACKEND": result_backend or f"file://{home / 'results'}",

@@ -63,7 +63,9 @@ def test_a_worker_keeps_its_database_connection_between_tasks_as_a_request_would
 
 def test_filesystem_broker_lives_under_llmrec_home(tmp_path):
     conf = celery_settings("filesystem://", tmp_path)
-    assert Path(conf["CELERY_BROKER_TRANSPORT_OPTIONS"]["data_folder_in"]).is_dir()
+    options = conf["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    for folder in ("data_folder_in", "processed_folder", "control_folder"):  # nothing in the working directory
+        assert Path(options[folder]).is_dir() and Path(options[folder]).is_relative_to(tmp_path), folder
     assert conf["CELERY_RESULT_BACKEND"].startswith("file://")
     assert "CELERY_TASK_ALWAYS_EAGER" not in conf
 
