@@ -193,6 +193,12 @@ DEFAULTS: dict[str, Any] = {
     # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["llmrec_anon" | "llmrec_user" | "llmrec_api_key"],
     # which wins.
     "API_THROTTLE_RATES": {"anon": "60/minute", "user": "600/minute", "api_key": "6000/minute"},
+    # How many reverse proxies in front of the site append to X-Forwarded-For. Anonymous callers
+    # are throttled by their address: with 0 the connection's own (REMOTE_ADDR), else the entry
+    # that many places from the end of X-Forwarded-For (what the nearest trusted proxy saw); the
+    # rest of that header is whatever the client wrote, so it is never trusted. None: DRF's
+    # REST_FRAMEWORK["NUM_PROXIES"] when set, else 0.
+    "TRUSTED_PROXIES": None,
     # REST API: seconds a process remembers an API key it found active, instead of a query per
     # call (0: look it up on every call). A key revoked in the admin is refused at once by the
     # process that revoked it and within these seconds by the others (llmrec_django.api.authentication).

@@ -21,6 +21,7 @@ IDs:
 - llmrec.E015  API_KEY_CACHE_SECONDS is not a number of seconds from 0 to 300
 - llmrec.E016  TRAINING["RERANKER"]["weight"] is not a number from 0 to 1
 - llmrec.E017  TRAINING["HELD_OUT_ITEMS"] is not a whole number of at least 1
+- llmrec.E018  TRUSTED_PROXIES is not None or a whole number from 0 to 10
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  pgvector is available but not created yet (migrate creates it)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -204,6 +205,20 @@ def check_held_out_items(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+@register("llmrec", Tags.security)
+def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list:
+    proxies = llmrec_settings.TRUSTED_PROXIES
+    if proxies is None or (isinstance(proxies, int) and not isinstance(proxies, bool) and 0 <= proxies <= 10):
+        return []
+    return [
+        Error(
+            f'LLMREC["TRUSTED_PROXIES"] must be None or a whole number from 0 to 10, not {proxies!r}.',
+            hint="The number of reverse proxies in front of the site that append to X-Forwarded-For (0 without one).",
+            id="llmrec.E018",
+        )
+    ]
 
 
 def _visibility_timeout() -> float | None:

@@ -333,3 +333,39 @@ def test_a_malformed_tenant_header_is_a_400(people):
 def test_bad_query_parameters_are_4xx_never_500(people, path, status):
     response = people["api_key"].get(API + path)
     assert response.status_code == status, response.json()
+
+
+def test_anonymous_callers_are_throttled_by_their_address_not_one_they_write(people, settings):
+    """A client that writes its own X-Forwarded-For gets no fresh counter per request."""
+    settings.LLMREC = {"API_THROTTLE_RATES": {"anon": "2/minute", "user": "600/minute", "api_key": "600/minute"}}
+    anonymous = people["anonymous"]
+    codes = [anonymous.get(API + "items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)]
+    assert codes == [200, 200, 429, 429]
+
+
+def test_behind_trusted_proxies_the_address_the_nearest_proxy_saw_counts(people, settings):
+    settings.LLMREC = {
+        "API_THROTTLE_RATES": {"anon": "2/minute", "user": "600/minute", "api_key": "600/minute"},
+        "TRUSTED_PROXIES": 1,
+    }
+    anonymous = people["anonymous"]
+
+    def get(forwarded):
+        return anonymous.get(API + "items/", HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # The client prepends made-up addresses; the proxy appends the real one (203.0.113.7).
+    assert [get(f"10.9.9.{n}, 203.0.113.7") for n in range(3)] == [200, 200, 429]
+    assert get("198.51.100.2") == 200, "another client, another counter"
+
+
+def test_client_address_takes_the_entry_of_the_nearest_trusted_proxy(rf, settings):
+    from llmrec_django.api.throttles import client_address
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="1.1.1.1, 2.2.2.2, 3.3.3.3", REMOTE_ADDR="4.4.4.4")
+    for proxies, expected in [(0, "4.4.4.4"), (1, "3.3.3.3"), (2, "2.2.2.2"), (5, "1.1.1.1")]:
+        settings.LLMREC = {"TRUSTED_PROXIES": proxies}
+        assert client_address(request) == expected
+    settings.LLMREC = {"TRUSTED_PROXIES": None}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert client_address(request) == "3.3.3.3", "DRF's NUM_PROXIES when LLMREC says nothing"
+    assert client_address(rf.get("/", REMOTE_ADDR="4.4.4.4")) == "4.4.4.4", "no header: the connection's"

@@ -233,3 +233,12 @@ def test_deploy_checks_run_only_with_deploy():
     deploy_ids = {"llmrec.W003", "llmrec.W004", "llmrec.W005", "llmrec.W006"}
     assert not deploy_ids & set(ids(run_checks(tags=["llmrec"])))
     assert {"llmrec.W004", "llmrec.W006"} <= set(ids(run_checks(tags=["llmrec"], include_deployment_checks=True)))
+
+
+def test_trusted_proxies_must_be_none_or_a_small_whole_number(settings):
+    for good in (None, 0, 2):
+        settings.LLMREC = {"TRUSTED_PROXIES": good}
+        assert conf_checks.check_trusted_proxies() == [], good
+    for bad in (-1, 11, 1.5, "1", True):
+        settings.LLMREC = {"TRUSTED_PROXIES": bad}
+        assert ids(conf_checks.check_trusted_proxies()) == ["llmrec.E018"], bad
