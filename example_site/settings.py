@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmrec_django.api.middleware.UnstorableInputMiddleware",  # a NUL in a URL is a 400, not a 500
     "llmrec_django.api.middleware.ApiErrorMiddleware",  # JSON errors on the REST API's paths
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

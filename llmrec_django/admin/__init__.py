@@ -11,7 +11,7 @@ Actions call the same services as the management commands (``tasks.start_build``
 
 # Each module registers its screens with the admin site when imported (Django's admin
 # autodiscovery imports this package).
-from llmrec_django.admin import catalogue, experiments, pages, ranking, training  # noqa: F401
+from llmrec_django.admin import catalogue, experiments, pages, ranking, training, work  # noqa: F401
 from llmrec_django.admin.actions import preview_url
 
 __all__ = ["preview_url"]

@@ -1,4 +1,11 @@
-"""JSON errors for the API's paths outside its views: unknown URLs (404), bodies over
+"""Two middleware classes a site adds to ``MIDDLEWARE``, right after ``SecurityMiddleware``.
+
+``UnstorableInputMiddleware`` answers 400 to any request whose path or query string holds a
+character PostgreSQL cannot store (a NUL, ``%00``): no view of the site or of the app then meets
+one, where it would be a 500 at the first query, or a row that can never be written. (On the
+API's paths only the query string is checked: its routes answer 404 to a NUL in an id.)
+
+``ApiErrorMiddleware``: JSON errors for the API's paths outside its views: unknown URLs (404), bodies over
 ``LLMREC["API_MAX_BODY_BYTES"]`` by Content-Length (413, before anything is read), a bad
 Content-Length (400), and unexpected exceptions (500, logged with the traceback). Other paths
 pass untouched.
@@ -14,11 +21,12 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.urls import NoReverseMatch, is_valid_path, reverse
 
 from llmrec_django.api.errors import json_error
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.storable import is_storable_text
 
 logger = logging.getLogger("llmrec_django.api")
 
@@ -32,6 +40,35 @@ def api_prefix() -> str | None:
     except NoReverseMatch:
         return None
     return root.rstrip("/").rsplit("/", 1)[0] + "/"
+
+
+UNSTORABLE_INPUT = "The request holds a character that cannot be stored (a NUL, %00) in its {where}."
+
+
+class UnstorableInputMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        prefix = api_prefix()
+        api = prefix is not None and request.path.startswith(prefix)
+        # The API's own routes refuse a NUL in an id already (not found: no such id can exist).
+        where = _unstorable_part(request, check_path=not api)
+        if where is None:
+            return self.get_response(request)
+        message = UNSTORABLE_INPUT.format(where=where)
+        if api:
+            return json_error(400, message)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+def _unstorable_part(request, *, check_path: bool) -> str | None:
+    if check_path and not is_storable_text(request.path):
+        return "path"
+    for key, values in request.GET.lists():
+        if not is_storable_text(key) or not all(is_storable_text(value) for value in values):
+            return "query string"
+    return None
 
 
 class ApiErrorMiddleware:

@@ -40,6 +40,7 @@ register_converter(RowIdConverter, "llmrec_row_id")
 
 v1 = [
     path("", views.RootView.as_view(), name="root"),
+    path("health/", views.HealthView.as_view(), name="health"),
     path("events/", views.EventView.as_view(), name="events"),
     path("events/bulk/", views.EventBulkView.as_view(), name="events-bulk"),
     path("search/", views.SearchView.as_view(), name="search"),

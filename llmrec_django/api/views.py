@@ -38,8 +38,9 @@ from llmrec_django.api.schema import LLMRecAutoSchema  # its module also registe
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
 from llmrec_django.catalogue import events
 from llmrec_django.catalogue.importing.validation import ITEM_NODE, USER_NODE
+from llmrec_django.database import health
 from llmrec_django.models import Entity, Item, Relation, UserProfile
-from llmrec_django.recommend import serving
+from llmrec_django.recommend import served_log, serving
 
 TENANT_PARAMETER = OpenApiParameter(
     TENANT_HEADER, str, OpenApiParameter.HEADER, required=False,
@@ -141,6 +142,49 @@ class RootView(LLMRecView):
                 "links": {name: request.build_absolute_uri(reverse(f"llmrec_api:{name}")) for name in names},
             }
         )
+
+
+class HealthView(LLMRecView):
+    """Whether this process can serve: 200 while the database answers, else 503. Anyone gets the
+    status (load balancers, uptime checks: not throttled, one ``SELECT 1``); staff and API keys
+    also get the tenant's background work that waits or needs a person, and this process's
+    served-list log."""
+
+    permission_classes = []
+    throttle_classes = []
+    public_methods = frozenset({"GET"})
+    personalised = False
+
+    @extend_schema(
+        summary="Health: the database answers; for staff and keys, work waiting or needing a person",
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "work": serializers.DictField(child=serializers.IntegerField(), required=False),
+                    "served_log": serializers.DictField(child=serializers.IntegerField(), required=False),
+                },
+            ),
+            503: OpenApiResponse(description="The database does not answer."),
+        },
+    )
+    def get(self, request):
+        if not health.database_answers():
+            return Response({"status": "unavailable"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        body: dict[str, Any] = {"status": "ok"}
+        if is_trusted(request):
+            writer = served_log.writer
+            body["work"] = health.work_counts(request_tenant(request))
+            body["served_log"] = {
+                "pending": writer.pending,
+                "written": writer.written,
+                "dropped": writer.dropped,
+                "quarantined": writer.quarantined,
+            }
+            if body["work"]["outbox_given_up"] or body["work"]["quarantined_writes"]:
+                body["status"] = "needs_attention"
+        return Response(body)
 
 
 # --- recommendations -------------------------------------------------------------------------

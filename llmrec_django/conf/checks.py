@@ -28,6 +28,7 @@ IDs:
 - llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
 - llmrec.W005  DEBUG is on (deploy)
 - llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
+- llmrec.W007  UnstorableInputMiddleware is not in MIDDLEWARE: a NUL in a URL reaches the views (deploy)
 
 Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
 checks with ``manage.py check --deploy``.
@@ -275,6 +276,22 @@ def check_debug(app_configs: Any = None, **kwargs: Any) -> list:
             "SQL query it runs in memory (an embedding build or a bulk import runs thousands).",
             hint="Set DEBUG = False in production (example_site/settings_production.py does).",
             id="llmrec.W005",
+        )
+    ]
+
+
+UNSTORABLE_INPUT_MIDDLEWARE = "llmrec_django.api.middleware.UnstorableInputMiddleware"
+
+
+@register("llmrec", Tags.security, deploy=True)
+def check_unstorable_input_middleware(app_configs: Any = None, **kwargs: Any) -> list:
+    if UNSTORABLE_INPUT_MIDDLEWARE in (getattr(settings, "MIDDLEWARE", None) or []):
+        return []
+    return [
+        Warning(
+            "A NUL (%00) in a URL reaches the site's views, where the first query with it is a 500.",
+            hint=f'Add "{UNSTORABLE_INPUT_MIDDLEWARE}" to MIDDLEWARE, right after SecurityMiddleware.',
+            id="llmrec.W007",
         )
     ]
 

@@ -44,7 +44,7 @@ from llmrec_django.models.online import (
 )
 from llmrec_django.models.ranking import BusinessRule, CollaborativeModel, RankingModel
 from llmrec_django.models.vectors import EmbeddingVersion, ItemVector, UserVector
-from llmrec_django.models.work import PendingWork, TaskDelivery
+from llmrec_django.models.work import PendingWork, QuarantinedWrite, TaskDelivery
 
 __all__ = [
     "ACCOUNT_PROFILE_ID",
@@ -66,6 +66,7 @@ __all__ = [
     "Item",
     "ItemVector",
     "PendingWork",
+    "QuarantinedWrite",
     "RankingModel",
     "RecommendationCopy",
     "RecommendationPreview",

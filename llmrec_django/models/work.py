@@ -1,13 +1,12 @@
-"""Reliable background work: the outbox (``PendingWork``) and delivery counts (``TaskDelivery``)."""
+"""Reliable background work: the outbox (``PendingWork``), delivery counts (``TaskDelivery``)
+and writes set aside because their data could not be stored (``QuarantinedWrite``)."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
 
-from llmrec_django.models.catalogue import Tenant
-
-# ``llmrec_django.database.deliveries``)
+from llmrec_django.models.catalogue import Tenant, UserProfile
 
 
 class PendingWork(models.Model):
@@ -64,3 +63,23 @@ class TaskDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}] retry {self.retries}: {self.deliveries} deliveries"
+
+
+class QuarantinedWrite(models.Model):
+    """A background write that failed for its data, not for the database being away (a value
+    PostgreSQL refuses), set aside after one try of its own so that the writes queued behind it
+    go on. Staff read them in the admin; the health endpoint counts them. The row belongs to the
+    user it names, if any: erasing the user deletes it."""
+
+    kind = models.CharField(max_length=64, help_text='What was being written, e.g. "served_list".')
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(UserProfile, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField(default=dict, blank=True, help_text="What was to be written, made storable.")
+    error = models.TextField(help_text="Why the database refused it.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} quarantined at {self.created_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,11 @@ a batch retried after an error writes each list once. If the database is unreach
 lists wait in memory up to ``LOG_MAX_PENDING``; beyond that the oldest are dropped and counted
 (a served list is measurement, not the user's data: losing some is better than growing without
 bound). A row whose user was erased meanwhile is dropped, not written.
+
+Values from outside (the request's context, a search query in it) are made storable when the
+list is logged (``core.storable``). A batch the database still refuses for its data (not for
+being away) is written again row by row, and a row refused on its own is set aside as a
+``QuarantinedWrite`` (admin, health endpoint): it never holds up the lists queued behind it.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.storable import storable_json, storable_text
+from llmrec_django.database.quarantine import quarantine
 from llmrec_django.models import Experiment, ExperimentArm, ServedList, Tenant, UserProfile
 
 logger = logging.getLogger(__name__)
@@ -74,6 +81,7 @@ class ServedListWriter:
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.written = 0
+        self.quarantined = 0
 
     def _check_fork(self) -> None:
         # A forked worker inherits the queue but not the thread: start over in the child.
@@ -146,18 +154,41 @@ class ServedListWriter:
             logger.exception("Could not write %s served lists at exit.", self.pending)
 
     def _write(self, entries: list[ServedEntry]) -> int:
-        rows = [ServedList(**entry.__dict__) for entry in entries]
         try:
-            with transaction.atomic():
-                ServedList.objects.bulk_create(rows, ignore_conflicts=True)
-        except IntegrityError:
-            # A user erased (or an experiment deleted) between serving and writing: drop the
-            # erased users' lists, unlink deleted experiments, write the rest.
-            rows = _without_dangling(rows)
-            with transaction.atomic():
-                ServedList.objects.bulk_create(rows, ignore_conflicts=True)
-        self.written += len(rows)
-        return len(rows)
+            written = _insert([ServedList(**entry.__dict__) for entry in entries])
+        except _REFUSED_DATA:
+            # Something in the batch the database refuses whatever its state: row by row, each
+            # refused row set aside, so one bad value never holds up the others.
+            written = sum(self._write_or_quarantine(entry) for entry in entries)
+        self.written += written
+        return written
+
+    def _write_or_quarantine(self, entry: ServedEntry) -> int:
+        try:
+            return _insert([ServedList(**entry.__dict__)])
+        except _REFUSED_DATA as exc:
+            self.quarantined += 1
+            logger.error("A served list the database refuses was set aside (%s: %s).", type(exc).__name__, exc)
+            quarantine("served_list", exc, tenant_id=entry.tenant_id, user_id=entry.user_id, payload=entry.__dict__)
+            return 0
+
+
+# What the database (or the driver before it) refuses for the data itself: trying again cannot
+# help. Connection errors (OperationalError, InterfaceError) mean it is away: the batch waits.
+_REFUSED_DATA = (DataError, ValueError, TypeError)
+
+
+def _insert(rows: list[ServedList]) -> int:
+    try:
+        with transaction.atomic():
+            ServedList.objects.bulk_create(rows, ignore_conflicts=True)
+    except IntegrityError:
+        # A user erased (or an experiment deleted) between serving and writing: drop the
+        # erased users' lists, unlink deleted experiments, write the rest.
+        rows = _without_dangling(rows)
+        with transaction.atomic():
+            ServedList.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def _without_dangling(rows: list[Any]) -> list[Any]:
@@ -200,18 +231,18 @@ def served(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         user_id=user_id,
-        surface=surface,
-        source=result.source,
+        surface=storable_text(surface),
+        source=storable_text(result.source),
         item_ids=list(result.item_ids),
         explored=result.explored_positions,
-        strategy=result.strategy,
+        strategy=storable_text(result.strategy),
         experiment_id=experiment_id,
         arm_id=arm_id,
         shadow=shadow,
         version_id=result.version_id,
         ranking_model_id=result.ranking_model_id,
         reranker_run_id=result.reranker_run_id,
-        context=dict(context or {}),
+        context=storable_json(dict(context or {})),
     )
     writer.submit(entry)
     result.list_id = str(entry.id)

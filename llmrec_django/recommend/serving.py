@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmrec_django.core.storable import storable_text
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Item, Tenant, UserProfile
 from llmrec_django.recommend import experiments, list_cache
@@ -48,6 +49,7 @@ def for_user(
     who turned personalisation off takes part in no experiment."""
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = resolve_user(user, tenant)
+    category = storable_text(category) if category else category  # a page's parameter: storable from here on
     choice = experiments.arm_for(tenant, profile) if profile.personalisation_enabled else None
     result = _kept_or_computed(profile, tenant, choice, k=k, category=category, context=context)
     logged_context = _logged_context(context, category=category)
@@ -151,6 +153,7 @@ def popular(
 ) -> RecommendationList:
     """The popularity list (anonymous visitors, unknown users), logged."""
     tenant = resolve_tenant(tenant)
+    category = storable_text(category) if category else category
     result = popular_items(tenant=tenant, k=k, category=category, context=context, reason=reason)
     log.served(
         result,
@@ -193,6 +196,7 @@ def search(
     context: Mapping[str, Any] | None = None,
 ) -> RecommendationList:
     """Natural-language search results, logged (with the query in the context)."""
+    query = storable_text(query)  # remembered in the user's recent queries and logged
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = resolve_user(user, tenant) if user is not None else None
     result = search_items(query, tenant=tenant, user=profile, k=k, context=context)

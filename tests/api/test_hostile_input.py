@@ -72,6 +72,7 @@ ANYONE, USER, TRUSTED, DOCS = "anyone", "user", "trusted", "docs"
 # Paths are relative to the API root; {placeholders} are filled from the world fixture.
 ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "root": ("", {"GET": ANYONE}),
+    "health": ("health/", {"GET": ANYONE}),
     "events": ("events/", {"POST": USER}),
     "events-bulk": ("events/bulk/", {"POST": USER}),
     "search": ("search/", {"GET": ANYONE, "POST": ANYONE}),

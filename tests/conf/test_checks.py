@@ -242,3 +242,9 @@ def test_trusted_proxies_must_be_none_or_a_small_whole_number(settings):
     for bad in (-1, 11, 1.5, "1", True):
         settings.LLMREC = {"TRUSTED_PROXIES": bad}
         assert ids(conf_checks.check_trusted_proxies()) == ["llmrec.E018"], bad
+
+
+def test_a_site_without_the_unstorable_input_middleware_is_warned_at_deploy(settings):
+    assert conf_checks.check_unstorable_input_middleware() == []  # the example site has it
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith("UnstorableInputMiddleware")]
+    assert ids(conf_checks.check_unstorable_input_middleware()) == ["llmrec.W007"]
