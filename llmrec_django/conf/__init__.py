@@ -153,8 +153,12 @@ DEFAULTS: dict[str, Any] = {
     "MMR_LAMBDA": 0.8,
     # Event types whose items are not recommended again to the same user ("already consumed").
     "EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "rating", "dislike"],
-    # Half-life of an event's weight in the trending / popularity score, in days.
+    # Half-life of an event's weight in the trending / popularity score, in days, counted back
+    # from the newest event or from now, whichever is earlier.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # Events (API, imports) dated more than this many seconds after the server's clock are
+    # refused: clocks drift a little, but an event from the future would count as the newest.
+    "EVENT_FUTURE_SKEW_SECONDS": 300,
     # Seconds a process keeps what every request reads and that changes rarely: the active
     # embedding version, the latest blend, the collaborative model's record, the active business
     # rules and re-ranker (``recommend/state.py``). A change made in the same process shows at

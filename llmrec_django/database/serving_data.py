@@ -276,7 +276,8 @@ def popularity(tenant_id: int) -> dict[int, float]:
 
     ``core.ranking.time_decayed_popularity`` over one SQL aggregate of the events per item, type
     and hour, with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
-    latest event (so a catalogue whose events are old still has a "this week"). Cached per process
+    latest event (so a catalogue whose events are old still has a "this week"), or from now if that
+    is earlier (an event dated in the future counts as new, never as the week's only one). Cached per process
     for ``POPULARITY_CACHE_SECONDS`` and recomputed in the background (``caching.TenantCache``).
     """
     return _popularity.get(tenant_id)
@@ -303,7 +304,8 @@ def _compute_popularity(tenant_id: int) -> dict[int, float]:
         unique, index = np.unique(item_ids, return_inverse=True)
         times = np.array([float(r[2]) for r in rows])
         weights = np.array([type_weights[r[1]] * r[3] for r in rows], dtype=np.float64)
-        trend = ranking.time_decayed_popularity(index, times, float(times.max()), half_life, len(unique), weights)
+        reference = min(float(times.max()), timezone.now().timestamp())
+        trend = ranking.time_decayed_popularity(index, times, reference, half_life, len(unique), weights)
         top = float(trend.max()) or 1.0
         order = np.argsort(-trend, kind="stable")
         scores = {int(unique[j]): float(trend[j] / top) for j in order if trend[j] > 0}

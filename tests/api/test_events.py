@@ -137,3 +137,33 @@ def test_anonymous_callers_cannot_send_events(films):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert response["WWW-Authenticate"].startswith("Api-Key")
+
+
+def test_events_from_the_future_or_before_1900_are_refused_with_a_clear_error(server, films, settings):
+    """An event dated ahead of the server's clock would count as the newest for ever (popularity,
+    recency); a time outside Python's range once in UTC could be stored but never read back."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    settings.LLMREC = {**settings.LLMREC, "EVENT_FUTURE_SKEW_SECONDS": 300}
+    rows = [
+        event(1, timestamp=(now + timedelta(seconds=200)).isoformat()),  # a clock a little ahead: fine
+        event(2, timestamp="9999-12-31T23:59:59Z"),
+        event(3, timestamp=(now + timedelta(hours=1)).isoformat()),
+        event(4, timestamp="9999-12-31T23:00:00-05:00"),  # year 10000 in UTC
+        event(5, timestamp="0001-01-01T00:00:00+01:00"),  # year 0 in UTC
+        event(6, timestamp="1899-12-31T23:59:59Z"),
+        event(7, timestamp=253402300800),  # Unix seconds of year 10000
+        event(8, timestamp="1995-06-01T12:00:00+02:00"),  # old catalogues' history: fine
+    ]
+    response = server.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert response.status_code == 400
+    by_row = {e["index"]: e for e in response.json()["error"]["details"]}
+    assert sorted(by_row) == [1, 2, 3, 4, 5, 6]
+    assert all(e["field"] == "timestamp" for e in by_row.values())
+    assert "in the future" in by_row[1]["message"] and "300 s ahead" in by_row[1]["message"]
+    assert "before 1900-01-01" in by_row[5]["message"]
+    assert Interaction.objects.count() == 0
+    accepted = server.post(API + "events/bulk/", {"events": [rows[0], rows[7]]}, format="json")
+    assert accepted.status_code == 201
+    assert Interaction.objects.get(event_id="e8").timestamp.isoformat() == "1995-06-01T10:00:00+00:00"

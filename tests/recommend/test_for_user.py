@@ -255,6 +255,33 @@ def test_stale_popularity_keeps_serving_while_a_thread_refreshes_it(tenant, sett
     assert serving_data.popularity(tenant.pk) == {item.pk: 1.0}
 
 
+def test_one_event_dated_in_the_future_does_not_take_popularity_over(tenant):
+    """Popularity decays from now when the newest event is later: a view stored with a date in
+    the future (before such events were refused) counts as one new view, not as the only one."""
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    hits = [make_item(tenant, f"hit-{n}", f"Hit {n}") for n in range(3)]
+    odd = make_item(tenant, "odd", "Odd One")
+    now = timezone.now()
+    for n, item in enumerate(hits):
+        for u in range(5):
+            fan = UserProfile.objects.get_or_create(tenant=tenant, external_id=f"fan-{u}")[0]
+            Interaction.objects.create(
+                tenant=tenant, event_id=f"h{n}-{u}", user=fan, item=item, event_type="view",
+                timestamp=now - timedelta(hours=n + 1),
+            )  # fmt: skip
+    stray = UserProfile.objects.create(tenant=tenant, external_id="stray")
+    Interaction.objects.create(
+        tenant=tenant, event_id="far", user=stray, item=odd, event_type="view",
+        timestamp=datetime(9999, 12, 31, tzinfo=timezone.get_current_timezone()) - timedelta(days=1),
+    )  # fmt: skip
+    scores = serving_data.popularity(tenant.pk)
+    assert list(scores)[:3] == [item.pk for item in hits], "the week's real views lead"
+    assert scores[odd.pk] < 0.5
+
+
 def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, tenant, settings):
     items, alice, version = world
     # Fans bought everything but the shoe: the collaborative model has never seen it, a new item.

@@ -9,8 +9,9 @@ JSON Lines) and returns a tuple in the column order of that kind's staging table
 - ``attributes`` and ``context``: a JSON object (a dict in JSON Lines, JSON text in CSV);
 - ``event_type``: a key of ``LLMREC["EVENT_WEIGHTS"]``;
 - ``value`` and ``weight``: finite numbers (``value`` may be empty);
-- ``timestamp``: ISO 8601 (naive means UTC) or Unix seconds (integer or decimal); empty means
-  the time of the import;
+- ``timestamp``: ISO 8601 (naive means UTC) or Unix seconds (integer or decimal), from 1900 on
+  and at most ``EVENT_FUTURE_SKEW_SECONDS`` after the server's clock; empty means the time of
+  the import;
 - ``is_active``: true/false, 1/0, yes/no, t/f (empty: unchanged, or true for a new item).
 """
 
@@ -20,13 +21,14 @@ import json
 import math
 import re
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from llmrec_django.catalogue.importing.readers import loads_json
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.models import Entity, Interaction, Item, Relation, UserProfile, item_content_hash
 
 # The columns of each file kind: required ones must be in a CSV header and non-empty in every
@@ -47,6 +49,9 @@ ENTITY_NODE = "entity"
 
 DEFAULT_RELATION_WEIGHT = 1.0
 EMPTY_JSON_OBJECT = "{}"
+# The earliest event time accepted: older is a mistake (a zero date, a time in milliseconds read
+# as seconds would be later, not earlier) and near year 1 a UTC offset leaves Python's range.
+EARLIEST_EVENT_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 
 _validate_url = URLValidator()  # what the model's URLField accepts (http, https, ftp, ftps)
 _TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t"})
@@ -190,6 +195,24 @@ def parse_timestamp(value: Any, key: str = "timestamp") -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def event_time(moment: datetime, *, now: datetime, key: str = "timestamp") -> datetime:
+    """``moment`` in UTC if an event may have happened then: from 1900 on, and at most
+    ``EVENT_FUTURE_SKEW_SECONDS`` after ``now`` (the server's clock); else ``RowError``."""
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise RowError(f"{key}: out of range once in UTC: {moment.isoformat()}") from None
+    if moment < EARLIEST_EVENT_TIME:
+        raise RowError(f"{key}: {moment.isoformat()} is before {EARLIEST_EVENT_TIME:%Y-%m-%d}")
+    skew = float(llmrec_settings.EVENT_FUTURE_SKEW_SECONDS)
+    if moment > now + timedelta(seconds=skew):
+        raise RowError(
+            f"{key}: {moment.isoformat()} is in the future (the server's clock says "
+            f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}; events at most {skew:g} s ahead are accepted)"
+        )
+    return moment
+
+
 def _from_unix_seconds(seconds: float, key: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, tz=UTC)
@@ -294,7 +317,8 @@ def clean_event(row: Mapping[str, Any], event_types: Collection[str], default_ti
     if event_type not in event_types:
         raise RowError(f"unknown event_type {event_type!r} (known: {', '.join(sorted(event_types))})")
     value = float_field(row, "value")
-    timestamp = parse_timestamp(row.get("timestamp")) or default_timestamp
+    timestamp = parse_timestamp(row.get("timestamp"))
+    timestamp = default_timestamp if timestamp is None else event_time(timestamp, now=default_timestamp)
     device = text_field(row, "device", EVENT_DEVICE_MAX)
     location = text_field(row, "location", EVENT_LOCATION_MAX)
     context = row.get("context")
