@@ -38,6 +38,7 @@ from llmrec_django.api.schema import LLMRecAutoSchema  # its module also registe
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
 from llmrec_django.catalogue import events
 from llmrec_django.catalogue.importing.validation import ITEM_NODE, USER_NODE
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.database import health
 from llmrec_django.models import Entity, Item, Relation, UserProfile
 from llmrec_django.recommend import served_log, serving
@@ -297,7 +298,8 @@ class _EventsView(LLMRecView):
         return rows
 
     def _ingest(self, rows: list[Any]) -> Response:
-        result = events.ingest_events(self._own_rows(rows), self.tenant)
+        limit = None if is_trusted(self.request) else int(llmrec_settings.API_MAX_USER_EVENTS)
+        result = events.ingest_events(self._own_rows(rows), self.tenant, max_events=limit)
         body = {
             "received": result.received,
             "created": result.created,

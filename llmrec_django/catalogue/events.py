@@ -83,7 +83,7 @@ def ingest_events(
     result = IngestResult(received=len(rows))
     errors: list[dict[str, Any]] = []
     events: list[tuple[int, tuple[Any, ...]]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()  # (user, event id)
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             errors.append(_error(index, f"expected an event object, found {type(row).__name__}"))
@@ -97,10 +97,10 @@ def ingest_events(
         except RowError as exc:
             errors.append(_error(index, str(exc)))
             continue
-        if event[0] in seen:
+        if (event[1], event[0]) in seen:
             result.duplicates += 1
             continue
-        seen.add(event[0])
+        seen.add((event[1], event[0]))
         events.append((index, event))
     with transaction.atomic(), connection.cursor() as cursor:
         item_ids = lookup_ids(cursor, ITEM_TABLE, tenant.pk, {event[2] for _, event in events})

@@ -191,8 +191,12 @@ DEFAULTS: dict[str, Any] = {
     # REST API: the largest request body accepted (bytes; larger ones get a JSON 413), checked on
     # Content-Length and while the body is read.
     "API_MAX_BODY_BYTES": 10 * 1024 * 1024,
-    # REST API: the most events one bulk ingestion request may carry.
+    # REST API: the most events one bulk ingestion request may carry (servers, staff), and the
+    # most a signed-in user may send about themselves in one request.
     "API_MAX_BULK_EVENTS": 20_000,
+    "API_MAX_USER_EVENTS": 100,
+    # The largest ``context`` of an event, in bytes of JSON (API and imports).
+    "EVENT_CONTEXT_MAX_BYTES": 4096,
     # REST API throttle rates (DRF "number/period") by kind of caller; a site may also set
     # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["llmrec_anon" | "llmrec_user" | "llmrec_api_key"],
     # which wins.

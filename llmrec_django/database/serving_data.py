@@ -275,7 +275,8 @@ def popularity(tenant_id: int) -> dict[int, float]:
     """Trending score of the tenant's active items, in [0, 1] (1 = the most popular), best first.
 
     ``core.ranking.time_decayed_popularity`` over one SQL aggregate of the events per item, type
-    and hour, with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
+    and hour, each user counted once per item and type (at their latest such event: a thousand
+    views by one user weigh as one), with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
     latest event (so a catalogue whose events are old still has a "this week"), or from now if that
     is earlier (an event dated in the future counts as new, never as the week's only one). Cached per process
     for ``POPULARITY_CACHE_SECONDS`` and recomputed in the background (``caching.TenantCache``).
@@ -288,9 +289,13 @@ def _compute_popularity(tenant_id: int) -> dict[int, float]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT e.item_id, e.event_type, extract(epoch FROM date_trunc('hour', e.timestamp)), count(*)
-            FROM llmrec_django_interaction e JOIN llmrec_django_item i ON i.id = e.item_id
-            WHERE e.tenant_id = %s AND i.is_active
+            SELECT u.item_id, u.event_type, extract(epoch FROM date_trunc('hour', u.latest)), count(*)
+            FROM (
+                SELECT e.item_id, e.event_type, e.user_id, max(e.timestamp) AS latest
+                FROM llmrec_django_interaction e JOIN llmrec_django_item i ON i.id = e.item_id
+                WHERE e.tenant_id = %s AND i.is_active
+                GROUP BY 1, 2, 3
+            ) u
             GROUP BY 1, 2, 3
             """,
             [tenant_id],

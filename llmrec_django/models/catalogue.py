@@ -177,8 +177,9 @@ class EventType(models.TextChoices):
 class Interaction(models.Model):
     """One behaviour event of a user on an item, with its context.
 
-    ``event_id`` is supplied by the client; a repeated id is stored once (per tenant), which
-    makes ingestion idempotent: a retried request cannot double-count.
+    ``event_id`` is supplied by the client; a repeated id is stored once per user, which makes
+    ingestion idempotent: a retried request cannot double-count, and no user can claim the ids
+    of another user's events ahead of them.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="interactions")
@@ -197,7 +198,7 @@ class Interaction(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "event_id"], name="llmrec_interaction_unique_event_id"),
+            models.UniqueConstraint(fields=["tenant", "user", "event_id"], name="llmrec_interaction_unique_user_event"),
         ]
         indexes = [
             models.Index(fields=["tenant", "user", "timestamp"], name="llmrec_inter_user_time"),

@@ -167,3 +167,39 @@ def test_events_from_the_future_or_before_1900_are_refused_with_a_clear_error(se
     accepted = server.post(API + "events/bulk/", {"events": [rows[0], rows[7]]}, format="json")
     assert accepted.status_code == 201
     assert Interaction.objects.get(event_id="e8").timestamp.isoformat() == "1995-06-01T10:00:00+00:00"
+
+
+def test_one_user_cannot_claim_the_event_ids_of_another(tenant, films):
+    """Event ids are unique per user: Bob sending Ann's next id first does not drop her event."""
+    ann, bob = account("ann"), account("bob")
+    profile_of(tenant, ann, "ann")
+    profile_of(tenant, bob, "bob")
+    body = {"event_id": "web-42", "item_id": "film-3", "event_type": "view"}
+    assert logged_in(bob).post(API + "events/", body, format="json").status_code == 201
+    assert logged_in(ann).post(API + "events/", body, format="json").status_code == 201
+    assert sorted(Interaction.objects.filter(event_id="web-42").values_list("user__external_id", flat=True)) == [
+        "ann",
+        "bob",
+    ]
+    again = logged_in(ann).post(API + "events/", body, format="json")
+    assert again.status_code == 200 and again.json()["duplicates"] == 1, "her own retry is still a duplicate"
+
+
+def test_a_signed_in_user_sends_a_bounded_number_of_events_with_a_bounded_context(tenant, films, settings):
+    settings.LLMREC = {**settings.LLMREC, "API_MAX_USER_EVENTS": 100, "EVENT_CONTEXT_MAX_BYTES": 4096}
+    ann = account("ann")
+    profile_of(tenant, ann, "ann")
+    client = logged_in(ann)
+    rows = [{"event_id": f"a{n}", "item_id": "film-1", "event_type": "view"} for n in range(101)]
+    too_many = client.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert too_many.status_code == 400 and "At most 100 events" in too_many.json()["error"]["message"]
+    assert client.post(API + "events/bulk/", {"events": rows[:100]}, format="json").status_code == 201
+    big = {"event_id": "big", "item_id": "film-1", "event_type": "view", "context": {"note": "x" * 5000}}
+    refused = client.post(API + "events/", big, format="json")
+    assert refused.status_code == 400
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "context" and "at most 4096" in detail["message"]
+    assert not Interaction.objects.filter(event_id="big").exists()
+    server = api_key_client(tenant)[0]
+    many = [event(n, user=f"u{n}") for n in range(500)]
+    assert server.post(API + "events/bulk/", {"events": many}, format="json").status_code == 201, "servers: 20,000"

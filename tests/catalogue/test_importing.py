@@ -323,11 +323,13 @@ def test_repeated_event_ids_across_batches_and_runs(tmp_path, tenant):
         "a,u1,sku-1,view\nb,u1,sku-2,view\na,u2,sku-3,click\nc,u3,sku-3,click\na,u1,sku-1,view\n",
     )
     [report] = import_files({"events": events}, tenant, batch_size=2)
-    assert (report.created, report.duplicates, report.users_created) == (3, 2, 3)
-    assert Interaction.objects.get(event_id="a").user.external_id == "u1", "the first occurrence is kept"
+    # Event ids are unique per user: u2's "a" is another event than u1's "a"; u1's second "a" is a repeat.
+    assert (report.created, report.duplicates, report.users_created) == (4, 1, 3)
+    first = Interaction.objects.get(event_id="a", user__external_id="u1")
+    assert first.item.external_id == "sku-1", "the first occurrence is kept"
     [report] = import_files({"events": events}, tenant, batch_size=2)
     assert (report.created, report.duplicates) == (0, 5)
-    assert Interaction.objects.count() == 3
+    assert Interaction.objects.count() == 4
 
 
 def test_more_bad_rows(tmp_path, tenant):

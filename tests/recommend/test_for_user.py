@@ -282,6 +282,29 @@ def test_one_event_dated_in_the_future_does_not_take_popularity_over(tenant):
     assert scores[odd.pk] < 0.5
 
 
+def test_popularity_counts_each_user_once_per_item(tenant):
+    """Fifty views of one item by one visitor weigh less than three visitors' views of another."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    spammed, liked = make_item(tenant, "spammed", "Spammed"), make_item(tenant, "liked", "Liked")
+    now = timezone.now()
+    spammer = UserProfile.objects.create(tenant=tenant, external_id="spammer")
+    for n in range(50):
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"s{n}", user=spammer, item=spammed, event_type="view",
+            timestamp=now - timedelta(minutes=n),
+        )  # fmt: skip
+    for u in range(3):
+        fan = UserProfile.objects.create(tenant=tenant, external_id=f"fan-{u}")
+        Interaction.objects.create(
+            tenant=tenant, event_id="v", user=fan, item=liked, event_type="view", timestamp=now - timedelta(hours=1)
+        )
+    scores = serving_data.popularity(tenant.pk)
+    assert list(scores) == [liked.pk, spammed.pk] and scores[spammed.pk] < 0.5
+
+
 def test_a_new_item_gets_the_last_place_when_nothing_new_made_the_list(world, tenant, settings):
     items, alice, version = world
     # Fans bought everything but the shoe: the collaborative model has never seen it, a new item.

@@ -440,7 +440,7 @@ _EVENT_STAGE_COLUMNS = {
 
 
 def _insert_events_sql() -> tuple[str, dict[str, Any]]:
-    """The unique (tenant, event_id) constraint skips events already stored (an earlier run)."""
+    """The unique (tenant, user, event_id) constraint skips events already stored (an earlier run)."""
     return insert_select(
         Interaction,
         {
@@ -458,7 +458,7 @@ def _insert_events_sql() -> tuple[str, dict[str, Any]]:
         f"""
 FROM {_EVENT_STAGE} AS s
 ORDER BY s.line_no
-ON CONFLICT (tenant_id, event_id) DO NOTHING
+ON CONFLICT (tenant_id, user_id, event_id) DO NOTHING
 RETURNING user_id""",
     )
 
@@ -472,11 +472,11 @@ def import_events(
     progress: Progress | None = None,
     notify: bool = True,
 ) -> ImportReport:
-    """Store interactions, each once per ``(tenant, event_id)``.
+    """Store interactions, each once per ``(tenant, user, event_id)``.
 
     The item must exist in the tenant (else the row is bad); an unknown user gets a new profile.
-    A repeated event id, in the file or from an earlier run, is skipped as a duplicate (the first
-    occurrence is the one kept). An empty timestamp means the time of the import. With
+    A repeated event id of the same user, in the file or from an earlier run, is skipped as a
+    duplicate (the first occurrence is the one kept). An empty timestamp means the time of the import. With
     ``notify``, the users with new events go to ``signals.users_changed`` at the end.
     """
     tenant_id = resolve_tenant(tenant).pk
@@ -490,12 +490,12 @@ def import_events(
 
     for batch in _batches(rows, batch_size):
         events: list[tuple[int, tuple[Any, ...]]] = []
-        seen_event_ids: set[str] = set()
+        seen_event_ids: set[tuple[str, str]] = set()  # (user, event id)
         for line_no, event in _clean_rows(batch, clean, report):
-            if event[0] in seen_event_ids:
+            if (event[1], event[0]) in seen_event_ids:
                 report.duplicates += 1
                 continue
-            seen_event_ids.add(event[0])
+            seen_event_ids.add((event[1], event[0]))
             events.append((line_no, event))
         if not events:
             _tick(progress, len(batch))

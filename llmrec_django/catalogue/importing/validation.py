@@ -6,7 +6,8 @@ JSON Lines) and returns a tuple in the column order of that kind's staging table
 
 - required fields present and non-empty; text has no NUL character, is valid text, and fits the
   model field's ``max_length``;
-- ``attributes`` and ``context``: a JSON object (a dict in JSON Lines, JSON text in CSV);
+- ``attributes`` and ``context``: a JSON object (a dict in JSON Lines, JSON text in CSV); an
+  event's ``context`` at most ``EVENT_CONTEXT_MAX_BYTES`` of JSON;
 - ``event_type``: a key of ``LLMREC["EVENT_WEIGHTS"]``;
 - ``value`` and ``weight``: finite numbers (``value`` may be empty);
 - ``timestamp``: ISO 8601 (naive means UTC) or Unix seconds (integer or decimal), from 1900 on
@@ -323,4 +324,7 @@ def clean_event(row: Mapping[str, Any], event_types: Collection[str], default_ti
     location = text_field(row, "location", EVENT_LOCATION_MAX)
     context = row.get("context")
     context_json = EMPTY_JSON_OBJECT if context is None or context == "" else json_object_field(row, "context")[1]
+    limit = int(llmrec_settings.EVENT_CONTEXT_MAX_BYTES)
+    if len(context_json.encode("utf-8")) > limit:
+        raise RowError(f"context: {len(context_json.encode('utf-8'))} bytes of JSON, at most {limit}")
     return event_id, user_id, item_id, event_type, value, timestamp, device, location, context_json
