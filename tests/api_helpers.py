@@ -55,8 +55,15 @@ def keyword_encoder_settings(settings) -> None:
     backends.reset()
 
 
-def account(username: str, *, staff: bool = False):
-    return get_user_model().objects.create_user(username=username, password="pw", is_staff=staff)
+def account(username: str, *, staff: bool = False, permissions: bool | None = None):
+    """A user account; ``staff`` accounts get every permission of the app unless
+    ``permissions=False`` (a staff member nobody granted anything)."""
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username=username, password="pw", is_staff=staff)
+    if permissions if permissions is not None else staff:
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="llmrec_django"))
+    return user
 
 
 def logged_in(user, *, csrf: bool = False) -> APIClient:
@@ -69,8 +76,9 @@ def profile_of(tenant, user, external_id: str) -> UserProfile:
     return UserProfile.objects.create(tenant=tenant, external_id=external_id, user=user)
 
 
-def api_key_client(tenant) -> tuple[APIClient, ApiKey]:
-    key, raw = ApiKey.issue(tenant, "shop backend")
+def api_key_client(tenant, scopes=("read", "events", "catalogue", "privacy"), **issue) -> tuple[APIClient, ApiKey]:
+    """A client calling with a new API key (every scope unless told otherwise)."""
+    key, raw = ApiKey.issue(tenant, "shop backend", scopes=scopes, **issue)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client, key

@@ -28,6 +28,7 @@ from llmrec_django.models import (
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "active_version", "created_at"]
     search_fields = ["slug", "name"]
+    filter_horizontal = ["staff"]
     actions = ["build_embedding_version", "roll_back_embedding_version", "train_encoder", "train_reranker"]
 
     @admin.display(description="Active embedding version")

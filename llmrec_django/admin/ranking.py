@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from llmrec_django.models import (
+    API_KEY_SCOPES,
+    DEFAULT_API_KEY_SCOPES,
     ApiKey,
     BusinessRule,
     CollaborativeModel,
@@ -56,15 +59,45 @@ class CollaborativeModelAdmin(admin.ModelAdmin):
         return False
 
 
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in API_KEY_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=list(DEFAULT_API_KEY_SCOPES),
+        help_text=ApiKey._meta.get_field("scopes").help_text,
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["tenant", "name", "scopes", "is_active", "expires_at"]
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Staff issue keys for server-to-server API calls; the secret is shown once, on creation,
     and only its hash is stored. Revoke a key by unticking "is active" (or delete it)."""
 
-    list_display = ["name", "prefix", "tenant", "is_active", "created_by", "created_at", "last_used_at"]
+    list_display = ["name", "prefix", "tenant", "scope_list", "is_active", "expires_at", "created_at", "last_used_at"]
     list_filter = ["tenant", "is_active"]
     search_fields = ["name", "prefix"]
-    fields = ["tenant", "name", "is_active", "prefix", "created_by", "created_at", "last_used_at"]
+    fields = [
+        "tenant",
+        "name",
+        "scopes",
+        "is_active",
+        "expires_at",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+    ]
+    form = ApiKeyForm
+
+    @admin.display(description="Scopes")
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(key.scopes or []) or "none"
+
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at"]
 
     def has_module_permission(self, request) -> bool:

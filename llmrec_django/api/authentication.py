@@ -41,7 +41,7 @@ def find_active_key(raw_key: str) -> ApiKey | None:
     now = monotonic()
     if seconds > 0:
         remembered = _active_keys.get(digest)
-        if remembered is not None and remembered[1] > now:
+        if remembered is not None and remembered[1] > now and not remembered[0].is_expired:
             return remembered[0]
     api_key = ApiKey.find(raw_key)
     with _lock:

@@ -9,7 +9,8 @@ from rest_framework.response import Response
 
 from llmrec_django.api import serializers as s
 from llmrec_django.api.permissions import (
-    IsTrusted,
+    READ_REPORTS,
+    HasGrant,
 )
 from llmrec_django.api.views import TENANT_PARAMETER, LLMRecView
 from llmrec_django.learning.online_report import online_report
@@ -19,7 +20,8 @@ from llmrec_django.models import Experiment
 
 
 class ExperimentListView(LLMRecView):
-    permission_classes = [IsTrusted]
+    permission_classes = [HasGrant]
+    grant = READ_REPORTS
 
     @extend_schema(
         summary="The tenant's experiments and their arms (staff and API keys)",
@@ -32,7 +34,8 @@ class ExperimentListView(LLMRecView):
 
 
 class ExperimentReportView(LLMRecView):
-    permission_classes = [IsTrusted]
+    permission_classes = [HasGrant]
+    grant = READ_REPORTS
 
     @extend_schema(
         summary="Online metrics of an experiment per arm and day, with intervals and tests (staff and API keys)",
@@ -47,7 +50,8 @@ class ExperimentReportView(LLMRecView):
 
 
 class OnlineReportView(LLMRecView):
-    permission_classes = [IsTrusted]
+    permission_classes = [HasGrant]
+    grant = READ_REPORTS
 
     @extend_schema(
         summary="Online metrics of every served list of the last days, per surface (staff and API keys)",

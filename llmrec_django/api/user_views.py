@@ -12,6 +12,10 @@ from rest_framework.response import Response
 
 from llmrec_django.api import serializers as s
 from llmrec_django.api.permissions import (
+    CHANGE_USERS,
+    ERASE_USERS,
+    EXPORT_USERS,
+    READ_USERS,
     check_profile_access,
     own_profile,
 )
@@ -109,7 +113,7 @@ class UserInterestProfileView(_InterestProfileView):
         parameters=[TENANT_PARAMETER],
     )
     def patch(self, request, external_id: str):
-        return self.change(self.profile(external_id))
+        return self.change(self.profile(external_id, CHANGE_USERS))
 
 
 class UserView(LLMRecView):
@@ -128,7 +132,7 @@ class UserView(LLMRecView):
         responses={204: None},
     )
     def delete(self, request, external_id: str):
-        privacy.erase_user(self.profile(external_id))
+        privacy.erase_user(self.profile(external_id, ERASE_USERS))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -139,7 +143,7 @@ class UserExportView(LLMRecView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "profile, events, relations, conversations")},
     )
     def get(self, request, external_id: str):
-        profile = self.profile(external_id)
+        profile = self.profile(external_id, EXPORT_USERS)
         response = Response(privacy.export_user(profile))
         response["Content-Disposition"] = f'attachment; filename="llmrec-user-{profile.pk}.json"'
         return response
@@ -169,7 +173,7 @@ class ConversationListView(LLMRecView):
     )
     def post(self, request):
         data = self.body(s.ConversationStartSerializer)
-        profile = self.named_or_own_profile(data.get("user"), create=True)
+        profile = self.named_or_own_profile(data.get("user"), create=True, grant=CHANGE_USERS)
         turn = conversations.start_session(
             profile, message=data.get("message", ""), k=data.get("k"), context=s.ContextFields.context_of(data)
         )
@@ -183,7 +187,7 @@ class _ConversationView(LLMRecView):
         session = get_object_or_404(
             ConversationSession.objects.select_related("user", "tenant", "version"), tenant=self.tenant, pk=pk
         )
-        check_profile_access(self.request, session.user)
+        check_profile_access(self.request, session.user, READ_USERS if self.request.method == "GET" else CHANGE_USERS)
         return session
 
 

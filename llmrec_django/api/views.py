@@ -25,14 +25,20 @@ from llmrec_django.api.errors import exception_handler
 from llmrec_django.api.parsers import LimitedJSONParser
 from llmrec_django.api.permissions import (
     NOT_YOURS,
+    READ_REPORTS,
+    READ_USERS,
     TENANT_HEADER,
+    WRITE_EVENTS,
+    CatalogueReadOnlyOrGrant,
+    Grant,
+    HasGrant,
     IsAuthenticated,
-    IsTrusted,
-    IsTrustedOrReadOnly,
     check_profile_access,
+    has_grant,
     is_trusted,
     own_profile,
     request_tenant,
+    require_grant,
 )
 from llmrec_django.api.schema import LLMRecAutoSchema  # its module also registers the OpenAPI extensions
 from llmrec_django.api.throttles import AnonThrottle, ApiKeyThrottle, UserThrottle
@@ -99,20 +105,24 @@ class LLMRecView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def profile(self, external_id: str) -> UserProfile:
-        """The tenant's profile ``external_id`` if the caller may access it; else a 404 (see ``permissions``)."""
+    def profile(self, external_id: str, grant: Grant = READ_USERS) -> UserProfile:
+        """The tenant's profile ``external_id`` if the caller may access it (their own, or with
+        ``grant``); else a 404, or a 403 naming the grant for staff and keys (see ``permissions``)."""
         found = UserProfile.objects.by_external_id(self.tenant, external_id)
         if found is None:
             if not is_trusted(self.request):
                 raise NotFound(NOT_YOURS.format(external_id=external_id))
             raise NotFound(f"No user {external_id!r} in tenant {self.tenant.slug!r}.")
-        check_profile_access(self.request, found)
+        check_profile_access(self.request, found, grant)
         return found
 
-    def named_or_own_profile(self, external_id: str | None, *, create: bool = False) -> UserProfile:
-        """The named profile (checked), else the caller's own; API keys and staff must name one."""
+    def named_or_own_profile(
+        self, external_id: str | None, *, create: bool = False, grant: Grant = READ_USERS
+    ) -> UserProfile:
+        """The named profile (checked against ``grant``), else the caller's own; API keys and
+        staff must name one."""
         if external_id:
-            return self.profile(external_id)
+            return self.profile(external_id, grant)
         profile = own_profile(self.request, self.tenant, create=create)
         if profile is None:
             if is_trusted(self.request):
@@ -174,7 +184,7 @@ class HealthView(LLMRecView):
         if not health.database_answers():
             return Response({"status": "unavailable"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         body: dict[str, Any] = {"status": "ok"}
-        if is_trusted(request):
+        if has_grant(request, READ_REPORTS):
             writer = served_log.writer
             body["work"] = health.work_counts(request_tenant(request))
             body["served_log"] = {
@@ -279,8 +289,10 @@ class SearchView(LLMRecView):
 
 class _EventsView(LLMRecView):
     def _own_rows(self, rows: list[Any]) -> list[Any]:
-        """A logged-in user's events: ``user_id`` defaults to their profile and may name no other."""
+        """A logged-in user's events: ``user_id`` defaults to their profile and may name no other.
+        Staff and keys send anyone's events with the grant for it."""
         if is_trusted(self.request):
+            require_grant(self.request, WRITE_EVENTS)
             return rows
         profile = own_profile(self.request, self.tenant, create=True)
         foreign = []
@@ -375,7 +387,8 @@ class ItemListView(LLMRecView, generics.ListCreateAPIView):
     queued for (re-)embedding once the transaction commits (``signals``)."""
 
     public_methods = frozenset({"GET"})
-    permission_classes = [IsTrustedOrReadOnly]
+    permission_classes = [CatalogueReadOnlyOrGrant]
+    catalogue_model = "item"
     serializer_class = s.ItemSerializer
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = ItemFilter
@@ -397,7 +410,8 @@ class ItemListView(LLMRecView, generics.ListCreateAPIView):
 
 
 class ItemDetailView(LLMRecView, generics.RetrieveUpdateDestroyAPIView):
-    permission_classes = [IsTrustedOrReadOnly]
+    permission_classes = [CatalogueReadOnlyOrGrant]
+    catalogue_model = "item"
     public_methods = frozenset({"GET"})
     serializer_class = s.ItemSerializer
     lookup_field = "external_id"
@@ -446,7 +460,8 @@ class RelationListView(LLMRecView, generics.ListAPIView):
     must name an existing item; "user" names a profile (created if unknown); any other type is an
     entity of that type (created if missing). Re-posting an edge updates its weight."""
 
-    permission_classes = [IsTrusted]
+    permission_classes = [HasGrant]
+    catalogue_model = "relation"
     serializer_class = s.RelationSerializer
     pagination_class = Pagination
     filter_backends = [filters.DjangoFilterBackend]
@@ -491,7 +506,8 @@ class RelationListView(LLMRecView, generics.ListAPIView):
 
 
 class RelationDetailView(LLMRecView):
-    permission_classes = [IsTrusted]
+    permission_classes = [HasGrant]
+    catalogue_model = "relation"
     serializer_class = s.RelationSerializer
 
     def get_object(self) -> Relation:

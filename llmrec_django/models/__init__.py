@@ -14,7 +14,13 @@ model with another dimension is built beside the active one and switched on atom
 # One module per concern: ``catalogue`` imports none of the others, the rest import only
 # ``catalogue`` and ``vectors``. Every model is importable from here, as before the split
 # (``from llmrec_django.models import Item``).
-from llmrec_django.models.access import ApiKey, hash_api_key
+from llmrec_django.models.access import (
+    API_KEY_SCOPES,
+    DEFAULT_API_KEY_SCOPES,
+    ApiKey,
+    default_api_key_scopes,
+    hash_api_key,
+)
 from llmrec_django.models.catalogue import (
     ACCOUNT_PROFILE_ID,
     TIMES_OF_DAY,
@@ -47,6 +53,9 @@ from llmrec_django.models.vectors import EmbeddingVersion, ItemVector, UserVecto
 from llmrec_django.models.work import PendingWork, QuarantinedWrite, TaskDelivery
 
 __all__ = [
+    "API_KEY_SCOPES",
+    "DEFAULT_API_KEY_SCOPES",
+    "default_api_key_scopes",
     "ACCOUNT_PROFILE_ID",
     "ApiKey",
     "Attribution",

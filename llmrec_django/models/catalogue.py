@@ -20,10 +20,17 @@ def time_of_day(hour: int) -> str:
 
 
 class Tenant(models.Model):
-    """One catalogue served by this installation."""
+    """One catalogue served by this installation.
+
+    ``staff``: the staff accounts that may work on it through the API (with their Django
+    permissions); superusers may work on every tenant, and every staff member on the default one.
+    """
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200, blank=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="llmrec_tenants", help_text="Staff who may work on it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -150,6 +157,7 @@ class UserProfile(models.Model):
     objects = TenantManager()
 
     class Meta:
+        permissions = [("export_userprofile", "Can export everything stored about a user")]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "external_id"], name="llmrec_user_unique_external_id"),
             models.UniqueConstraint(

@@ -73,7 +73,7 @@ def test_admin_pages_are_for_staff_only(client, shop):
     for url in [reverse(PREVIEW), reverse("admin:llmrec_django_evaluationreport_changelist")]:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
-    staff_without_permission = account("clerk", staff=True)
+    staff_without_permission = account("clerk", staff=True, permissions=False)
     client.force_login(staff_without_permission)
     assert client.get(reverse(PREVIEW)).status_code == 403
 

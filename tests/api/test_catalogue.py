@@ -124,13 +124,14 @@ def test_staff_issue_api_keys_in_the_admin_and_the_secret_is_shown_once(admin_cl
     from llmrec_django.models import ApiKey
 
     response = admin_client.post(
-        reverse("admin:llmrec_django_apikey_add"), {"tenant": tenant.pk, "name": "shop backend", "is_active": "on"}
+        reverse("admin:llmrec_django_apikey_add"),
+        {"tenant": tenant.pk, "name": "shop backend", "is_active": "on", "scopes": ["read", "events"]},
     )
     assert response.status_code == 302
     [message] = [str(m) for m in get_messages(response.wsgi_request) if str(m).startswith("API key for")]
     raw_key = message.split(": ", 1)[1].split(" ")[0]
     key = ApiKey.objects.get()
-    assert ApiKey.find(raw_key) == key and raw_key not in key.key_hash
+    assert ApiKey.find(raw_key) == key and raw_key not in key.key_hash and key.scopes == ["read", "events"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
     assert client.get(API + "relations/").status_code == 200

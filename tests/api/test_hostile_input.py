@@ -35,6 +35,7 @@ from llmrec_django.copywriting.base import CopyGenerator
 from llmrec_django.copywriting.service import write_copy
 from llmrec_django.database import vectorstore
 from llmrec_django.models import (
+    API_KEY_SCOPES,
     ApiKey,
     ConversationSession,
     ConversationTurn,
@@ -47,7 +48,7 @@ from llmrec_django.models import (
     UserProfile,
 )
 from llmrec_django.recommend import recommend_for_user
-from tests.api_helpers import API, keyword_encoder_settings
+from tests.api_helpers import API, account, keyword_encoder_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -487,7 +488,7 @@ def world(tenant, other_tenant):
         Item.objects.create(tenant=tenant, external_id=external_id, title=title, category="films",
                             description=INJECTION if external_id == "inject" else "")  # fmt: skip
     ann, bob = User.objects.create_user("ann", password="pw"), User.objects.create_user("bob", password="pw")
-    staff = User.objects.create_user("boss", password="pw", is_staff=True)
+    staff = account("boss", staff=True)  # with the app's permissions
     ann_profile = UserProfile.objects.create(tenant=tenant, external_id="ann", user=ann)
     bob_profile = UserProfile.objects.create(
         tenant=tenant, external_id="bob", user=bob, profile_text=f"{BOB_MARKER} likes quiet films",
@@ -511,7 +512,7 @@ def world(tenant, other_tenant):
                                              tail_entity=brand)  # fmt: skip
     other_session = ConversationSession.objects.create(tenant=other_tenant, user=zed)
     Experiment.objects.create(tenant=other_tenant, name="elsewhere", description=OTHER_TENANT_MARKER)
-    _, raw_key = ApiKey.issue(tenant, "shop backend")
+    _, raw_key = ApiKey.issue(tenant, "shop backend", scopes=API_KEY_SCOPES)
     return {
         "accounts": {"ann": ann, "staff": staff},
         "key": raw_key,

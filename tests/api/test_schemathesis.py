@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from llmrec_django.models import ApiKey, ConversationSession, Experiment, Relation
+from llmrec_django.models import API_KEY_SCOPES, ApiKey, ConversationSession, Experiment, Relation
 from tests.api_helpers import API, ann_catalogue, api_key_client
 from tests.recommend_helpers import activate, link
 
@@ -84,7 +84,7 @@ def api_key(tenant, settings):
         relations={"id": Relation.objects.get(tenant=tenant).pk},
         experiments={"name": experiment.name},
     )
-    _, raw_key = ApiKey.issue(tenant, "schemathesis")
+    _, raw_key = ApiKey.issue(tenant, "schemathesis", scopes=API_KEY_SCOPES)
     return f"Api-Key {raw_key}"
 
 
