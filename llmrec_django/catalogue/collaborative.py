@@ -260,7 +260,7 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
         neighbour_indices=neighbours.indices,
         neighbour_indptr=neighbours.indptr,
     )
-    return CollaborativeModel.objects.create(
+    record = CollaborativeModel.objects.create(
         tenant=tenant,
         path=str(path),
         n_users=len(factors.user_ids),
@@ -274,6 +274,21 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
         },
         fit_seconds=round(time.perf_counter() - started, 3),
     )
+    prune_superseded(tenant.pk)
+    return record
+
+
+def prune_superseded(tenant_id: int) -> int:
+    """Delete the tenant's older models, records and files: only the current one serves, and an
+    old file would keep the factors of users erased since. Returns how many went."""
+    records = list(CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("pk", "path"))
+    superseded = records[1:]  # newest first
+    if not superseded:
+        return 0
+    CollaborativeModel.objects.filter(pk__in=[pk for pk, _ in superseded]).delete()
+    for _, path in superseded:
+        Path(path).unlink(missing_ok=True)
+    return len(superseded)
 
 
 _cache_lock = threading.Lock()

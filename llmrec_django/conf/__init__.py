@@ -425,6 +425,12 @@ class LLMRecSettings:
         path = Path(raw).expanduser() if raw else default_home()
         return path.resolve()
 
+    @property
+    def training_artifacts(self) -> Path:
+        """Where fine-tuning keeps its runs and caches: TRAINING["ARTIFACTS"], else HOME/training."""
+        configured = self.TRAINING.get("ARTIFACTS")
+        return Path(configured).expanduser() if configured else self.home / "training"
+
     def reload(self) -> None:
         for attr in self._cached:
             delattr(self, attr)

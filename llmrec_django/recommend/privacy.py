@@ -2,14 +2,17 @@
 
 Usage::
 
-    from llmrec_django import privacy
+    from llmrec_django.recommend import privacy
 
     document = privacy.export_user(profile)   # JSON-ready dict: profile, events, conversations, ...
     counts = privacy.erase_user(profile)      # {"events": 12, "conversations": 1, ...}
 
 Erasure removes, in one transaction, everything the app holds about the user: the profile, its
 events, interest vectors, conversations and their turns, and knowledge-graph relations that name
-the user; then it drops the user's row from the tenant's stored collaborative (ALS) model file,
+the user (and every other row naming the profile: served lists, experiment assignments, copy,
+writes set aside, pending outbox work); then it drops the user's row from the tenant's current
+collaborative (ALS) model file and deletes the older ones, removes the user's words from the
+fine-tuning's pooled-vector cache files (caches written before they held item texts only),
 clears the in-process caches built from events and deletes the user's kept lists
 (``recommend/list_cache.py``). Items and entities are the catalogue's, not
 the user's, and stay. The site's own account (``settings.AUTH_USER_MODEL``) is the site's to
@@ -28,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from llmrec_django.catalogue import collaborative
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.database import outbox, serving_data
 from llmrec_django.models import (
     CollaborativeModel,
@@ -157,6 +161,7 @@ def erase_user(profile: UserProfile) -> dict[str, int]:
     """Delete everything the app holds about ``profile`` (see the module docstring); returns
     how many rows of each kind were deleted."""
     tenant_id, user_pk = profile.tenant_id, profile.pk
+    words = [profile.profile_text, *(q for q in profile.recent_queries or [] if isinstance(q, str))]
     with transaction.atomic():
         counts = {
             "events": Interaction.objects.filter(user=profile).count(),
@@ -171,11 +176,43 @@ def erase_user(profile: UserProfile) -> dict[str, int]:
         # may have added some).
         profile.delete()
         counts["pending_work"] = outbox.forget_users(tenant_id, [user_pk])
-        transaction.on_commit(lambda: forget_in_collaborative_model(tenant_id, [user_pk]))
+        transaction.on_commit(lambda: _forget_in_files(tenant_id, [user_pk], words))
     serving_data.clear_caches()
     new_items.clear()
     list_cache.forget(tenant_id, user_pk)
     return counts
+
+
+def _forget_in_files(tenant_id: int, user_ids: list[int], words: list[str]) -> None:
+    collaborative.prune_superseded(tenant_id)
+    forget_in_collaborative_model(tenant_id, user_ids)
+    forget_in_training_caches(words)
+
+
+# A user's text shorter than this is not looked for in cached texts (it would match everyone's).
+MIN_FORGOTTEN_TEXT = 8
+
+
+def forget_in_training_caches(words: list[str]) -> int:
+    """Drop from the fine-tuning's pooled-vector cache files every cached text that holds one of
+    ``words`` (a user's profile text and queries); returns how many texts went. Caches written now
+    hold item texts only; older ones held users' texts too."""
+    wanted = [w.strip() for w in words if len(w.strip()) >= MIN_FORGOTTEN_TEXT]
+    files = sorted((llmrec_settings.training_artifacts / "pooled-cache").glob("*.pt"))
+    if not wanted or not files:
+        return 0
+    from llmrec_django.ml.training.modules import BiEncoder  # torch, only when there is a file to clean
+
+    removed = 0
+    for file in files:
+        try:
+            removed += BiEncoder.forget_cached_texts(file, lambda text: any(w in text for w in wanted))
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            logger.warning(
+                "Cannot clean the pooled-vector cache %s of an erased user's texts (%s); deleting it.", file, exc
+            )
+            file.unlink(missing_ok=True)
+    return removed
 
 
 def forget_in_collaborative_model(tenant_id: int, user_ids: list[int]) -> bool:

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.database import caches, vectorstore
 from llmrec_django.learning.training import data as training_data
 from llmrec_django.learning.training import promotion, runs
@@ -107,11 +109,16 @@ def test_a_projection_run_trains_only_the_map_and_its_version_serves_it(tenant, 
         np.stack([tuned_vectors[i] for i in ids]), np.stack([base_vectors[i] for i in ids]), atol=1e-4
     )
 
-    # The next run on the same base model reuses those vectors: nothing new to encode.
+    # The next run on the same base model reuses the items' vectors and encodes only the users'
+    # texts again: those are never written to the cache file (erasure would have to find them).
     again = runs.execute_run(runs.create_run(tenant, "encoder", {"trainable": "projection", "epochs": 1}).pk)
     assert again.status == TrainingRun.Status.SUCCEEDED, again.error
-    assert again.data_window["cached_texts"] == 0
-    assert again.data_window["cache_reused"] == run.data_window["cached_texts"]
+    reused, encoded = again.data_window["cache_reused"], again.data_window["cached_texts"]
+    assert reused + encoded == run.data_window["cached_texts"] and 0 < encoded < run.data_window["cached_texts"]
+    [cache_file] = (llmrec_settings.training_artifacts / "pooled-cache").glob("*.pt")
+    saved = torch.load(cache_file, weights_only=True)["texts"]
+    assert len(saved) == reused
+    assert not any(words in text for text in saved for words in ("loves films", "outdoor and kitchen gear"))
 
 
 def test_an_unknown_trainable_part_is_refused_before_any_work(tenant, shop):

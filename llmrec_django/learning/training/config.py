@@ -109,5 +109,4 @@ def parse_value(raw: str) -> Any:
 
 
 def artifacts_root() -> Path:
-    configured = llmrec_settings.TRAINING.get("ARTIFACTS")
-    return Path(configured).expanduser() if configured else llmrec_settings.home / "training"
+    return llmrec_settings.training_artifacts

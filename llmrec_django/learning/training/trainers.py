@@ -112,14 +112,17 @@ def train_encoder(
 
 def _cache_texts(model, examples: TrainingExamples, config, dist_info: DistributedInfo | None) -> dict[str, Any]:
     """Projection-only training: every distinct text of the run through the frozen transformer
-    once, on the training device, before the first epoch (which then costs seconds). The vectors
-    are kept under ``ARTIFACTS/pooled-cache`` (those of the latest run per base model), so the
-    next run on the same base model encodes only the texts it has not seen."""
+    once, on the training device, before the first epoch (which then costs seconds). The item
+    texts' vectors are kept under ``ARTIFACTS/pooled-cache`` (those of the latest run per base
+    model), so the next run on the same base model encodes only the items it has not seen; users'
+    texts (their words, queries, histories) are encoded for the run only and never written."""
     started = time.perf_counter()
     model.to(resolve_device(config.device, dist_info))
-    texts = [text for e in examples.train for text in (*_texts(e[0]), e[1], *(e[2] if len(e) > 2 else ()))]
-    texts += [text for e in examples.valid for text in (*_texts(e[0]), e[1])]
-    texts += list(examples.catalogue)
+    user_texts = [text for e in examples.train for text in _texts(e[0])]
+    user_texts += [text for e in examples.valid for text in _texts(e[0])]
+    item_texts = [text for e in examples.train for text in (e[1], *(e[2] if len(e) > 2 else ()))]
+    item_texts += [e[1] for e in examples.valid]
+    item_texts += list(examples.catalogue)
     store = artifacts_root() / "pooled-cache" / f"{model.cache_key()}.pt"
     reused = 0
     if store.is_file():
@@ -127,9 +130,9 @@ def _cache_texts(model, examples: TrainingExamples, config, dist_info: Distribut
             reused = model.load_cache(store)
         except Exception as exc:  # a damaged or foreign file only costs the encoding
             logger.warning("Ignoring the pooled-vector cache %s: %s", store, exc)
-    encoded = model.cache(texts)
+    encoded = model.cache(item_texts + user_texts)
     if encoded and (dist_info is None or dist_info.is_main):
-        model.save_cache(store, texts)
+        model.save_cache(store, item_texts)
     return {"texts": encoded, "reused": reused, "seconds": round(time.perf_counter() - started, 3)}
 
 

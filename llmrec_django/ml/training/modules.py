@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,22 @@ class BiEncoder(nn.Module):
         vectors = self._cached(rows).cpu() if texts else torch.zeros(0, 0)
         torch.save({"key": self.cache_key(), "texts": texts, "vectors": vectors}, partial)
         os.replace(partial, file)
+
+    @staticmethod
+    def forget_cached_texts(file: str | Path, forget: Callable[[str], bool]) -> int:
+        """Rewrite a file of ``save_cache`` without the texts for which ``forget`` is true (a
+        user's words, on erasure); returns how many went."""
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+        texts = saved["texts"]
+        keep = [row for row, text in enumerate(texts) if not forget(text)]
+        if len(keep) == len(texts):
+            return 0
+        file = Path(file)
+        partial = file.with_name(file.name + ".partial")
+        vectors = saved["vectors"][torch.tensor(keep, dtype=torch.long)] if keep else torch.zeros(0, 0)
+        torch.save({"key": saved.get("key"), "texts": [texts[row] for row in keep], "vectors": vectors}, partial)
+        os.replace(partial, file)
+        return len(texts) - len(keep)
 
     def _cached(self, rows: torch.Tensor) -> torch.Tensor:
         if self._pooled_matrix is None:
