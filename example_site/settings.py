@@ -9,10 +9,16 @@ Environment:
 - ``LLMREC_CPU_DEMO_TRAINING``: ``1`` sizes fine-tuning for a CPU (the demo sets it).
 - ``LLMREC_COPY_MODEL``: ``smollm2`` or a local causal LM directory to write recommendation
   copy with (default: the template); ``LLMREC_COPY_BUDGET``: seconds a request waits for it.
-- ``DJANGO_DEBUG``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` as usual.
+- ``DJANGO_DEBUG``: ``1`` turns DEBUG on (off unless asked; the demo serves its static files
+  with ``runserver --insecure`` instead).
+- ``DJANGO_SECRET_KEY``: unset, a random key made once and kept in ``LLMREC_HOME/secret_key``
+  (readable by its owner only), never a key written in this file.
+- ``DJANGO_ALLOWED_HOSTS`` as usual.
 """
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 from llmrec_django.database import database_config, llmrec_home
@@ -21,8 +27,31 @@ from llmrec_django.queues import celery_settings
 BASE_DIR = Path(__file__).resolve().parent.parent
 LLMREC_HOME = llmrec_home()
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-site-insecure-key-for-development-only")
+
+def _local_secret_key(home: Path) -> str:
+    """This installation's own random key, made on first use and kept under ``home``."""
+    path = home / "secret_key"
+    for _ in range(50):
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            home.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process (the worker, the web server) made it just now
+                continue
+            key = secrets.token_urlsafe(50)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(key)
+            return key
+        if key:
+            return key
+        time.sleep(0.02)  # being written by the process that made it
+    raise RuntimeError(f"{path} stays empty: delete it, or set DJANGO_SECRET_KEY.")
+
+
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret_key(LLMREC_HOME)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [
@@ -50,6 +79,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 ROOT_URLCONF = "example_site.urls"

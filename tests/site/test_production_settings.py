@@ -51,3 +51,36 @@ def test_a_missing_production_variable_stops_with_its_name(production_env, missi
     result = manage("check", **env)
     assert result.returncode != 0
     assert f"ImproperlyConfigured: Set {missing} in the environment for production" in result.stderr
+
+
+def example_settings(home: Path, **env: str) -> dict:
+    """DEBUG, SECRET_KEY and the password validators of the example site's settings, imported in a
+    fresh process with nothing but ``env`` set."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
+    # A DATABASE_URL (never connected to here), so importing the settings starts no embedded server.
+    environment.update(LLMREC_HOME=str(home), DATABASE_URL="postgres://nobody@127.0.0.1:9/none", **env)
+    code = (
+        "import json, example_site.settings as s; "
+        "print(json.dumps([s.DEBUG, s.SECRET_KEY, len(s.AUTH_PASSWORD_VALIDATORS)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=True
+    )
+    debug, key, validators = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    return {"debug": debug, "key": key, "validators": validators}
+
+
+def test_the_example_site_is_secure_by_default(tmp_path):
+    """DEBUG off unless asked, no secret key written in the code, passwords validated."""
+    first = example_settings(tmp_path)
+    assert first["debug"] is False and first["validators"] == 4
+    assert len(first["key"]) >= 50 and "insecure" not in first["key"]
+    stored = tmp_path / "secret_key"
+    assert stored.read_text() == first["key"] and stored.stat().st_mode & 0o077 == 0, "owner-only"
+    assert example_settings(tmp_path)["key"] == first["key"], "the same key on every start"
+    assert example_settings(tmp_path / "other")["key"] != first["key"], "each installation its own"
+    assert example_settings(tmp_path, DJANGO_DEBUG="1", DJANGO_SECRET_KEY="from-env" * 8) == {
+        "debug": True,
+        "key": "from-env" * 8,
+        "validators": 4,
+    }
