@@ -3,7 +3,6 @@ conversations: thin, as every view (see ``llmrec_django.api.views``)."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -184,10 +183,22 @@ class _ConversationView(LLMRecView):
     serves_lists = True
 
     def session(self, pk: int) -> ConversationSession:
-        session = get_object_or_404(
-            ConversationSession.objects.select_related("user", "tenant", "version"), tenant=self.tenant, pk=pk
+        """The conversation if the caller may see it; another user's answers exactly like one that
+        does not exist (never naming its owner: ids are sequential)."""
+        missing = NotFound(f"No conversation {pk} among those you may access.")
+        session = (
+            ConversationSession.objects.select_related("user", "tenant", "version")
+            .filter(tenant=self.tenant, pk=pk)
+            .first()
         )
-        check_profile_access(self.request, session.user, READ_USERS if self.request.method == "GET" else CHANGE_USERS)
+        if session is None:
+            raise missing
+        try:
+            check_profile_access(
+                self.request, session.user, READ_USERS if self.request.method == "GET" else CHANGE_USERS
+            )
+        except NotFound:
+            raise missing from None
         return session
 
 

@@ -33,6 +33,7 @@ from llmrec_django.api.permissions import (
     Grant,
     HasGrant,
     IsAuthenticated,
+    catalogue_grant,
     check_profile_access,
     has_grant,
     is_trusted,
@@ -256,13 +257,18 @@ class SearchView(LLMRecView):
     permission_classes = []
     public_methods = frozenset({"GET", "POST"})
 
-    def _search(self, params: dict[str, Any]) -> Response:
+    def _search(self, params: dict[str, Any], *, remember: bool) -> Response:
         profile = None
         if params.get("personalise", True):
             profile = self.profile(params["user"]) if params.get("user") else own_profile(self.request, self.tenant)
         self.personalised = profile is not None
         result = serving.search(
-            params["q"], tenant=self.tenant, user=profile, k=params.get("k"), context=s.ContextFields.context_of(params)
+            params["q"],
+            tenant=self.tenant,
+            user=profile,
+            k=params.get("k"),
+            context=s.ContextFields.context_of(params),
+            remember=remember,
         )
         return list_response(result)
 
@@ -272,7 +278,8 @@ class SearchView(LLMRecView):
         responses={200: s.RecommendationListSerializer},
     )
     def get(self, request):
-        return self._search(self.query(s.SearchQuerySerializer))
+        # A GET changes nothing: a link (from another site, say) cannot plant queries in a profile.
+        return self._search(self.query(s.SearchQuerySerializer), remember=False)
 
     @extend_schema(
         summary="Natural-language search (query in the body)",
@@ -281,7 +288,7 @@ class SearchView(LLMRecView):
         responses={200: s.RecommendationListSerializer},
     )
     def post(self, request):
-        return self._search(self.body(s.SearchQuerySerializer))
+        return self._search(self.body(s.SearchQuerySerializer), remember=True)
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -354,6 +361,13 @@ class EventBulkView(_EventsView):
 # --- catalogue -------------------------------------------------------------------------------
 
 
+def visible_items(request, tenant):
+    """The tenant's items a caller may read: the active ones, and the drafts (inactive) too for
+    callers who may read the whole catalogue (an API key with "read", staff with view_item)."""
+    items = Item.objects.filter(tenant=tenant)
+    return items if has_grant(request, catalogue_grant("item", "GET")) else items.filter(is_active=True)
+
+
 class ItemFilter(filters.FilterSet):
     category = filters.CharFilter(field_name="category", lookup_expr="iexact")
     is_active = filters.BooleanFilter()
@@ -398,7 +412,7 @@ class ItemListView(LLMRecView, generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Item.objects.none()
-        return Item.objects.filter(tenant=self.tenant).order_by("pk")
+        return visible_items(self.request, self.tenant).order_by("pk")
 
     @extend_schema(summary="List items", parameters=[TENANT_PARAMETER])
     def get(self, request, *args, **kwargs):
@@ -420,7 +434,7 @@ class ItemDetailView(LLMRecView, generics.RetrieveUpdateDestroyAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Item.objects.none()
-        return Item.objects.filter(tenant=self.tenant)
+        return visible_items(self.request, self.tenant)
 
     @extend_schema(summary="Read an item", parameters=[TENANT_PARAMETER])
     def get(self, request, *args, **kwargs):

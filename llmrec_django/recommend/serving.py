@@ -194,12 +194,14 @@ def search(
     user: UserProfile | str | None = None,
     k: int | None = None,
     context: Mapping[str, Any] | None = None,
+    remember: bool = True,
 ) -> RecommendationList:
-    """Natural-language search results, logged (with the query in the context)."""
+    """Natural-language search results, logged (with the query in the context); ``remember``:
+    keep the query in the user's recent queries (not for a GET: it must change nothing)."""
     query = storable_text(query)  # remembered in the user's recent queries and logged
     tenant = resolve_tenant(tenant if tenant is not None else getattr(user, "tenant", None))
     profile = resolve_user(user, tenant) if user is not None else None
-    result = search_items(query, tenant=tenant, user=profile, k=k, context=context)
+    result = search_items(query, tenant=tenant, user=profile, k=k, context=context, remember=remember)
     log.served(
         result,
         tenant_id=tenant.pk,

@@ -50,6 +50,7 @@ def search(
     user: UserProfile | str | None = None,
     k: int | None = None,
     context: Mapping[str, Any] | None = None,
+    remember: bool = True,
 ) -> RecommendationList:
     """Items matching a free-text query, in any language the encoder reads.
 
@@ -74,7 +75,8 @@ def search(
     if max_price is None and parsed.cheap:
         max_price = serving_data.cheap_price_ceiling(tenant.pk, parsed.category)
     if profile is not None:
-        _remember_query(profile, query)
+        if remember:
+            _remember_query(profile, query)
     timer.lap("parse")
 
     version = serving_state(tenant.pk).version

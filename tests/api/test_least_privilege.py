@@ -140,3 +140,29 @@ def test_a_user_still_reaches_their_own_data_without_any_permission(world, tenan
     assert client.get(API + "users/ann-own/").status_code == 200
     assert client.get(API + "users/ann-own/export/").status_code == 200
     assert client.get(API + "users/ann/").status_code == 404, "another user's: not found, as before"
+
+
+def test_another_users_conversation_is_not_found_without_naming_its_owner(world, tenant):
+    from llmrec_django.models import ConversationSession
+
+    session = ConversationSession.objects.create(tenant=tenant, user=UserProfile.objects.get(external_id="ann"))
+    bob = account("bob-account")
+    profile_of(tenant, bob, "bob")
+    for path in (f"conversations/{session.pk}/", f"conversations/{session.pk + 1000}/"):
+        response = logged_in(bob).get(API + path)
+        assert response.status_code == 404 and "ann" not in response.content.decode()
+    theirs = logged_in(bob).get(API + f"conversations/{session.pk}/").json()["error"]["message"]
+    nobodys = logged_in(bob).get(API + f"conversations/{session.pk + 1000}/").json()["error"]["message"]
+    assert theirs.replace(str(session.pk), "N") == nobodys.replace(str(session.pk + 1000), "N"), "indistinguishable"
+
+
+def test_draft_items_are_read_only_by_callers_who_may_read_the_whole_catalogue(world, tenant):
+    from rest_framework.test import APIClient
+
+    Item.objects.create(tenant=tenant, external_id="draft", title="Draft", is_active=False)
+    anonymous = APIClient()
+    assert "draft" not in [i["external_id"] for i in anonymous.get(API + "items/").json()["results"]]
+    assert anonymous.get(API + "items/draft/").status_code == 404
+    reader = api_key_client(tenant, scopes=["read"])[0]
+    assert reader.get(API + "items/draft/").status_code == 200
+    assert staff_with("view_item").get(API + "items/draft/").status_code == 200

@@ -128,9 +128,14 @@ def test_search_by_get_and_post_with_parsed_query(world):
 
 def test_search_is_personalised_for_the_logged_in_user(world):
     _, ann, _ = world
-    response = logged_in(ann).get(API + "search/", {"q": "gentle"})
+    client = logged_in(ann)
+    response = client.get(API + "search/", {"q": "gentle"})
     assert response.status_code == 200
     assert response["Cache-Control"] == "private, no-store"
+    assert UserProfile.objects.get(external_id="ann").recent_queries == [], (
+        "a GET (a link anyone can plant) changes nothing"
+    )
+    assert client.post(API + "search/", {"q": "gentle"}, format="json").status_code == 200
     assert UserProfile.objects.get(external_id="ann").recent_queries == ["gentle"]
 
 
