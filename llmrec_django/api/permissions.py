@@ -173,10 +173,11 @@ def check_profile_access(request, profile: UserProfile, grant: Grant = READ_USER
     exist, so nobody can probe which users exist."""
     user = request.user
     own = not isinstance(request.auth, ApiKey) and user and user.is_authenticated and profile.user_id == user.pk
-    if own or has_grant(request, grant):
+    if own:
         return
     if is_trusted(request):
-        raise PermissionDenied(f"This needs {grant.describe()}.")
+        require_grant(request, grant)
+        return
     raise NotFound(NOT_YOURS.format(external_id=profile.external_id))
 
 
