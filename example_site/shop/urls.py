@@ -6,7 +6,7 @@ app_name = "shop"
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
-    path("items/<str:external_id>/", views.item_detail, name="item"),
+    path("items/<path:external_id>/", views.item_detail, name="item"),
     path("for-you/", views.for_you, name="for_you"),
     path("search/", views.search_page, name="search"),
     path("chat/", views.chat, name="chat"),

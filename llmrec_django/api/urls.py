@@ -11,10 +11,13 @@ app_name = "llmrec_api"
 
 
 class ExternalIdConverter:
-    """An external id in a path: anything but a slash or a NUL (PostgreSQL text cannot hold one,
-    so such a path is simply not found)."""
+    """An external id in a path: any text but a NUL (PostgreSQL text cannot hold one, so such a
+    path is simply not found), slashes included, so that ids such as ``shoes/trail-42`` can be
+    read, exported and erased. The routes that end in a fixed word (``.../export/``,
+    ``.../similar/``) are tried before the plain ``users/<id>/`` and ``items/<id>/``, so
+    ``users/a/b/export/`` is the export of ``a/b``."""
 
-    regex = "[^/\x00]+"
+    regex = "[^\x00]+"
 
     def to_python(self, value: str) -> str:
         return value
@@ -45,13 +48,12 @@ v1 = [
     path("events/bulk/", views.EventBulkView.as_view(), name="events-bulk"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("items/", views.ItemListView.as_view(), name="items"),
-    path("items/<llmrec_external_id:external_id>/", views.ItemDetailView.as_view(), name="item"),
     path("items/<llmrec_external_id:external_id>/similar/", views.SimilarItemsView.as_view(), name="similar"),
+    path("items/<llmrec_external_id:external_id>/", views.ItemDetailView.as_view(), name="item"),
     path("relations/", views.RelationListView.as_view(), name="relations"),
     path("relations/<llmrec_row_id:pk>/", views.RelationDetailView.as_view(), name="relation"),
     path("me/", user_views.MeView.as_view(), name="me"),
     path("me/profile/", user_views.MeProfileView.as_view(), name="me-profile"),
-    path("users/<llmrec_external_id:external_id>/", user_views.UserView.as_view(), name="user"),
     path(
         "users/<llmrec_external_id:external_id>/profile/",
         user_views.UserInterestProfileView.as_view(),
@@ -63,6 +65,7 @@ v1 = [
         name="recommendations",
     ),
     path("users/<llmrec_external_id:external_id>/export/", user_views.UserExportView.as_view(), name="export"),
+    path("users/<llmrec_external_id:external_id>/", user_views.UserView.as_view(), name="user"),
     path("conversations/", user_views.ConversationListView.as_view(), name="conversations"),
     path("conversations/<llmrec_row_id:pk>/", user_views.ConversationDetailView.as_view(), name="conversation"),
     path(
