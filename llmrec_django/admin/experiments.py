@@ -5,13 +5,14 @@ from __future__ import annotations
 # Experiments (llmrec_django.recommend.experiments): arms inline, and a dashboard per experiment
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from llmrec_django.admin import experiment_dashboard as online_dashboard
+from llmrec_django.conf import backends
 from llmrec_django.learning.online_report import online_report
 from llmrec_django.models import (
     Experiment,
@@ -38,8 +39,28 @@ class ArmFormSet(forms.BaseInlineFormSet):
             raise ValidationError("The control arm must be shown, not a shadow.")
 
 
+class ArmForm(forms.ModelForm):
+    """An arm's strategy may name only a copy generator the site allows (the web process would
+    import it)."""
+
+    class Meta:
+        model = ExperimentArm
+        fields = ["name", "traffic", "is_control", "is_shadow", "strategy"]
+
+    def clean_strategy(self):
+        strategy = self.cleaned_data.get("strategy")
+        path = strategy.get("copy_generator") if isinstance(strategy, dict) else None
+        if isinstance(path, str):
+            try:
+                backends.check_experiment_copy_generator(path)
+            except ImproperlyConfigured as exc:
+                raise ValidationError(str(exc)) from exc
+        return strategy
+
+
 class ExperimentArmInline(admin.TabularInline):
     model = ExperimentArm
+    form = ArmForm
     formset = ArmFormSet
     extra = 2
     fields = ["name", "traffic", "is_control", "is_shadow", "strategy"]

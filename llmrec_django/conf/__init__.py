@@ -220,6 +220,10 @@ DEFAULTS: dict[str, Any] = {
     # the time a request waits for it before using the template instead, how long copy is
     # cached (a fallback only briefly, so the model gets another chance), and its limits.
     # PRECOMPUTE_ON_REFRESH: write copy ahead of time (Celery) after a user's vector refresh.
+    # EXPERIMENT_GENERATORS: the other generators an experiment arm may name in its strategy's
+    # "copy_generator" (dotted path -> its options); besides these an arm may name only BACKEND
+    # (built with OPTIONS) and the template. The web process never imports a path an arm
+    # typed in the admin unless the site listed it here.
     "COPY": {
         "BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator",
         "OPTIONS": {},
@@ -230,6 +234,7 @@ DEFAULTS: dict[str, Any] = {
         "MAX_CHARS": 600,
         "MAX_ITEMS": 5,
         "PRECOMPUTE_ON_REFRESH": False,
+        "EXPERIMENT_GENERATORS": {},
     },
     # Template tags: how an item of a rendered list links to the site's page for it: a URL pattern
     # name taking ``external_id`` (e.g. "shop:item") or a format string ("/items/{external_id}/");

@@ -29,10 +29,15 @@ MOVED = {
 }
 
 
+def _canonical(path: str) -> str:
+    """A dotted path as it is today (moved backends' old paths mapped to their new ones)."""
+    module, _, name = path.rpartition(".")
+    return f"{MOVED.get(module, module)}.{name}"
+
+
 def import_backend(path: str) -> Any:
     """``import_string`` for a backend's dotted path, old paths of moved backends included."""
-    module, _, name = path.rpartition(".")
-    return import_string(f"{MOVED.get(module, module)}.{name}")
+    return import_string(_canonical(path))
 
 
 def load_backend_class(setting: str) -> type:
@@ -76,10 +81,41 @@ def get_encoder(path: str | None = None) -> Any:
     return instance
 
 
+TEMPLATE_COPY_GENERATOR = "llmrec_django.copywriting.TemplateCopyGenerator"
+
+
+def experiment_copy_generators() -> dict[str, dict[str, Any]]:
+    """The copy generators an experiment arm may name (dotted path -> options): the configured
+    one, the template, and those the site lists in ``LLMREC["COPY"]["EXPERIMENT_GENERATORS"]``."""
+    config = llmrec_settings.COPY
+    allowed: dict[str, dict[str, Any]] = {TEMPLATE_COPY_GENERATOR: {}}
+    listed = config.get("EXPERIMENT_GENERATORS") or {}
+    for path, options in listed.items() if isinstance(listed, dict) else ():
+        allowed[_canonical(path)] = dict(options) if isinstance(options, dict) else {}
+    if config.get("BACKEND"):
+        allowed[_canonical(config["BACKEND"])] = backend_options("COPY")
+    return allowed
+
+
+def check_experiment_copy_generator(path: str) -> None:
+    """Refuses (``ImproperlyConfigured``) a copy generator an experiment arm may not name."""
+    allowed = experiment_copy_generators()
+    if _canonical(path) not in allowed:
+        raise ImproperlyConfigured(
+            f"Copy generator {path!r} is not one an experiment may use: name "
+            f"{' or '.join(sorted(allowed))}, or list it in LLMREC['COPY']['EXPERIMENT_GENERATORS']."
+        )
+
+
 def get_copy_generator(path: str | None = None) -> Any:
     """The configured copy generator (``LLMREC["COPY"]``), built once per process; with ``path``
-    (an experiment arm's), that generator class built with no options."""
+    (an experiment arm's), that generator built with its options from ``experiment_copy_generators``.
+    A path the site has not allowed is refused before anything is imported."""
     if path is None:
+        return get_backend("COPY")
+    check_experiment_copy_generator(path)
+    path = _canonical(path)
+    if path == _canonical(llmrec_settings.COPY.get("BACKEND") or ""):
         return get_backend("COPY")
     key = f"COPY@{path}"
     instance = _instances.get(key)
@@ -89,7 +125,7 @@ def get_copy_generator(path: str | None = None) -> Any:
         except ImportError as exc:
             raise ImproperlyConfigured(f"Copy generator {path!r} does not import: {exc}") from exc
         with _lock:
-            instance = _instances.setdefault(key, cls())
+            instance = _instances.setdefault(key, cls(**experiment_copy_generators()[path]))
     return instance
 
 

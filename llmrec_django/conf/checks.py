@@ -106,6 +106,17 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             errors.append(Error(f'LLMREC["COPY"]["{key}"] must be a positive number, not {value!r}.', id="llmrec.E011"))
+    listed = config.get("EXPERIMENT_GENERATORS") or {}
+    if not isinstance(listed, dict) or not all(
+        isinstance(path, str) and "." in path and isinstance(options, dict | None) for path, options in listed.items()
+    ):
+        errors.append(
+            Error(
+                f'LLMREC["COPY"]["EXPERIMENT_GENERATORS"] must map dotted paths to their options, not {listed!r}.',
+                hint='e.g. {"llmrec_django.copywriting.TransformersCopyGenerator": {"path": "/models/lm"}}',
+                id="llmrec.E011",
+            )
+        )
     check_options = getattr(cls, "check_options", None)
     for problem in check_options(backend_options("COPY")) if check_options else []:
         errors.append(

@@ -30,6 +30,7 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
 
@@ -110,8 +111,11 @@ def _copy_generator(result: Any) -> Any:
     path = getattr(result, "copy_generator", None)
     if not path:
         return None
-
-    return get_copy_generator(path)
+    try:
+        return get_copy_generator(path)
+    except ImproperlyConfigured as exc:  # an arm saved before the site withdrew its generator
+        logger.warning("Experiment copy generator refused; the configured one writes instead: %s", exc)
+        return None
 
 
 @register.inclusion_tag("llmrec_django/tags/similar_items.html", takes_context=True)
