@@ -32,6 +32,7 @@ from django import template
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
+from django.utils.crypto import salted_hmac
 from django.urls import NoReverseMatch, reverse
 
 from llmrec_django.conf.backends import get_copy_generator
@@ -153,7 +154,10 @@ def llmrec_search_results(context, query: str | None, k: int | None = None, titl
 
 @register.inclusion_tag("llmrec_django/tags/tracking_script.html", takes_context=True)
 def llmrec_tracking_script(context):
-    """The tracking script, enabled for logged-in visitors when the REST API is mounted."""
+    """The tracking script, enabled for logged-in visitors when the REST API is mounted. Events
+    not yet delivered wait in the tab's storage marked with an opaque token of the account
+    (``owner``); the script drops a queue left by another account, and an anonymous page (after
+    logging out) empties it, so one person's events are never sent under another's login."""
     request = context.get("request")
     try:
         endpoint = reverse("llmrec_api:events-bulk")
@@ -166,6 +170,12 @@ def llmrec_tracking_script(context):
     return {
         "endpoint": endpoint,
         "enabled": enabled,
+        "owner": tracking_owner(user) if enabled else "",
         "csrf_cookie": settings.CSRF_COOKIE_NAME,
         "device": web.device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")) if request else "",
     }
+
+
+def tracking_owner(user: Any) -> str:
+    """An opaque, stable token of an account for the tracking queue (it does not reveal the id)."""
+    return salted_hmac("llmrec_django.tracking.owner", str(user.pk)).hexdigest()[:24]

@@ -325,6 +325,70 @@ def test_a_lost_answer_is_retried_with_the_same_event_ids_and_stored_once(browse
     mine = Interaction.objects.filter(tenant=tenant, user=profile)
     assert mine.filter(event_type="view", item__external_id="harbour").count() == 1
     assert mine.filter(event_type="impression", context__list="similar").count() == shown > 0
-    wait_for(lambda: page.evaluate("sessionStorage.getItem('llmrec.pending-events')") == "[]", "the queue", page)
+    wait_for(lambda: queued(page) == [], "the queue", page)
     page.unroute_all(behavior="ignoreErrors")
+    context.close()
+
+
+def queued(page) -> list | None:
+    """The events the tracking script holds in the tab's storage (None when nothing is stored)."""
+    stored = page.evaluate("JSON.parse(sessionStorage.getItem('llmrec.pending-events'))")
+    return None if stored is None else stored["events"]
+
+
+def log_in(page, live_server, username: str, password: str) -> None:
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form.form button")
+    page.wait_for_url("**/for-you/")
+
+
+def test_events_queued_by_one_account_are_never_sent_under_the_next_login(browser, live_server, site, tenant):
+    """Ann's events cannot be delivered (the API is unreachable) when she logs out; Bob logs in
+    in the same tab: nothing of Ann's is sent under his account, and his own events are."""
+    user_model = get_user_model()
+    user_model.objects.create_user("ann", password="ann-password-1")
+    user_model.objects.create_user("bob", password="bob-password-1")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    log_in(page, live_server, "ann", "ann-password-1")
+    sent = []
+
+    def unreachable(route):
+        sent.append(route.request.post_data_json["events"])
+        route.abort()
+
+    page.route("**/api/llmrec/v1/events/bulk/", unreachable)
+    page.goto(live_server.url + "/items/harbour/")
+    wait_for(lambda: sent, "Ann's first try", page)
+    assert any(e["item_id"] == "harbour" and e["event_type"] == "view" for e in queued(page))
+    anns = {e["event_id"] for e in queued(page)}
+
+    page.click("form[action='/accounts/logout/'] button")
+    page.wait_for_load_state()
+    assert queued(page) is None  # the anonymous page emptied the queue
+    # Even a queue that outlived the logout (storage restored, another site's template) is dropped:
+    page.evaluate(
+        """sessionStorage.setItem('llmrec.pending-events', JSON.stringify({owner: 'someone-else',
+        events: [{event_id: 'planted-1', item_id: 'front', event_type: 'purchase',
+        timestamp: new Date().toISOString(), device: '', context: {}}]}))"""
+    )
+    page.unroute_all(behavior="ignoreErrors")
+    delivered = []
+    page.on(
+        "request",
+        lambda request: delivered.extend(request.post_data_json["events"]) if "events/bulk" in request.url else None,
+    )
+    log_in(page, live_server, "bob", "bob-password-1")
+    page.goto(live_server.url + "/items/garden/")
+    page.evaluate("window.llmrec.flush()")
+    bob = UserProfile.objects.get(tenant=tenant, user__username="bob")
+    wait_for(lambda: Interaction.objects.filter(user=bob, event_type="view").exists(), "Bob's view", page)
+    wait_for(lambda: queued(page) == [], "Bob's queue", page)
+    assert {e["item_id"] for e in delivered if e["event_type"] == "view"} == {"garden"}
+    assert not [e for e in delivered if e["event_id"] in anns | {"planted-1"}]
+    assert not Interaction.objects.filter(user=bob, event_id__in=anns | {"planted-1"}).exists()
+    assert not Interaction.objects.filter(user=bob, event_type="purchase").exists()
     context.close()

@@ -131,11 +131,19 @@ def test_a_site_template_overrides_the_default(shop, tenant, settings, tmp_path)
 
 
 def test_the_tracking_script_is_only_for_logged_in_visitors(shop):
+    """Enabled for an account, with an opaque owner token per account; for an anonymous visitor
+    it is there disabled, to empty a queue someone who logged out left behind."""
     _, ann, _ = shop
     html = render("{% llmrec_tracking_script %}", user=ann, user_agent=IPHONE)
-    assert "llmrec_django/tracking.js" in html
+    assert "llmrec_django/tracking.js" in html and 'data-enabled="true"' in html
     assert 'data-endpoint="/api/llmrec/v1/events/bulk/"' in html and 'data-device="mobile"' in html
-    assert render("{% llmrec_tracking_script %}").strip() == ""
+    [owner] = re.findall(r'data-owner="([0-9a-f]+)"', html)
+    assert len(owner) == 24 and str(ann.pk) not in re.sub(r"[^0-9]", " ", owner).split()
+    bob = get_user_model().objects.create_user("bob")
+    assert f'data-owner="{owner}"' not in render("{% llmrec_tracking_script %}", user=bob)
+    assert f'data-owner="{owner}"' in render("{% llmrec_tracking_script %}", user=ann)  # stable
+    anonymous = render("{% llmrec_tracking_script %}")
+    assert 'data-enabled="false"' in anonymous and 'data-owner=""' in anonymous
 
 
 @pytest.mark.parametrize(
@@ -175,7 +183,7 @@ def test_pages_render_for_visitors_and_members(client, shop, tenant):
     assert client.get("/chat/").status_code == 302  # members only
     page = client.get("/items/ship/").content.decode()
     assert 'data-llmrec-view="ship"' in page and 'data-llmrec-list="similar"' in page
-    assert "tracking.js" not in page  # anonymous: nothing is posted
+    assert 'data-enabled="false"' in page  # anonymous: nothing is posted (the script only empties the queue)
     client.force_login(ann)
     page = client.get("/for-you/").content.decode()
     assert "tracking.js" in page and 'data-llmrec-list="recommendations"' in page

@@ -2,8 +2,8 @@
  * llmrec tracking: impressions and clicks of the lists rendered by the llmrec template tags,
  * posted to the events API (POST {endpoint} = /api/llmrec/v1/events/bulk/). No framework.
  *
- * Included by {% llmrec_tracking_script %}, which renders it only for logged-in visitors (the
- * API records a logged-in account's events on its own profile; anonymous visitors post nothing).
+ * Included by {% llmrec_tracking_script %}, enabled only for logged-in visitors (the API records a
+ * logged-in account's events on its own profile; anonymous visitors post nothing).
  *
  * What it sends (user_id left out: the API uses the account's profile):
  * - "impression": once per list and page, when at least half of the list is visible
@@ -14,7 +14,9 @@
  * the served list's id, which credits the click to that list (llmrec_django.online.attribution).
  *
  * Delivery: each event gets a random id here (crypto.randomUUID), is kept in sessionStorage
- * until the server has answered, and is sent in batches with fetch(..., {keepalive: true}), so a
+ * (with data-owner, an opaque token of the account: a queue left by another account is dropped,
+ * and a page rendered for an anonymous visitor, as after logging out, empties it) until the
+ * server has answered, and is sent in batches with fetch(..., {keepalive: true}), so a
  * click that navigates away is still delivered. Anything not acknowledged (network error, 5xx,
  * 429) is sent again later, on this page or the next, with the same ids: the API stores an event
  * id once, so retries never double-count. navigator.sendBeacon is not used because it cannot
@@ -25,14 +27,23 @@
  */
 (function () {
   "use strict";
+  var STORE = "llmrec.pending-events";
   var script = document.currentScript;
-  if (!script || script.dataset.enabled !== "true" || !window.fetch || !window.JSON) {
+  if (!script) {
     return;
   }
+  if (script.dataset.enabled !== "true") {
+    // Nobody is logged in (perhaps just logged out): whatever is queued belongs to someone else.
+    try { window.sessionStorage.removeItem(STORE); } catch (e) { /* storage disabled */ }
+    return;
+  }
+  if (!window.fetch || !window.JSON) {
+    return;
+  }
+  var owner = script.dataset.owner || "";
   var endpoint = script.dataset.endpoint;
   var csrfCookie = script.dataset.csrfCookie || "csrftoken";
   var device = script.dataset.device || "";
-  var STORE = "llmrec.pending-events";
   var MAX_PENDING = 1000; // oldest dropped beyond this (a long offline spell)
   var BATCH = 100; // keepalive bodies are limited to 64 KiB
   var DELAY_MS = 800;
@@ -65,18 +76,22 @@
   }
 
   function load() {
+    // {owner, events}; another account's queue (or an unmarked one) is dropped, never sent.
     try {
-      var stored = JSON.parse(window.sessionStorage.getItem(STORE) || "[]");
-      return Array.isArray(stored) ? stored : [];
+      var stored = JSON.parse(window.sessionStorage.getItem(STORE) || "null");
+      if (stored && stored.owner === owner && Array.isArray(stored.events)) {
+        return stored.events;
+      }
     } catch (e) {
-      return [];
+      /* unreadable: start afresh */
     }
+    return [];
   }
 
   function save() {
     pending = pending.slice(-MAX_PENDING);
     try {
-      window.sessionStorage.setItem(STORE, JSON.stringify(pending));
+      window.sessionStorage.setItem(STORE, JSON.stringify({ owner: owner, events: pending }));
     } catch (e) {
       /* storage full or disabled: events still go out from memory */
     }
