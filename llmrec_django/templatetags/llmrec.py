@@ -32,8 +32,8 @@ from django import template
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
-from django.utils.crypto import salted_hmac
 from django.urls import NoReverseMatch, reverse
+from django.utils.crypto import salted_hmac
 
 from llmrec_django.conf.backends import get_copy_generator
 from llmrec_django.copywriting.service import write_copy
