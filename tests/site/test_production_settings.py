@@ -84,3 +84,22 @@ def test_the_example_site_is_secure_by_default(tmp_path):
         "key": "from-env" * 8,
         "validators": 4,
     }
+
+
+def test_the_docker_stack_runs_every_process_on_the_production_settings():
+    """Each service built from the app image (migrate, web, worker, beat) runs the production
+    settings with every variable they require, and DEBUG off."""
+    import re
+
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())
+    required = set(re.findall(r'_required\(\s*"([A-Z_]+)"', (ROOT / "example_site/settings_production.py").read_text()))
+    assert required >= {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DJANGO_CACHE_URL", "CELERY_BROKER_URL"}
+    app_services = {name: service for name, service in compose["services"].items() if "build" in service}
+    assert set(app_services) == {"migrate", "web", "worker", "beat"}
+    for name, service in app_services.items():
+        env = service["environment"]
+        assert env["DJANGO_SETTINGS_MODULE"] == "example_site.settings_production", name
+        assert required <= set(env), (name, required - set(env))
+        assert env.get("DJANGO_DEBUG", "0") in {"0", "", "false"}, name
