@@ -37,6 +37,7 @@ from django.utils.crypto import salted_hmac
 
 from llmrec_django.conf.backends import get_copy_generator
 from llmrec_django.copywriting.service import write_copy
+from llmrec_django.core.storable import storable_text
 from llmrec_django.models import Item, UserProfile
 from llmrec_django.recommend import serving, web
 from llmrec_django.recommend.lists import UnknownUser
@@ -46,20 +47,31 @@ register = template.Library()
 
 
 def _profile_for(user: Any, request: Any, tenant: Any) -> UserProfile | str | None:
-    """The profile a list is for: the given one, else the visitor's linked profile, else None."""
+    """The profile a list is for: the given one, else the visitor's linked profile, else None
+    (also when it cannot be found out, e.g. an unknown tenant: logged, the page still renders)."""
     if isinstance(user, UserProfile | str) and user:
-        return user
-    if user is not None and hasattr(user, "is_authenticated"):  # a Django account
-        return web.account_profile(user, tenant)
-    return web.account_profile(getattr(request, "user", None), tenant)
+        return _text(user) if isinstance(user, str) else user
+    try:
+        if user is not None and hasattr(user, "is_authenticated"):  # a Django account
+            return web.account_profile(user, tenant)
+        return web.account_profile(getattr(request, "user", None), tenant)
+    except Exception:  # noqa: BLE001 - a tag never breaks its page
+        logger.exception("Could not find the visitor's profile for a list tag; showing an unpersonalised list.")
+        return None
 
 
-def _list_context(name: str, result, *, title: str, request: Any, **extra: Any) -> dict[str, Any]:
+def _text(value: Any) -> str:
+    """A tag argument shown in the page or passed on: text without NULs and lone surrogates (a
+    response could not be encoded with one, and the database cannot store either)."""
+    return "" if value is None else storable_text(str(value))
+
+
+def _list_context(name: str, result, *, title: Any, request: Any, **extra: Any) -> dict[str, Any]:
     return {
         "list_name": name,
         "result": result,
         "items": web.shown_items(result),
-        "title": title,
+        "title": _text(title),
         "request": request,
         **extra,
     }
@@ -125,7 +137,7 @@ def llmrec_similar_items(context, item: Item | str, k: int | None = None, title:
     request = context.get("request")
     profile = _profile_for(None, request, tenant)
     result = web.safe_list("similar", lambda: serving.similar(item, tenant=tenant, k=k, user=profile))
-    anchor = item.external_id if isinstance(item, Item) else str(item)
+    anchor = item.external_id if isinstance(item, Item) else _text(item)
     return _list_context("similar", result, title=title, request=request, anchor=anchor)
 
 
@@ -133,15 +145,16 @@ def llmrec_similar_items(context, item: Item | str, k: int | None = None, title:
 def llmrec_search_box(context, action: str = "", placeholder: str = "Describe what you are looking for", name="q"):
     """A GET form for natural-language search; ``action`` is the results page (default: this one)."""
     request = context.get("request")
+    name = _text(name)
     value = request.GET.get(name, "") if request is not None else ""
-    return {"action": action, "placeholder": placeholder, "name": name, "value": value}
+    return {"action": _text(action), "placeholder": _text(placeholder), "name": name, "value": _text(value)}
 
 
 @register.inclusion_tag("llmrec_django/tags/search_results.html", takes_context=True)
 def llmrec_search_results(context, query: str | None, k: int | None = None, title: str = "Results", tenant=None):
     """Items matching ``query``, personalised for the logged-in visitor; nothing for an empty query."""
     request = context.get("request")
-    query = (query or "").strip()
+    query = _text(query).strip()
     result = None
     if query:
         profile = _profile_for(None, request, tenant)

@@ -58,6 +58,42 @@ def test_no_query_string_makes_a_page_fail(shop, page, key, value):
     assert response.status_code < 500, (page, key, value, response.status_code)
 
 
+FORM_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["\x00", "ann\x00", "x" * 3000, "<script>alert(1)</script>", "' OR 1=1 --", "ann"]),
+)
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    username=FORM_TEXT,
+    password=FORM_TEXT,
+    interests=FORM_TEXT,
+    action=st.one_of(st.sampled_from(["save", "reset", "personalisation_off", "personalisation_on"]), FORM_TEXT),
+    profile_text=FORM_TEXT,
+)
+def test_no_form_post_makes_a_page_fail(shop, username, password, interests, action, profile_text):
+    """Property: whatever a visitor posts to the site's forms (sign-up, log-in, "your interests"),
+    the page answers below 500, and whatever is stored can be stored."""
+    _, ann, profile = shop
+    visitor = Client(raise_request_exception=False)
+    for url, data in [
+        (
+            "/accounts/signup/",
+            {"username": username, "password1": password, "password2": password, "interests": interests},
+        ),
+        ("/accounts/login/", {"username": username, "password": password}),
+    ]:
+        response = visitor.post(url, data)
+        assert response.status_code < 500, (url, data, response.status_code)
+    member = Client(raise_request_exception=False)
+    member.force_login(ann)
+    response = member.post("/interests/", {"action": action, "profile_text": profile_text})
+    assert response.status_code < 500, (action, profile_text, response.status_code)
+    profile.refresh_from_db()
+    assert "\x00" not in profile.profile_text
+
+
 def test_a_poisoned_search_from_a_template_tag_leaves_the_log_writing(shop, tenant, background_log):
     """The template tags call the services directly (no middleware between): the query and the
     context are made storable there, and the lists logged after it are written."""
