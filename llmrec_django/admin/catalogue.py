@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import models
+from django.urls import reverse
 from django.utils.html import format_html
 
 from llmrec_django import tasks
 from llmrec_django.admin.actions import _preview_link, apply_each, roll_back_tenants
 from llmrec_django.catalogue import embedding, signals
+from llmrec_django.conf import llmrec_settings
 from llmrec_django.database import vectorstore
 from llmrec_django.learning.training import runs
 from llmrec_django.models import (
@@ -42,18 +44,26 @@ class TenantAdmin(admin.ModelAdmin):
             version = tasks.start_build(tenant)
             self.message_user(request, f"{tenant}: building version {version.pk} ({version.items_total} items).")
 
-    @admin.action(description="Fine-tune the encoder (on the GPU workers)")
+    @admin.action(description="Fine-tune the encoder (a background training run)")
     def train_encoder(self, request, queryset) -> None:
         self._train(request, queryset, "encoder")
 
-    @admin.action(description="Train the CTR re-ranker (on the GPU workers)")
+    @admin.action(description="Train the CTR re-ranker (a background training run)")
     def train_reranker(self, request, queryset) -> None:
         self._train(request, queryset, "reranker")
 
     def _train(self, request, queryset, kind: str) -> None:
         for tenant in queryset:
             run = runs.enqueue_run(tenant, kind)
-            self.message_user(request, f"{tenant}: {kind} training run {run.pk} queued.")
+            url = reverse("admin:llmrec_django_trainingrun_change", args=[run.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{}: {} training run <a href="{}">{}</a> queued for the workers that take training '
+                    "(queue {}); its page shows its progress.",
+                    tenant, kind, url, run.pk, llmrec_settings.QUEUES["train"],
+                ),
+            )  # fmt: skip
 
     @admin.action(description="Roll back to the previously active embedding version")
     def roll_back_embedding_version(self, request, queryset) -> None:
@@ -133,7 +143,7 @@ class UserProfileAdmin(admin.ModelAdmin):
         "external_id", "tenant", "user", "profile_text_source", "personalisation_enabled", "created_at", "preview_link",
     ]  # fmt: skip
     list_filter = ["tenant", "profile_text_source", "personalisation_enabled"]
-    search_fields = ["external_id", "profile_text"]
+    search_fields = ["external_id", "profile_text", "user__username", "user__email"]
     raw_id_fields = ["user"]
     readonly_fields = ["profile_generated_at", "preview_link"]
     # Fields the interest vector is made from (or whether there is one).

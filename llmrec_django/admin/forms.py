@@ -27,11 +27,11 @@ class PreviewForm(forms.Form):
     ]
 
     tenant = _tenant_field()
-    mode = forms.ChoiceField(choices=MODES, initial="user")
+    mode = forms.ChoiceField(choices=MODES, initial="user", required=False)
     user = forms.CharField(required=False, max_length=255, help_text="External id of the user.")
     item = forms.CharField(required=False, max_length=255, help_text="External id of the item (similar items).")
     query = forms.CharField(required=False, max_length=1000, help_text="Search text (search).")
-    k = forms.IntegerField(min_value=1, initial=10)
+    k = forms.IntegerField(min_value=1, initial=10, required=False, help_text="Blank: 10.")
     category = forms.CharField(required=False, max_length=255)
     device = forms.CharField(required=False, max_length=64, help_text="e.g. desktop, mobile, tablet")
     time_of_day = forms.ChoiceField(
@@ -42,12 +42,16 @@ class PreviewForm(forms.Form):
 
     def clean_k(self) -> int:
         k = self.cleaned_data["k"]
+        if k is None:  # a preview link that names only the user or the item
+            return min(self.fields["k"].initial, int(llmrec_settings.MAX_K))
         if k > int(llmrec_settings.MAX_K):
             raise forms.ValidationError(f"At most {llmrec_settings.MAX_K} (LLMREC['MAX_K']).")
         return k
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if "mode" in data:
+            data["mode"] = data["mode"] or self.fields["mode"].initial
         needed = {"user": "user", "similar": "item", "search": "query"}.get(data.get("mode"))
         if needed and not (data.get(needed) or "").strip():
             self.add_error(needed, "Needed for this kind of preview.")

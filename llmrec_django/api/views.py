@@ -296,21 +296,21 @@ class SearchView(LLMRecView):
 
 class _EventsView(LLMRecView):
     def _own_rows(self, rows: list[Any]) -> list[Any]:
-        """A logged-in user's events: ``user_id`` defaults to their profile and may name no other.
-        Staff and keys send anyone's events with the grant for it."""
-        if is_trusted(self.request):
-            require_grant(self.request, WRITE_EVENTS)
-            return rows
+        """A logged-in account's events: ``user_id`` defaults to its profile and may name no other.
+        Staff are users too (their own browsing personalises their lists); naming anyone else
+        takes the grant for it, as it does for API keys, which have no profile of their own."""
         profile = own_profile(self.request, self.tenant, create=True)
         foreign = []
         for index, row in enumerate(rows):
             if isinstance(row, dict):
                 named = row.get("user_id")
-                if named in (None, ""):
+                if named in (None, "") and profile is not None:
                     row["user_id"] = profile.external_id
-                elif str(named) != profile.external_id:
+                elif profile is None or str(named) != profile.external_id:
                     foreign.append(index)
-        if foreign:
+        if foreign and is_trusted(self.request):
+            require_grant(self.request, WRITE_EVENTS)
+        elif foreign:
             raise PermissionDenied(
                 f"You may only send your own events (user_id {profile.external_id!r}); rows {foreign[:20]} name another user."
             )

@@ -23,7 +23,7 @@ IDs:
 - llmrec.E017  TRAINING["HELD_OUT_ITEMS"] is not a whole number of at least 1
 - llmrec.E018  TRUSTED_PROXIES is not None or a whole number from 0 to 10
 - llmrec.W001  the active embedding version was made with another dimension (database check)
-- llmrec.W002  pgvector is available but not created yet (migrate creates it)
+- llmrec.W002  (retired: pgvector available but not created; migrate creates it, Django reports unapplied migrations)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
 - llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
 - llmrec.W005  DEBUG is on (deploy)

@@ -1,5 +1,5 @@
 """System checks of the database: pgvector installed, PostgreSQL, the active versions' dimensions
-(``llmrec.E001``, ``E005``, ``W001``, ``W002``; the list of every id is in ``llmrec_django.conf.checks``)."""
+(``llmrec.E001``, ``E005``, ``W001``; the list of every id is in ``llmrec_django.conf.checks``)."""
 
 from __future__ import annotations
 
@@ -30,17 +30,10 @@ def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any
             installed = cursor.fetchone()
             if installed is None:
                 cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
-                if cursor.fetchone() is not None:
-                    # The server has pgvector; the first migration creates the extension. An
-                    # error here would stop that very `migrate`, so this is only a warning.
-                    errors.append(
-                        Warning(
-                            f"The pgvector extension is not yet created in database {alias!r}.",
-                            hint="Run `python manage.py migrate` (it creates the extension).",
-                            id="llmrec.W002",
-                        )
-                    )
-                else:
+                # A server with pgvector that has not created it yet just needs its migrations
+                # (the first creates the extension; Django already reports unapplied ones), so
+                # that is no warning: one here would open the log of that very `migrate`.
+                if cursor.fetchone() is None:
                     errors.append(
                         Error(
                             f"The PostgreSQL server of database {alias!r} has no pgvector extension.",

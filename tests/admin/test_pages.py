@@ -91,6 +91,34 @@ def test_the_index_and_the_profiles_link_to_the_preview(admin_client, shop):
     assert "mode=similar&amp;item=ship" in change
 
 
+def test_the_preview_links_open_on_a_list_not_a_form_error(admin_client, shop):
+    """The links name the user or item only: the preview fills in the rest (k = 10)."""
+    import html
+
+    _, alice, _ = shop
+    item = Item.objects.get(external_id="ship")
+    pages = [
+        reverse("admin:llmrec_django_userprofile_changelist"),
+        reverse("admin:llmrec_django_userprofile_change", args=[alice.pk]),
+        reverse("admin:llmrec_django_item_change", args=[item.pk]),
+    ]
+    for page in pages:
+        content = admin_client.get(page).content.decode()
+        [link] = {
+            html.unescape(href) for href in re.findall(r'href="([^"]*recommendationpreview[^"]*mode=[^"]*)"', content)
+        }
+        shown = admin_client.get(link).content.decode()
+        assert "This field is required" not in shown and "errorlist" not in shown, link
+        assert "Star Harbour" in shown.split('id="preview-results"')[1], link
+
+
+def test_profiles_are_found_by_their_accounts_username(admin_client, shop, tenant):
+    zoe = account("zoe-account")
+    UserProfile.objects.create(tenant=tenant, external_id=f"account-{zoe.pk}", user=zoe)
+    found = admin_client.get(reverse("admin:llmrec_django_userprofile_changelist"), {"q": "zoe-acc"}).content.decode()
+    assert f"account-{zoe.pk}" in found and "alice" not in found.split('id="result_list"')[1]
+
+
 def test_items_filter_by_having_a_vector_in_the_active_version(admin_client, shop, tenant):
     make_item(tenant, "new", "Brand new", vector=None)
     url = reverse("admin:llmrec_django_item_changelist")

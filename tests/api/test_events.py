@@ -130,6 +130,23 @@ def test_an_account_without_a_profile_gets_one_on_its_first_event(tenant, films)
     assert UserProfile.objects.get(user=cem).external_id == f"account-{cem.pk}"
 
 
+@pytest.mark.parametrize("permissions", [False, True])
+def test_staff_browsing_the_shop_record_their_own_events(tenant, films, permissions):
+    """Staff are users too: events without a user_id go to their own profile (the tracking
+    script sends none), with or without permissions; naming someone else takes the grant."""
+    admin = account("admin", staff=True, permissions=permissions)
+    client = logged_in(admin)
+    rows = [{"event_id": f"s{n}", "item_id": f"film-{n}", "event_type": "view"} for n in range(3)]
+    response = client.post(API + "events/bulk/", {"events": rows}, format="json")
+    assert response.status_code == 201 and response.json()["created"] == 3
+    profile = UserProfile.objects.get(tenant=tenant, user=admin)
+    assert Interaction.objects.filter(user=profile).count() == 3
+    mine = client.post(API + "events/", event(9, user=profile.external_id), format="json")
+    assert mine.status_code == 201
+    theirs = client.post(API + "events/", event(10, user="bob"), format="json")
+    assert theirs.status_code == (201 if permissions else 403)
+
+
 def test_anonymous_callers_cannot_send_events(films):
     from rest_framework.test import APIClient
 

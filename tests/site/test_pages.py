@@ -174,6 +174,11 @@ def test_context_rules_see_the_device(shop, tenant):
 # --- the example site's pages ------------------------------------------------------------------
 
 
+def test_the_site_answers_the_browsers_favicon_request(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("shop/favicon.svg")
+
+
 def test_pages_render_for_visitors_and_members(client, shop, tenant):
     items, ann, _ = shop
     activate(tenant, list(items.values()))

@@ -35,11 +35,41 @@ class Command(BaseCommand):
                 model = fit_ranking_model(tenant, max_users=options.get("max_users"))
             except NotEnoughData as exc:
                 raise CommandError(str(exc)) from None
-            weights = ", ".join(f"{name}={w:+.4f}" for name, w in zip(model.feature_names, model.weights, strict=True))
-            auc = "n/a" if model.valid_auc is None else f"{model.valid_auc:.4f}"
-            loss = "n/a" if model.valid_loss is None else f"{model.valid_loss:.4f}"
-            self.stdout.write(
-                f"Blend {model.pk}: {weights}, bias={model.bias:+.4f}; validation "
-                f"({model.metrics.get('validation', 'held-out users')}) AUC {auc}, loss {loss} "
-                f"({model.metrics['users']} users, {model.n_train} rows, {model.metrics['seconds']}s)"
-            )
+            self.stdout.write(describe_blend(model))
+            if options["verbosity"] >= 2:
+                weights = ", ".join(f"{n}={w:+.4f}" for n, w in zip(model.feature_names, model.weights, strict=True))
+                self.stdout.write(f"  weights: {weights}, bias={model.bias:+.4f}")
+
+
+# What each blend feature means to someone reading the log (core.ranking.HYBRID_FEATURES).
+FEATURE_WORDS = {
+    "relevance": "match to the user's interests",
+    "collaborative": "what similar users liked",
+    "item_knn": "items liked together",
+    "popularity": "popular now",
+    "cold_relevance": "new items by their text",
+    "closest_liked": "closeness to one liked item",
+}
+
+
+def describe_blend(model) -> str:
+    """The fitted blend in words: each feature's share of the order (the features are
+    standardised within each list, so the weights' sizes compare) and its validation figure."""
+    total = sum(abs(float(w)) for w in model.weights) or 1.0
+    shares = sorted(zip(model.feature_names, model.weights, strict=True), key=lambda pair: -abs(float(pair[1])))
+    parts = [
+        f"{FEATURE_WORDS.get(name, name)} {abs(float(w)) / total:.0%}" + (" (ranks lower)" if w < 0 else "")
+        for name, w in shares
+        if abs(float(w)) / total >= 0.005
+    ]
+    validation = model.metrics.get("validation", "held-out users")
+    quality = (
+        "no validation figure"
+        if model.valid_auc is None
+        else f"on {validation} it tells what they went on to like from the rest with AUC {model.valid_auc:.2f} "
+        "(0.50 is chance, 1.00 perfect)"
+    )
+    return (
+        f"Blend {model.pk} orders lists by {', '.join(parts) or 'nothing (all weights 0)'}; {quality}; "
+        f"fitted on {model.metrics['users']:,} users ({model.n_train:,} rows) in {model.metrics['seconds']} s."
+    )
