@@ -153,6 +153,10 @@ DEFAULTS: dict[str, Any] = {
     "MMR_LAMBDA": 0.8,
     # Event types whose items are not recommended again to the same user ("already consumed").
     "EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "rating", "dislike"],
+    # Event types whose items are left out of the same user's lists for a while after the event
+    # (seconds): what they just looked at or put in the cart is not news to them. 0 lets that
+    # type's items return at once (a site that wants "still thinking about these?" lists).
+    "EXCLUDE_RECENT_EVENTS": {"view": 86400, "click": 86400, "add_to_cart": 7 * 86400},
     # Half-life of an event's weight in the trending / popularity score, in days, counted back
     # from the newest event or from now, whichever is earlier.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,

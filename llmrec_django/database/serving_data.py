@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -56,9 +56,14 @@ class History:
         return {item: weight for item, weight in self.item_weights.items() if weight > 0}
 
 
-def history_read(user_id: int, consumed_types: Iterable[str]) -> Read[History]:
-    """The user's most recent events (``USER_HISTORY_LIMIT``) and what they say (one statement)."""
+def history_read(
+    user_id: int, consumed_types: Iterable[str], recent: Mapping[str, float] | None = None
+) -> Read[History]:
+    """The user's most recent events (``USER_HISTORY_LIMIT``) and what they say (one statement).
+    ``consumed`` holds the items of events of ``consumed_types``, and of events of a type in
+    ``recent`` younger than its seconds (``EXCLUDE_RECENT_EVENTS``: just viewed, in the cart)."""
     consumed_types = set(consumed_types)
+    recent = {event_type: float(seconds) for event_type, seconds in (recent or {}).items()}
 
     def parse(rows: list[tuple]) -> History:
         history = History(events=rows)
@@ -74,12 +79,12 @@ def history_read(user_id: int, consumed_types: Iterable[str]) -> Read[History]:
             float(llmrec_settings.RECENCY_HALF_LIFE_DAYS),
         )
         type_weights = llmrec_settings.EVENT_WEIGHTS
-        for (item_id, event_type, *_), weight in zip(rows, weights.tolist(), strict=True):
+        for (item_id, event_type, *_), weight, age in zip(rows, weights.tolist(), ages.tolist(), strict=True):
             history.item_weights[item_id] = history.item_weights.get(item_id, 0.0) + weight
             current = history.strongest_event.get(item_id)
             if current is None or type_weights.get(event_type, 0) > type_weights.get(current, 0):
                 history.strongest_event[item_id] = event_type
-            if event_type in consumed_types:
+            if event_type in consumed_types or age < recent.get(event_type, 0.0):
                 history.consumed.add(item_id)
         return history
 
@@ -91,9 +96,9 @@ def history_read(user_id: int, consumed_types: Iterable[str]) -> Read[History]:
     )
 
 
-def load_history(user_id: int, consumed_types: Iterable[str]) -> History:
+def load_history(user_id: int, consumed_types: Iterable[str], recent: Mapping[str, float] | None = None) -> History:
     """The user's most recent events (``USER_HISTORY_LIMIT``), in one query."""
-    return fetch(history_read(user_id, consumed_types))[0]
+    return fetch(history_read(user_id, consumed_types, recent))[0]
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,9 @@ def _answer(
     disliked: Sequence[Item] = (),
 ) -> TurnResult:
     """Recommend for the session's query, write the turn, remember what was shown."""
-    consumed = serving_data.load_history(session.user_id, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
+    consumed = serving_data.load_history(
+        session.user_id, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES, llmrec_settings.EXCLUDE_RECENT_EVENTS
+    ).consumed
     exclude = set(session.shown_item_ids) | set(session.liked_item_ids) | set(session.disliked_item_ids) | set(consumed)
     version = _live_version(session)
     query = _query(session)

@@ -34,20 +34,22 @@ def kg_explanation(
     liked: Mapping[int, float],
     titles: Mapping[int, str],
     strongest_event: Mapping[int, str],
+    candidate: int | None = None,
 ) -> str | None:
     """'Because you liked "Lantern Ship" (same genre: science fiction)' for the liked item that
-    contributes most through ``entity``; 'Goes well with "X" you bought' for an item edge."""
+    contributes most through ``entity``; 'Goes well with "X" you bought' for an item edge. The
+    ``candidate`` itself is never the reason given for it."""
     contributions = {
         item: weight * liked_edges.get(item, {}).get(entity, 0.0)
         for item, weight in liked.items()
-        if entity in liked_edges.get(item, {})
+        if entity in liked_edges.get(item, {}) and item != candidate
     }
     if entity[0] == "i":
         # The candidate is the target of an item edge from a liked item.
         sources = {
             item: weight * edges[("i", entity[1])]
             for item, edges in liked_edges.items()
-            if ("i", entity[1]) in edges and (weight := liked.get(item, 0.0)) > 0
+            if ("i", entity[1]) in edges and (weight := liked.get(item, 0.0)) > 0 and item != candidate
         }
         if not sources:
             return None
@@ -73,7 +75,13 @@ class ClosestLiked:
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             self.unit = matrix / np.where(norms > 0, norms, 1.0)
 
-    def __call__(self, candidate_vector: np.ndarray | None) -> int | None:
+    def __call__(self, candidate_vector: np.ndarray | None, candidate: int | None = None) -> int | None:
+        """The closest liked item other than ``candidate`` itself (an item is never "similar to"
+        itself), or None."""
         if candidate_vector is None or not self.items:
             return None
-        return self.items[int(np.argmax(self.unit @ candidate_vector))]
+        similarity = self.unit @ candidate_vector
+        for index in np.argsort(-similarity, kind="stable")[:2]:
+            if self.items[int(index)] != candidate:
+                return self.items[int(index)]
+        return None

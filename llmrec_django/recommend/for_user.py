@@ -192,10 +192,11 @@ def _recommend_for_user(
             context=context, category=category, attributes=attributes, exclude={int(i) for i in exclude},
         )  # fmt: skip
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
+    recent = llmrec_settings.EXCLUDE_RECENT_EVENTS if exclude_consumed else None
     version = _serving_version(tenant, strategy)
     common = dict(k=k, version=version, timer=timer, context=context, category=category, attributes=attributes)
     if version is None:
-        (history,) = fetch(serving_data.history_read(profile.pk, consumed_types))
+        (history,) = fetch(serving_data.history_read(profile.pk, consumed_types, recent))
         consumed = set(history.consumed) | {int(i) for i in exclude}
         return popular_list(tenant, reason="no active embedding version", exclude=consumed, **common)
     try:
@@ -205,7 +206,9 @@ def _recommend_for_user(
         )  # fmt: skip
     except vectorstore.READ_ERRORS as exc:
         # Read again: the failed round trip may have been the one that held the history.
-        consumed = set(serving_data.load_history(profile.pk, consumed_types).consumed) | {int(i) for i in exclude}
+        consumed = set(serving_data.load_history(profile.pk, consumed_types, recent).consumed) | {
+            int(i) for i in exclude
+        }
         return vectors_failed_list(tenant, exc, exclude=consumed, **common)
 
 
@@ -229,8 +232,9 @@ def _hybrid_list(
     # Four round trips (``reads.fetch``): history and user vector; the liked items' vectors and
     # KG edges; vector search and KG candidates; the merged candidates' rows, vectors and edges.
     consumed_types = llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES if exclude_consumed else ()
+    recent = llmrec_settings.EXCLUDE_RECENT_EVENTS if exclude_consumed else None
     history, user_vec = fetch(
-        serving_data.history_read(profile.pk, consumed_types), vectorstore.user_vector_read(version, profile.pk)
+        serving_data.history_read(profile.pk, consumed_types, recent), vectorstore.user_vector_read(version, profile.pk)
     )
     exclude = set(history.consumed) | {int(i) for i in exclude}
     timer.lap("history")
@@ -347,21 +351,23 @@ def _hybrid_list(
         j = position[item_id]
         text = None
         if item_id in newcomers:
-            source = closest_liked(candidate_vectors.get(item_id))
+            source = closest_liked(candidate_vectors.get(item_id), item_id)
             if source is not None:
                 return f'New here, and close to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             return "New here, and close to your interests"
         if best_entity[j] is not None and kg_weight[j] > 1.0:
-            text = explain.kg_explanation(best_entity[j], labels, liked_edges, liked, titles, history.strongest_event)
+            text = explain.kg_explanation(
+                best_entity[j], labels, liked_edges, liked, titles, history.strongest_event, candidate=item_id
+            )
         if text is None and "vector" in proposed[j]:
-            source = closest_liked(candidate_vectors.get(item_id))
+            source = closest_liked(candidate_vectors.get(item_id), item_id)
             if source is not None:
                 text = f'Similar to "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
             else:
                 text = "Matches the interests in your profile"
         if text is None and "item_knn" in proposed[j]:
             source = cf_model.strongest_neighbour(liked, item_id) if cf_model else None
-            if source is not None:
+            if source is not None and source != item_id:
                 text = f'People who liked "{titles.get(source, "an item")}" also liked this'
         if text is None and "collaborative" in proposed[j]:
             text = "Liked by people with tastes like yours"

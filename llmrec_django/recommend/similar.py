@@ -54,7 +54,9 @@ def similar_items(
     profile = resolve_user(user, tenant) if user is not None else None
     exclude = {anchor.pk}
     if profile is not None:
-        exclude |= serving_data.load_history(profile.pk, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES).consumed
+        exclude |= serving_data.load_history(
+            profile.pk, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES, llmrec_settings.EXCLUDE_RECENT_EVENTS
+        ).consumed
     context = request_context(None)
     version = serving_state(tenant.pk).version
     common = dict(k=k, version=version, timer=timer, context=context, exclude=exclude)

@@ -77,7 +77,10 @@ def test_inactive_items_are_never_recommended(world):
 
 def test_consumed_items_are_excluded_per_event_type(world, tenant, settings):
     items, alice, _ = world
-    Interaction.objects.create(tenant=tenant, event_id="a2", user=alice, item=items["harbour"], event_type="view")
+    Interaction.objects.create(
+        tenant=tenant, event_id="a2", user=alice, item=items["harbour"], event_type="view",
+        timestamp=timezone.now() - timezone.timedelta(days=2),
+    )  # fmt: skip
     assert "Star Harbour" in titles(recommend_for_user("alice", k=10)), "a view is not a consumption by default"
     settings.LLMREC = {"EXCLUDE_CONSUMED_EVENT_TYPES": ["purchase", "view"]}
     assert "Star Harbour" not in titles(recommend_for_user("alice", k=10))
@@ -418,3 +421,38 @@ def test_a_new_item_the_user_consumed_or_that_the_model_learnt_about_is_not_prop
         )  # fmt: skip
     collaborative.fit_collaborative_model(tenant, factors=2, iterations=10)
     assert placed_new(recommend_for_user("alice", k=3, mmr_lambda=1.0)) == []
+
+
+def test_what_the_user_just_viewed_or_put_in_the_cart_is_left_out_for_a_while(world, tenant, settings):
+    """Just viewed (an hour ago) or in the cart: not news, left out; viewed three days ago may
+    return, and a site that wants such items back at once says so (0 seconds)."""
+    items, alice, _ = world
+    now = timezone.now()
+    for n, (key, event_type, age) in enumerate(
+        [("harbour", "view", timezone.timedelta(hours=1)), ("field", "add_to_cart", timezone.timedelta(days=2)),
+         ("orbit", "view", timezone.timedelta(days=3))]
+    ):  # fmt: skip
+        Interaction.objects.create(
+            tenant=tenant, event_id=f"r{n}", user=alice, item=items[key], event_type=event_type, timestamp=now - age
+        )
+    shown = titles(recommend_for_user("alice", k=5))
+    assert "Star Harbour" not in shown and "Quiet Field" not in shown
+    assert "Slow Orbit" in shown
+    settings.LLMREC = {**settings.LLMREC, "EXCLUDE_RECENT_EVENTS": {"view": 0, "add_to_cart": 0}}
+    caching.clear_all()
+    assert {"Star Harbour", "Quiet Field"} <= set(titles(recommend_for_user("alice", k=5)))
+
+
+def test_an_item_is_never_explained_by_itself(world, tenant):
+    """Alice looked at "Star Harbour" days ago; it may come back, but never "Similar to
+    'Star Harbour' you looked at" on Star Harbour itself."""
+    items, alice, _ = world
+    Interaction.objects.create(
+        tenant=tenant, event_id="v1", user=alice, item=items["harbour"], event_type="view",
+        timestamp=timezone.now() - timezone.timedelta(days=3),
+    )  # fmt: skip
+    link(tenant, items["harbour"], "has_genre", "genre", "science fiction")
+    result = recommend_for_user("alice", k=5)
+    assert "Star Harbour" in titles(result)
+    for item in result.items:
+        assert f'"{item.title}"' not in item.explanation, (item.title, item.explanation)
