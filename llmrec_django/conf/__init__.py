@@ -149,6 +149,10 @@ DEFAULTS: dict[str, Any] = {
     "NEW_ITEM_MIN_SIMILARITY": 0.6,
     "NEW_ITEM_POOL_SIZE": 2000,
     "NEW_ITEM_POOL_CACHE_SECONDS": 60,
+    # The interests a user wrote (sign-up, "Your interests"), each searched on its own and taken
+    # in turn in their list, until they have liked this many items (then their behaviour leads;
+    # the interests still count as tastes in the closest_liked feature). 0 turns it off.
+    "STATED_INTERESTS_LEAD_UNTIL_LIKED": 5,
     # MMR trade-off between relevance (1.0: plain sort by score) and diversity (0.0).
     "MMR_LAMBDA": 0.8,
     # Event types whose items are not recommended again to the same user ("already consumed").

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from llmrec_django.catalogue import collaborative
+from llmrec_django.catalogue import collaborative, embedding
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import normalise
@@ -54,7 +54,7 @@ from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.database.reads import fetch
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import EmbeddingVersion, RankingModel, Tenant, UserProfile, time_of_day
-from llmrec_django.recommend import explain, exploration, new_items, reranker
+from llmrec_django.recommend import explain, exploration, new_items, reranker, stated_interests
 from llmrec_django.recommend.lists import (
     PERSONALISATION_OFF,
     SOURCE_NAMES,
@@ -243,6 +243,11 @@ def _hybrid_list(
         k=k, version=version, timer=timer, context=context, category=category, attributes=attributes, exclude=exclude
     )
     sources = set(strategy.sources or SOURCE_NAMES)
+    if user_vec is None and (history.events or (profile.profile_text or "").strip()):
+        # A user with words or events but no vector yet (just signed up: the refresh is queued):
+        # made now, so the first list already reflects them.
+        embedding.refresh_users(tenant.pk, [profile.pk])
+        (user_vec,) = fetch(vectorstore.user_vector_read(version, profile.pk))
     if user_vec is None:
         return popular_list(tenant, reason="no interest vector for this user yet", **common)
 
@@ -261,11 +266,31 @@ def _hybrid_list(
         version, query_vec, n if "vector" in sources else 0, exclude_item_ids=sorted(exclude), category=category,
         with_vectors=True,
     )  # fmt: skip
+    # The interests the user named, each searched on its own while their behaviour is thin.
+    stated = stated_interests.for_profile(profile, version) if "vector" in sources else None
+    stated_leads = stated is not None and len(liked_vectors) < int(llmrec_settings.STATED_INTERESTS_LEAD_UNTIL_LIKED)
+    per_interest = max(5, n // len(stated.phrases)) if stated_leads else 0
+    interest_searches = [
+        vectorstore.nearest_items_read(
+            version, vector, per_interest, exclude_item_ids=sorted(exclude), category=category, with_vectors=True
+        )
+        for vector in (stated.vectors if stated_leads else ())
+    ]
     kg_exclude = exclude | set(liked) if exclude_consumed else exclude
-    found, kg = fetch(
-        search, serving_data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude)
+    found, kg, *by_interest = fetch(
+        search,
+        serving_data.kg_candidates_read(tenant.pk, entity_weights, n if "kg" in sources else 0, kg_exclude),
+        *interest_searches,
     )
     ann = {nb.item_id: nb.score for nb in found}
+    found_by: dict[int, int] = {}  # item -> the stated interest whose search found it best
+    match: dict[int, float] = {}
+    for index, neighbours in enumerate(by_interest):
+        for nb in neighbours:
+            ann[nb.item_id] = max(ann.get(nb.item_id, nb.score), nb.score)
+            if nb.score > match.get(nb.item_id, -2.0):
+                found_by[nb.item_id], match[nb.item_id] = index, nb.score
+    found = [*found, *(nb for neighbours in by_interest for nb in neighbours)]
     timer.lap("vector")
 
     cf_record = serving_state(tenant.pk).collaborative
@@ -326,9 +351,12 @@ def _hybrid_list(
     known = cf_model.knows_items(ids) if cf_model else None
     pop_scores = np.array([popular_all.get(i, 0.0) for i in ids])
     liked_matrix = np.stack(list(liked_vectors.values())) if liked_vectors else np.zeros((0, len(query_vec)))
+    liked_matrix = liked_matrix[: int(llmrec_settings.CLOSEST_LIKED_RECENT)]
+    if stated is not None:  # a named interest counts as a taste, as a liked item does
+        liked_matrix = np.vstack([liked_matrix, stated.vectors])
     features = ranking.hybrid_features(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
-        closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix[: int(llmrec_settings.CLOSEST_LIKED_RECENT)]),
+        closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
     )  # fmt: skip
     new_here = {i for i in ids if i in pool} if pool is not None else set()
     newcomers = new_items.rank(ids, new_here, candidate_vectors, liked_vectors)
@@ -350,6 +378,8 @@ def _hybrid_list(
     def explanation(item_id: int) -> str:
         j = position[item_id]
         text = None
+        if stated_leads and item_id in found_by:
+            return f'Matches "{stated.phrases[found_by[item_id]]}" from your interests'
         if item_id in newcomers:
             source = closest_liked(candidate_vectors.get(item_id), item_id)
             if source is not None:
@@ -376,6 +406,10 @@ def _hybrid_list(
     reranker_path, reranker_run_id = reranker.model_for(tenant) if strategy.reranker is not False else (None, None)
     if reranker_path:  # the trained CTR re-ranker, when one is active
         scores = reranker.rerank(tenant, profile, ids, scores, path=reranker_path)
+    if stated_leads:  # each named interest's best match in turn, then the next best of each
+        order = stated.interleave([ids[j] for j in np.argsort(-scores, kind="stable")], found_by, match)
+        rank = {item_id: r for r, item_id in enumerate(order)}
+        scores = np.array([1.0 - rank[i] / (len(order) + 1) for i in ids])
     explore = exploration.picks(tenant.pk, ids, scores, slots=strategy.exploration_slots, skip=k)
     recs = finish_list(
         tenant,
@@ -390,7 +424,9 @@ def _hybrid_list(
         attributes=attributes,
         exclude=exclude,
         vectors=candidate_vectors,
-        mmr_lambda=mmr_lambda if mmr_lambda is not None else strategy.mmr_lambda,
+        # Taking the named interests in turn is the list's diversity: MMR would let an item of
+        # no interest in ahead of a second match for one (unless the caller asks for MMR).
+        mmr_lambda=mmr_lambda if mmr_lambda is not None else 1.0 if stated_leads else strategy.mmr_lambda,
         new_candidates=newcomers,
         new_here=new_here,
         explore=explore,

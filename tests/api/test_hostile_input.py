@@ -46,6 +46,7 @@ from llmrec_django.models import (
     Item,
     Relation,
     UserProfile,
+    UserVector,
 )
 from llmrec_django.recommend import recommend_for_user
 from tests.api_helpers import API, account, keyword_encoder_settings
@@ -842,8 +843,8 @@ def test_a_query_vector_that_is_not_finite_falls_back_rather_than_failing(call, 
 def test_without_a_worker_lists_serve_and_queue_nothing(call, serving_world, tenant, monkeypatch,
                                                         django_capture_on_commit_callbacks):  # fmt: skip
     """No worker and no broker: Cara's event was stored but her interest vector was never
-    computed; her "for you" list comes from popularity, the others need no worker, and serving
-    a list queues no task."""
+    computed by a worker; it is made at request time (as item vectors and the message's are),
+    and serving a list queues no task."""
     monkeypatch.setitem(current_app.conf, "task_always_eager", False)
     monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     cara_account = get_user_model().objects.create_user("cara", password="pw")
@@ -855,10 +856,9 @@ def test_without_a_worker_lists_serve_and_queue_nothing(call, serving_world, ten
     with django_capture_on_commit_callbacks() as queued:
         served = ask(call, serving_world, user="cara")
     assert queued == []
+    assert not served["source"].startswith("fallback")
     if call == "recommendations":
-        assert served["source"] == "fallback:popularity" and served["reason"] == "no interest vector for this user yet"
-    else:  # item vectors, and the message's, are made without a worker at request time
-        assert not served["source"].startswith("fallback")
+        assert UserVector.objects.filter(user=cara).exists()
 
 
 def test_a_failing_vector_read_inside_a_transaction_leaves_it_usable(serving_world, tenant):
