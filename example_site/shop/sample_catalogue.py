@@ -98,14 +98,21 @@ def sample_personas(seed: int = 7) -> dict[str, dict[str, Any]]:
     return _Builder(seed).build()[1]
 
 
-def write_sample_catalogue(directory: str | Path, seed: int = 7) -> dict[str, Path]:
+def write_sample_catalogue(directory: str | Path, seed: int = 7, *, ending: datetime | None = None) -> dict[str, Path]:
     """Write items.jsonl, users.jsonl, relations.jsonl and events.csv into ``directory``.
 
-    Returns the paths by table name (``items``, ``users``, ``relations``, ``events``).
+    With ``ending`` (the demo passes now), the events are moved in time to end there instead of
+    at ``REFERENCE_DATE``, so that the shop looks alive on the day it runs ("popular this week"
+    is this week). Returns the paths by table name (``items``, ``users``, ``relations``, ``events``).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     catalogue = generate_sample_catalogue(seed)
+    if ending is not None:
+        shift = ending.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - REFERENCE_DATE
+        for event in catalogue.events:
+            moved = datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + shift
+            event["timestamp"] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
     paths = {
         "items": directory / "items.jsonl",
         "users": directory / "users.jsonl",

@@ -164,6 +164,11 @@ DEFAULTS: dict[str, Any] = {
     # Half-life of an event's weight in the trending / popularity score, in days, counted back
     # from the newest event or from now, whichever is earlier.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # Evidence for "popular": an item is "popular this week" once at least POPULARITY_MIN_USERS
+    # distinct users engaged with it in the last POPULARITY_WINDOW_DAYS (server clock); items
+    # with that many users ever come next, and items with fewer (one visitor's clicks) last.
+    "POPULARITY_MIN_USERS": 3,
+    "POPULARITY_WINDOW_DAYS": 7.0,
     # Events (API, imports) dated more than this many seconds after the server's clock are
     # refused: clocks drift a little, but an event from the future would count as the newest.
     "EVENT_FUTURE_SKEW_SECONDS": 300,

@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -276,21 +276,50 @@ def kg_weights(
 # Popularity
 
 
-def popularity(tenant_id: int) -> dict[int, float]:
-    """Trending score of the tenant's active items, in [0, 1] (1 = the most popular), best first.
+class Popularity(dict):
+    """Item -> trending score in (0, 1] (the blend's ``popularity`` feature), iterated best first
+    by evidence, then by score: first the items ``this_week`` (at least ``POPULARITY_MIN_USERS``
+    distinct users in the last ``POPULARITY_WINDOW_DAYS`` by the server's clock), then the
+    ``established`` ones (that many users ever), then the rest. One visitor's clicks, however
+    recent, never make an item "popular this week" for everyone."""
+
+    def __init__(self, scores=(), *, this_week=frozenset(), established=frozenset()):
+        super().__init__(scores)
+        self.this_week = frozenset(this_week)
+        self.established = frozenset(established) | self.this_week
+
+    def tier(self, item_id: int) -> int:
+        """2 popular this week, 1 popular with enough users ever, 0 little evidence."""
+        return 2 if item_id in self.this_week else 1 if item_id in self.established else 0
+
+    def ordered_score(self, item_id: int) -> float:
+        """A score in [0, 1] that sorts as this mapping iterates (evidence first, then trend)."""
+        return (self.tier(item_id) + self.get(item_id, 0.0)) / 3.0
+
+    def label(self, item_id: int) -> str:
+        """What a shopper is told about the item's popularity."""
+        return ("Getting attention lately", "Popular with shoppers", "Popular this week")[self.tier(item_id)]
+
+
+def popularity(tenant_id: int) -> Popularity:
+    """Trending score of the tenant's active items (``Popularity``), best first.
 
     ``core.ranking.time_decayed_popularity`` over one SQL aggregate of the events per item, type
-    and hour, each user counted once per item and type (at their latest such event: a thousand
+    and user (each user counts once per item and event type, with their latest time: a hundred
     views by one user weigh as one), with positive event weights and ``POPULARITY_HALF_LIFE_DAYS``, counted back from the
-    latest event (so a catalogue whose events are old still has a "this week"), or from now if that
-    is earlier (an event dated in the future counts as new, never as the week's only one). Cached per process
-    for ``POPULARITY_CACHE_SECONDS`` and recomputed in the background (``caching.TenantCache``).
+    latest event or from now if that is earlier (an event dated in the future counts as new);
+    the evidence tiers come from a second aggregate of distinct users per item. Cached per
+    process for ``POPULARITY_CACHE_SECONDS`` and recomputed in the background (``caching.TenantCache``).
     """
     return _popularity.get(tenant_id)
 
 
-def _compute_popularity(tenant_id: int) -> dict[int, float]:
+def _compute_popularity(tenant_id: int) -> Popularity:
     half_life = float(llmrec_settings.POPULARITY_HALF_LIFE_DAYS)
+    type_weights = llmrec_settings.EVENT_WEIGHTS
+    positive = sorted(t for t, w in type_weights.items() if w > 0)
+    now = timezone.now()
+    window_start = now - timedelta(days=float(llmrec_settings.POPULARITY_WINDOW_DAYS))
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -306,23 +335,39 @@ def _compute_popularity(tenant_id: int) -> dict[int, float]:
             [tenant_id],
         )
         rows = cursor.fetchall()
-    type_weights = llmrec_settings.EVENT_WEIGHTS
+        cursor.execute(
+            """
+            SELECT e.item_id, count(DISTINCT e.user_id) FILTER (WHERE e.timestamp >= %s AND e.timestamp <= %s),
+                   count(DISTINCT e.user_id)
+            FROM llmrec_django_interaction e JOIN llmrec_django_item i ON i.id = e.item_id
+            WHERE e.tenant_id = %s AND i.is_active AND e.event_type = ANY(%s)
+            GROUP BY 1
+            """,
+            [window_start, now, tenant_id, positive],
+        )
+        users = cursor.fetchall()
     rows = [r for r in rows if type_weights.get(r[1], 0) > 0]
-    scores: dict[int, float] = {}
+    trend_by_item: dict[int, float] = {}
     if rows:
         item_ids = np.array([r[0] for r in rows], dtype=np.int64)
         unique, index = np.unique(item_ids, return_inverse=True)
         times = np.array([float(r[2]) for r in rows])
         weights = np.array([type_weights[r[1]] * r[3] for r in rows], dtype=np.float64)
-        reference = min(float(times.max()), timezone.now().timestamp())
+        reference = min(float(times.max()), now.timestamp())
         trend = ranking.time_decayed_popularity(index, times, reference, half_life, len(unique), weights)
         top = float(trend.max()) or 1.0
-        order = np.argsort(-trend, kind="stable")
-        scores = {int(unique[j]): float(trend[j] / top) for j in order if trend[j] > 0}
-    return scores
+        trend_by_item = {int(unique[j]): float(trend[j] / top) for j in range(len(unique)) if trend[j] > 0}
+    least = int(llmrec_settings.POPULARITY_MIN_USERS)
+    result = Popularity(
+        this_week={int(i) for i, recent, _ in users if recent >= least and int(i) in trend_by_item},
+        established={int(i) for i, _, ever in users if ever >= least and int(i) in trend_by_item},
+    )
+    for item_id in sorted(trend_by_item, key=lambda i: (-result.tier(i), -trend_by_item[i], i)):
+        result[item_id] = trend_by_item[item_id]
+    return result
 
 
-_popularity: TenantCache[dict[int, float]] = TenantCache(
+_popularity: TenantCache[Popularity] = TenantCache(
     "popularity", _compute_popularity, lambda: float(llmrec_settings.POPULARITY_CACHE_SECONDS)
 )
 

@@ -401,7 +401,7 @@ def _hybrid_list(
                 text = f'People who liked "{titles.get(source, "an item")}" also liked this'
         if text is None and "collaborative" in proposed[j]:
             text = "Liked by people with tastes like yours"
-        return text or "Popular this week"
+        return text or popular_all.label(item_id)
 
     reranker_path, reranker_run_id = reranker.model_for(tenant) if strategy.reranker is not False else (None, None)
     if reranker_path:  # the trained CTR re-ranker, when one is active

@@ -281,8 +281,8 @@ def popular_list(
         extra = serving_data.newest_items(tenant.pk, wanted, set(chosen) | exclude, category)
         items.update(serving_data.load_items(tenant.pk, extra))
         chosen += [i for i in extra if ok(items[i])]
-    scores = np.array([popular.get(i, 0.0) for i in chosen], dtype=np.float64)
-    explanations = {i: "Popular this week" if popular.get(i, 0) > 0 else "New in the catalogue" for i in chosen}
+    scores = np.array([popular.ordered_score(i) for i in chosen], dtype=np.float64)
+    explanations = {i: popular.label(i) if i in popular else "New in the catalogue" for i in chosen}
     timer.lap("candidates")
     recs = finish_list(
         tenant,

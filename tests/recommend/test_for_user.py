@@ -125,7 +125,8 @@ def test_no_active_version_falls_back_to_popularity(tenant):
     result = recommend_for_user("bob", k=2)
     assert result.source == "fallback:popularity"
     assert "no active embedding version" in result.reason
-    assert result.items[0].title == "Item 2" and result.items[0].explanation == "Popular this week"
+    # One user's clicks: the item leads (nothing else has any), but it is not "popular this week".
+    assert result.items[0].title == "Item 2" and result.items[0].explanation == "Getting attention lately"
     assert len(result.items) == 2, "newest items fill the list"
     assert bob.pk
 
@@ -456,3 +457,30 @@ def test_an_item_is_never_explained_by_itself(world, tenant):
     assert "Star Harbour" in titles(result)
     for item in result.items:
         assert f'"{item.title}"' not in item.explanation, (item.title, item.explanation)
+
+
+def test_popular_needs_evidence_from_enough_users_this_week_by_the_servers_clock(tenant):
+    """A visitor's three fresh views do not outrank what three shoppers bought this week, nor
+    what many bought weeks ago; each list item says which kind of popular it is."""
+    now = timezone.now()
+    items = {key: make_item(tenant, key, key) for key in ("boot-a", "boot-b", "week", "old")}
+    visitor = UserProfile.objects.create(tenant=tenant, external_id="visitor")
+    for n, key in enumerate(("boot-a", "boot-b", "boot-a")):
+        Interaction.objects.create(tenant=tenant, event_id=f"v{n}", user=visitor, item=items[key], event_type="view")
+
+    def shoppers(key: str, count: int, age: timezone.timedelta) -> None:
+        for n in range(count):
+            user = UserProfile.objects.create(tenant=tenant, external_id=f"{key}-{n}")
+            Interaction.objects.create(
+                tenant=tenant, event_id="p", user=user, item=items[key], event_type="purchase", timestamp=now - age
+            )
+
+    shoppers("week", 3, timezone.timedelta(days=2))
+    shoppers("old", 8, timezone.timedelta(days=30))
+    popular = serving_data.popularity(tenant.pk)
+    assert list(popular) == [items[k].pk for k in ("week", "old", "boot-a", "boot-b")]
+    result = recommend_for_user(UserProfile.objects.create(tenant=tenant, external_id="new"), k=4)
+    assert [(r.title, r.explanation) for r in result.items] == [
+        ("week", "Popular this week"), ("old", "Popular with shoppers"),
+        ("boot-a", "Getting attention lately"), ("boot-b", "Getting attention lately"),
+    ]  # fmt: skip

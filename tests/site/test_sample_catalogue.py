@@ -7,7 +7,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -438,3 +438,16 @@ def test_write_sample_catalogue(tmp_path, catalogue):
     again = write_sample_catalogue(tmp_path / "again", seed=7)
     for name, path in paths.items():
         assert path.read_bytes() == again[name].read_bytes(), name
+
+
+def test_the_demos_events_can_end_now(tmp_path, catalogue):
+    """The demo writes the events moved to end at the hour it runs: the sample's last week is
+    this week, every gap between events stays as it was."""
+    ending = datetime(2031, 5, 17, 14, 42, tzinfo=UTC)
+    paths = write_sample_catalogue(tmp_path / "now", seed=7, ending=ending)
+    with paths["events"].open(encoding="utf-8", newline="") as fh:
+        moved = [datetime.fromisoformat(row["timestamp"]) for row in csv.DictReader(fh)]
+    original = [datetime.fromisoformat(event["timestamp"]) for event in catalogue.events]
+    shift = ending.replace(minute=0) - REFERENCE_DATE
+    assert all(after - before == shift for before, after in zip(original, moved, strict=True))
+    assert max(moved) <= ending and ending - max(moved) < timedelta(days=2)

@@ -12,6 +12,7 @@ loaded through the same importer a site would use.
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from example_site.shop.sample_catalogue import write_sample_catalogue
 from llmrec_django.conf import llmrec_settings
@@ -31,7 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         tenant = get_default_tenant()
         if options["reload"] or not Item.objects.for_tenant(tenant).exists():
-            files = write_sample_catalogue(llmrec_settings.home / "sample")
+            # The sample's events end now (its week is this week), not on its fixed date.
+            files = write_sample_catalogue(llmrec_settings.home / "sample", ending=timezone.now())
             self.stdout.write(f"Importing the sample catalogue from {files['items'].parent} ...")
             call_command(
                 "llmrec_import",
