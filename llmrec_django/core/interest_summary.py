@@ -19,7 +19,8 @@ The recipe (``summarise_interests``):
    names its best liked titles instead.
 3. The latest ``QUERIES_SHOWN`` distinct searches, newest first.
 4. "Not interested in": the entities whose score over all items is negative, and the groups
-   with disliked items and no liked one, most negative first.
+   with disliked items and no liked one, most negative first; each only when at least
+   ``DISLIKE_MIN_ITEMS`` different disliked items show it (one "not for me" is not a taste).
 
 Sentences are kept whole, in that order, while the text fits ``max_chars`` (the first one is
 cut at a word if it alone is too long). The same inputs always give the same text.
@@ -43,6 +44,7 @@ TITLES_PER_GROUP = 2
 QUERIES_SHOWN = 3
 QUERY_CHARS = 60
 DISLIKES_SHOWN = 3
+DISLIKE_MIN_ITEMS = 2
 # Entity types that name a group (a category) rather than describe the items in it.
 GROUP_ENTITY_TYPES = frozenset({"category"})
 
@@ -143,6 +145,7 @@ def summarise_interests(
     disliked_score: dict[str, float] = defaultdict(float)
     entity_net: dict[tuple[str, str], float] = defaultdict(float)
     liked_in_group: dict[str, list[int]] = defaultdict(list)
+    disliked_items: dict[str, int] = defaultdict(int)  # group or entity name -> disliked items showing it
     for item_id, weight in weights.items():
         facts = items[item_id]
         group = _group_of(facts)
@@ -150,8 +153,11 @@ def summarise_interests(
             liked_score[group] += weight
         else:
             disliked_score[group] += weight
+            disliked_items[group] += 1
         for key, edge_weight in _describing(facts, group):
             entity_net[key] += weight * edge_weight
+            if weight < 0:
+                disliked_items[key[1]] += 1
         if weight > 0:
             liked_in_group[group].append(item_id)
 
@@ -180,10 +186,10 @@ def summarise_interests(
 
     disliked: dict[str, float] = {}
     for (_relation, name), score in entity_net.items():
-        if score < 0:
+        if score < 0 and disliked_items[name] >= DISLIKE_MIN_ITEMS:
             disliked[name] = min(disliked.get(name, 0.0), score)
     for group, score in disliked_score.items():
-        if group and group not in liked_score:
+        if group and group not in liked_score and disliked_items[group] >= DISLIKE_MIN_ITEMS:
             disliked[group] = min(disliked.get(group, 0.0), score)
     if disliked:
         names = _ranked(disliked, positive=False)[:DISLIKES_SHOWN]

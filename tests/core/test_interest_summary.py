@@ -20,22 +20,30 @@ ITEMS = {
     5: ItemFacts("Rain Shell", "outdoor gear", (EntityEdge("has_brand", "brand", "Salomon"),)),
     6: ItemFacts("Copper Kettle", "kitchen", (EntityEdge("has_brand", "brand", "Acme"),)),
     7: ItemFacts("Plain Mug", "", ()),
+    8: film("Crypt Hour", "horror", "Ada Stone", "dark"),
+    9: ItemFacts("Steel Pan", "kitchen", (EntityEdge("has_brand", "brand", "Acme"),)),
 }
 
 
 def test_likes_by_category_with_their_entities_searches_and_dislikes():
-    weights = {1: 3.0, 2: 2.0, 4: 3.0, 5: 0.5, 3: -2.0, 6: -2.0}
+    weights = {1: 3.0, 2: 2.0, 4: 3.0, 5: 0.5, 3: -2.0, 8: -2.0, 6: -2.0, 9: -2.0}
     text = summarise_interests(weights, ITEMS, ["rain jacket", "trail shoes"])
-    assert text == (  # films: 3 + 2 liked; outdoor gear 3 + 0.5; the horror film and the kettle disliked
-        "Likes films (directed by: Christopher Nolan; genre: science fiction, drama; mood: dark). "
+    assert text == (  # films: 3 + 2 liked; outdoor gear 3 + 0.5; two dark horror films and two Acme pans disliked
+        "Likes films (directed by: Christopher Nolan; genre: science fiction, drama). "
         "Likes outdoor gear (brand: Salomon). "
         'Recently searched for "trail shoes", "rain jacket". '
         "Not interested in: Acme, horror, kitchen."
     )
 
 
+def test_one_dislike_is_not_yet_a_taste():
+    """A single "not for me" says nothing about the item's genre, director or category."""
+    text = summarise_interests({1: 3.0, 4: 3.0, 3: -2.0, 6: -2.0}, ITEMS)
+    assert "Not interested in" not in text and "horror" not in text and "Wes Crane" not in text
+
+
 def test_an_entity_the_user_mostly_dislikes_is_never_a_like():
-    weights = {1: 1.0, 3: -2.0}  # "dark" is a mood of a liked film and of a disliked one
+    weights = {1: 1.0, 3: -2.0, 8: -2.0}  # "dark" is a mood of a liked film and of two disliked ones
     text = summarise_interests(weights, ITEMS)
     likes, dislikes = text.split("Not interested in:")
     assert "science fiction" in likes and "dark" not in likes and "horror" not in likes

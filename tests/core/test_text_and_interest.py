@@ -81,6 +81,25 @@ def test_dislikes_subtract():
     assert vector[1] < 0
 
 
+def test_one_dislike_does_not_outweigh_the_interests_a_user_wrote():
+    """A new user wrote "funny films for kids" (axis 0) and said "not for me" to one animated
+    film close to it: their vector still points at what they asked for. Two dislikes weigh more."""
+    wrote = np.array([1.0, 0.0, 0.0])
+    animated = np.array([[0.9, 0.0, 0.44]])
+    once = interest_vector(animated, np.array([-2.0]), wrote, 0.5)
+    assert once[0] > 0.7
+    twice = interest_vector(np.vstack([animated, animated]), np.array([-2.0, -2.0]), wrote, 0.5)
+    assert twice[0] < once[0]
+
+
+def test_negative_events_count_fully_from_the_second_on():
+    items = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    one = interest_vector(items[:2], np.array([1.0, -1.0]))
+    two = interest_vector(items, np.array([1.0, -0.5, -0.5]))
+    assert one[1] == pytest.approx(-0.5 / np.sqrt(1.25))  # half its weight
+    assert two[1] == pytest.approx(-1.0 / np.sqrt(2.0))  # the same total, at full weight
+
+
 def test_profile_only_and_nothing_known():
     profile = np.array([0.0, 1.0])
     assert interest_vector(np.zeros((0, 2)), np.zeros(0), profile) == pytest.approx(profile)
