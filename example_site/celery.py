@@ -31,6 +31,8 @@ app.conf.beat_schedule = {
     },
     # Online measurement: credit clicks and purchases to the lists that showed the items.
     "llmrec-attribution": {"task": "llmrec_django.tasks.attribute_events", "schedule": 60.0},
+    # Training runs whose worker died are marked failed (they would say "running" forever).
+    "llmrec-reap-stalled-runs": {"task": "llmrec_django.tasks.reap_stalled_runs", "schedule": 300.0},
     # The outbox: send the follow-up work (vector refreshes) a broker outage kept back.
     "llmrec-outbox": {"task": "llmrec_django.tasks.drain_outbox", "schedule": 10.0},
 }

@@ -35,6 +35,7 @@ TRAIN_FINISH_RUN = _TASKS + "train_finish_run"
 TRAIN_BUILD_FAILED = _TASKS + "train_build_failed"
 SCHEDULE_RETRAINING = _TASKS + "schedule_retraining"
 DRAIN_OUTBOX = _TASKS + "drain_outbox"
+REAP_STALLED_RUNS = _TASKS + "reap_stalled_runs"
 
 # Task name prefix -> LLMREC["QUEUES"] key.
 _QUEUE_BY_TASK_PREFIX = {

@@ -209,6 +209,12 @@ def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
     return started
 
 
+@shared_task(ignore_result=True)
+def reap_stalled_runs() -> list[int]:
+    """Beat's entry (e.g. every 5 minutes): mark failed the training runs whose process died."""
+    return runs.reap_stalled_runs()
+
+
 # ---------------------------------------------------------------------------------------------
 # The outbox (llmrec_django.database.outbox): beat runs this every 10 seconds.
 

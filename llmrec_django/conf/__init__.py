@@ -305,6 +305,10 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING": {
         # Where checkpoints and trained models are written; None: LLMREC_HOME/training.
         "ARTIFACTS": None,
+        # A running run's process writes a heartbeat every 30 s; one silent this long has died
+        # (a killed worker, a lost machine) and is marked failed (runs.reap_stalled_runs: the
+        # admin's run pages, the nightly scheduling and the reap_stalled_runs task check).
+        "HEARTBEAT_TIMEOUT_SECONDS": 600,
         # True: a run whose offline evaluation beats the active model is switched on at once;
         # False: it waits (promotion "pending") for an admin to click "promote".
         "AUTO_PROMOTE": True,

@@ -86,3 +86,53 @@ def test_promote_and_roll_back_from_the_admin(admin_client, tenant, runs):
     assert vectorstore.active_version(tenant).pk == active.pk
     response = admin_client.post(changelist, {"action": "promote", "_selected_action": [failed.pk]}, follow=True)
     assert "only a finished run can be promoted" in response.content.decode()
+
+
+def test_a_runs_page_reads_as_a_report_without_a_save_button(admin_client, runs):
+    _, _, run, _ = runs
+    TrainingRun.objects.filter(pk=run.pk).update(
+        params={"lr": 0.003, "epochs": 12, "trainable": "projection"},
+        data_window={"users": 608, "train_pairs": 60106, "first": "2018-01-01"},
+    )
+    page = admin_client.get(reverse("admin:llmrec_django_trainingrun_change", args=[run.pk])).content.decode()
+    assert 'name="_save"' not in page and "<textarea" not in page
+    assert "<tr><th>lr</th><td>0.003</td></tr>" in page and "<tr><th>train pairs</th><td>60106</td></tr>" in page
+    assert '{"lr"' not in page and "&quot;lr&quot;" not in page  # no raw JSON
+    assert "<th>train loss</th>" in page and "<td>1.5</td>" in page  # the epochs as a table
+    assert "Succeeded" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_is_marked_failed_not_running_forever(admin_client, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from llmrec_django.learning.training import runs as training_runs
+
+    now = timezone.now()
+    dead = TrainingRun.objects.create(
+        tenant=tenant, kind="encoder", status="running", stage="training", progress=0.05,
+        started_at=now - timedelta(hours=1), heartbeat_at=now - timedelta(minutes=20),
+    )  # fmt: skip
+    alive = TrainingRun.objects.create(
+        tenant=tenant, kind="reranker", status="running", stage="training", progress=0.5,
+        started_at=now - timedelta(hours=1), heartbeat_at=now - timedelta(seconds=20),
+    )  # fmt: skip
+    assert not training_runs.retraining_due(tenant, "reranker")  # a live run is under way
+    page = admin_client.get(reverse("admin:llmrec_django_trainingrun_changelist")).content.decode()
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "stopped reporting" in dead.error and "5%" in dead.error
+    assert "failed at 5%" in page
+    alive.refresh_from_db()
+    assert alive.status == "running"
+    shown = admin_client.get(reverse("admin:llmrec_django_trainingrun_change", args=[alive.pk])).content.decode()
+    assert "Running: training (50% of the training steps, last heard from" in shown
+    # The heartbeat: while a run's block runs, its process reports.
+    TrainingRun.objects.filter(pk=alive.pk).update(heartbeat_at=now - timedelta(minutes=5))
+    with training_runs.heartbeat(alive.pk, every=0.05):
+        deadline = timezone.now() + timedelta(seconds=5)
+        while TrainingRun.objects.get(pk=alive.pk).heartbeat_at < now and timezone.now() < deadline:
+            pass
+    alive.refresh_from_db()
+    assert alive.heartbeat_at >= now

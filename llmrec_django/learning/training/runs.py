@@ -20,13 +20,18 @@ writes records, checkpoints and the version.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import traceback
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import signature
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from llmrec_django import queues
@@ -99,6 +104,63 @@ def fail(run_id: int, error: str) -> None:
     )
 
 
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def heartbeat(run_id: int, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """While the block runs, a thread writes ``heartbeat_at`` every ``every`` seconds: a run whose
+    process died stops beating, and ``reap_stalled_runs`` marks it failed (a run otherwise says
+    "running" forever)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while True:
+                TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+                if stop.wait(every):
+                    return
+        except Exception:  # noqa: BLE001 - a missed beat is not worth failing the run for
+            logger.warning("The heartbeat of training run %s stopped.", run_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"llmrec-run-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def reap_stalled_runs(now: datetime | None = None) -> list[int]:
+    """Mark failed the running runs whose process stopped beating for
+    ``TRAINING["HEARTBEAT_TIMEOUT_SECONDS"]`` (a killed worker, a lost machine), saying so; an
+    encoder run re-embedding on the workers is left to its build (which has its own recovery)."""
+    now = now or timezone.now()
+    limit = now - timedelta(seconds=float(llmrec_settings.TRAINING["HEARTBEAT_TIMEOUT_SECONDS"]))
+    stalled = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit))
+        .exclude(embedding_version__status=EmbeddingVersion.Status.BUILDING)
+    )
+    reaped = []
+    for run in stalled:
+        last = run.heartbeat_at or run.started_at
+        fail(
+            run.pk,
+            f"The process running it stopped reporting at {last:%Y-%m-%d %H:%M:%S} UTC (a stopped or lost worker); "
+            f"it made {round(100 * run.progress)}% of its training steps. Start a new run.",
+        )
+        reaped.append(run.pk)
+    if reaped:
+        logger.warning("Marked stalled training runs %s as failed.", reaped)
+    return reaped
+
+
 def execute_run(
     run_id: int, *, task_id: str = "", embed_on_workers: bool = False, auto_promote: bool | None = None
 ) -> TrainingRun | None:
@@ -110,16 +172,20 @@ def execute_run(
     if run.status in FINISHED:
         logger.info("Training run %s is already %s; not running it again.", run_id, run.status)
         return run
-    fields = dict(status=TrainingRun.Status.RUNNING, started_at=timezone.now(), error="", progress=0.0, epochs=[])
+    now = timezone.now()
+    fields = dict(
+        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, error="", progress=0.0, epochs=[]
+    )
     _update(run, **fields, **({"task_id": task_id} if task_id else {}))
     try:
-        train_on_ranks(run.tenant, run.kind, run.params, run=run)
-        if run.kind == TrainingRun.Kind.ENCODER:
-            if embed_on_workers:
-                start_reembedding_on_workers(run)
-                return run  # the chord's last task evaluates and finishes the run
-            reembed_in_process(run)
-        return finish_run(run.pk, auto_promote=auto_promote)
+        with heartbeat(run.pk):
+            train_on_ranks(run.tenant, run.kind, run.params, run=run)
+            if run.kind == TrainingRun.Kind.ENCODER:
+                if embed_on_workers:
+                    start_reembedding_on_workers(run)
+                    return run  # the chord's last task evaluates and finishes the run
+                reembed_in_process(run)
+            return finish_run(run.pk, auto_promote=auto_promote)
     except Exception as exc:
         logger.exception("Training run %s failed.", run.pk)
         fail(run.pk, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
@@ -256,6 +322,9 @@ def new_interactions_since_last_run(tenant: Tenant, kind: str) -> int:
 
 
 def retraining_due(tenant: Tenant, kind: str) -> bool:
+    """Whether ``kind`` should be retrained now (no run under way; enough new interactions).
+    Runs whose process died are reaped first, so a dead run never blocks retraining."""
+    reap_stalled_runs()
     busy = TrainingRun.objects.for_tenant(tenant).filter(
         kind=kind, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
     )
