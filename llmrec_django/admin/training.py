@@ -119,9 +119,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return "-"
 
         gain = describe_gain(metrics)
-        return f"{metrics['metric']} {metrics['candidate']:.4f} vs {metrics['baseline']:.4f}" + (
+        shown = f"{metrics['metric']} {metrics['candidate']:.4f} vs {metrics['baseline']:.4f}" + (
             f": {gain}" if gain else ""
         )
+        return f"{shown}; not promoted: {metrics['refused']}" if metrics.get("refused") else shown
 
     @admin.display(description="Loss and validation metrics per epoch")
     def chart(self, run: TrainingRun) -> str:

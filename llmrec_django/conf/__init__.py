@@ -316,6 +316,10 @@ DEFAULTS: dict[str, Any] = {
         # the candidate must beat the active model: 0.0 means "strictly better".
         "PROMOTION_METRIC": "ndcg@10",
         "MIN_IMPROVEMENT": 0.0,
+        # Guardrails: a candidate better on PROMOTION_METRIC is still refused when one of these
+        # evaluation metrics falls more than this share below the active model's (lists that
+        # turn monotonous, or that show a shrinking part of the catalogue). 1.0 turns one off.
+        "GUARDRAILS": {"diversity@10": 0.15, "coverage@10": 0.25},
         # The evaluation also gives the relative gain a paired bootstrap interval over its users at
         # this confidence (one held-out item each: on ~600 users, +-10% is within the noise).
         # REQUIRE_CONFIDENT_GAIN: promote only when the interval's lower end beats MIN_IMPROVEMENT.

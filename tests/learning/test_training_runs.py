@@ -195,6 +195,33 @@ def test_promotion_only_when_better_and_manual_mode_waits(tenant, shop, settings
     assert vectorstore.active_version(tenant).pk == better.embedding_version_id
 
 
+def test_a_better_ranking_that_makes_lists_monotonous_is_not_promoted(tenant, shop, settings):
+    """NDCG up, but diversity@10 falls from 0.69 to 0.37: the guardrail refuses it and says why;
+    coverage within its allowed drop passes."""
+    _, _, base_version = shop
+    run = _finished_run(tenant, "encoder", _ready_copy(base_version), baseline=0.5, candidate=0.6)
+    run.metrics = {
+        **run.metrics,
+        "baseline_metrics": {"ndcg@10": 0.5, "diversity@10": 0.69, "coverage@10": 0.40},
+        "candidate_metrics": {"ndcg@10": 0.6, "diversity@10": 0.37, "coverage@10": 0.35},
+    }
+    run.save()
+    assert promotion.decide(run, auto_promote=True) == TrainingRun.Promotion.REJECTED
+    assert vectorstore.active_version(tenant).pk == base_version.pk
+    run.refresh_from_db()
+    assert run.metrics["refused"] == "diversity@10 fell from 0.690 to 0.370 (at most 15% allowed)"
+    assert run.metrics["guardrails"]["coverage@10"]["held"] is True
+    # Diversity within its allowed drop: promoted.
+    kept = _finished_run(tenant, "encoder", _ready_copy(base_version), baseline=0.5, candidate=0.6)
+    kept.metrics = {
+        **kept.metrics,
+        "baseline_metrics": {"diversity@10": 0.69},
+        "candidate_metrics": {"diversity@10": 0.62},
+    }
+    kept.save()
+    assert promotion.decide(kept, auto_promote=True) == TrainingRun.Promotion.ACTIVE
+
+
 def test_a_reranker_run_trains_and_reorders_recommendations_when_active(tenant, shop):
     _, users, base_version = shop
     run = runs.create_run(tenant, "reranker", {"epochs": 2, "patience": 5})

@@ -16,7 +16,8 @@ version and a re-ranker folder or none, each): the benchmark's base encoder agai
 fine-tuned models, say.
 
 ``decide(run)``: better by more than ``MIN_IMPROVEMENT`` (relative) on ``PROMOTION_METRIC`` (with
-``REQUIRE_CONFIDENT_GAIN``: the interval's lower end above it, so that noise never switches models):
+``REQUIRE_CONFIDENT_GAIN``: the interval's lower end above it, so that noise never switches models),
+and no ``GUARDRAILS`` metric (diversity, coverage) lower than allowed:
 promoted at once with ``AUTO_PROMOTE``, else left "pending" for ``promote(run)`` (the admin's
 button); not better: "rejected". ``promote`` switches atomically (``vectorstore.activate_version``
 for an encoder's version) and keeps the previous model for ``rollback(run)``.
@@ -154,9 +155,37 @@ def describe_gain(metrics: dict[str, Any]) -> str:
     )
 
 
+def guardrails(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each ``TRAINING["GUARDRAILS"]`` metric (e.g. ``diversity@10``: at most 15% lower) of the
+    candidate against the active model: both figures, the allowed drop and whether it held. A
+    metric the evaluation did not report is left out."""
+    before, after = metrics.get("baseline_metrics") or {}, metrics.get("candidate_metrics") or {}
+    checked = {}
+    for name, max_drop in (llmrec_settings.TRAINING.get("GUARDRAILS") or {}).items():
+        if isinstance(before.get(name), int | float) and isinstance(after.get(name), int | float):
+            floor = before[name] * (1 - float(max_drop))
+            checked[name] = {
+                "baseline": before[name], "candidate": after[name], "max_drop": float(max_drop),
+                "held": after[name] >= floor,
+            }  # fmt: skip
+    return checked
+
+
+def refusal(metrics: dict[str, Any]) -> str:
+    """Why the candidate may not replace the active model, in words; "" when it may."""
+    broken = [
+        f"{name} fell from {check['baseline']:.3f} to {check['candidate']:.3f} (at most {check['max_drop']:.0%} allowed)"
+        for name, check in guardrails(metrics).items()
+        if not check["held"]
+    ]
+    return "; ".join(broken)
+
+
 def beats_active(run: TrainingRun) -> bool:
     metrics = run.metrics or {}
     if "candidate" not in metrics:
+        return False
+    if refusal(metrics):
         return False
     margin = float(llmrec_settings.TRAINING["MIN_IMPROVEMENT"])
     if llmrec_settings.TRAINING["REQUIRE_CONFIDENT_GAIN"]:
@@ -169,6 +198,11 @@ def beats_active(run: TrainingRun) -> bool:
 def decide(run: TrainingRun, *, auto_promote: bool | None = None) -> str:
     auto = bool(llmrec_settings.TRAINING["AUTO_PROMOTE"]) if auto_promote is None else auto_promote
     if not beats_active(run):
+        reason = refusal(run.metrics or {})
+        if reason:  # kept with the metrics, for the admin and llmrec_train to say why
+            run.metrics = {**(run.metrics or {}), "guardrails": guardrails(run.metrics), "refused": reason}
+            TrainingRun.objects.filter(pk=run.pk).update(metrics=run.metrics)
+            logger.warning("Run %s not promoted: %s.", run.pk, reason)
         _set_promotion(run, TrainingRun.Promotion.REJECTED)
     elif auto:
         promote(run)
