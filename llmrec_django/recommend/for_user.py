@@ -286,9 +286,12 @@ def _hybrid_list(
     found_by: dict[int, int] = {}  # item -> the stated interest whose search found it best
     match: dict[int, float] = {}
     for index, neighbours in enumerate(by_interest):
+        best = max((nb.score for nb in neighbours), default=0.0)
         for nb in neighbours:
             ann[nb.item_id] = max(ann.get(nb.item_id, nb.score), nb.score)
-            if nb.score > match.get(nb.item_id, -2.0):
+            # An item matches an interest when it is about as close to it as its best match (a
+            # small catalogue's whole contents come back from every search).
+            if nb.score >= stated_interests.MATCH_SHARE * best and nb.score > match.get(nb.item_id, -2.0):
                 found_by[nb.item_id], match[nb.item_id] = index, nb.score
     found = [*found, *(nb for neighbours in by_interest for nb in neighbours)]
     timer.lap("vector")

@@ -35,6 +35,9 @@ from llmrec_django.models import EmbeddingVersion, UserProfile
 logger = logging.getLogger(__name__)
 
 MAX_CACHED = 2048
+# An item found by an interest's search matches it when its cosine reaches this share of the
+# best match's (else it is only a candidate, explained like any other).
+MATCH_SHARE = 0.75
 _lock = threading.Lock()
 _vectors: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
