@@ -340,5 +340,5 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
-    logger.info("Blend %s for %s: weights %s, valid AUC %s", record.pk, tenant.slug, record.weights, record.valid_auc)
+    logger.debug("Blend %s for %s: weights %s, valid AUC %s", record.pk, tenant.slug, record.weights, record.valid_auc)
     return record
