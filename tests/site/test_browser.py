@@ -4,7 +4,7 @@ A new visitor signs up, browses the catalogue, opens an item, clicks a similar i
 you", searches and uses the chat page (a message and a like); the test then checks that the
 tracking script and the chat turned those into Interaction rows of that user (view, click,
 impressions, like), and the visitor turns personalisation off on "Your interests". A staff member opens the admin's recommendation preview, starts an
-evaluation and reads its report. Screenshots go to docs/screenshots/ (docs/pages.md shows them).
+evaluation and reads its report. Screenshots go to artifacts/browser/ (docs/pages.md shows copies).
 
 Needs the ``chromium`` executable (``apt-get install chromium``; scripts/services installs it)
 and the ``playwright`` package; it never downloads a browser (no ``playwright install``). Runs
@@ -13,6 +13,7 @@ headless with ``--no-sandbox`` (CI runs as root). Select with ``-m browser``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from datetime import timedelta
@@ -30,7 +31,11 @@ from tests.recommend_helpers import activate, make_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to artifacts/browser/ (ignored by git; $LLMREC_TEST_ARTIFACTS moves it); the
+# ones in docs/screenshots/ are copied from there by hand when the pages change.
+SCREENSHOTS = (
+    Path(os.environ.get("LLMREC_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts") / "browser"
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TIMEOUT_MS = 15_000
 
