@@ -21,6 +21,7 @@ import secrets
 import time
 from pathlib import Path
 
+from example_site.shop.vocabulary import SHOP_INTENT
 from llmrec_django.database import database_config, llmrec_home
 from llmrec_django.queues import celery_settings
 
@@ -166,6 +167,7 @@ SPECTACULAR_SETTINGS = {
 LLMREC = {
     "HOME": str(LLMREC_HOME),
     "ITEM_URL": "shop:item",  # how the template tags link an item to its page
+    "INTENT": SHOP_INTENT,  # what customers call the shop's categories and values (example_site/shop/vocabulary.py)
 }
 
 # How long a user's computed list may be served again while nothing it depends on changed

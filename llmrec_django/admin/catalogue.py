@@ -6,13 +6,13 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from llmrec_django import tasks
 from llmrec_django.admin.actions import _preview_link, apply_each, roll_back_tenants
 from llmrec_django.catalogue import embedding, signals
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.database import vectorstore
+from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.learning.training import runs
 from llmrec_django.models import (
     EmbeddingVersion,
@@ -32,6 +32,27 @@ class TenantAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     filter_horizontal = ["staff"]
     actions = ["build_embedding_version", "roll_back_embedding_version", "train_encoder", "train_reranker"]
+    readonly_fields = ["understood_schema"]
+
+    def save_model(self, request, obj: Tenant, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        serving_data.forget_schema()  # requests read with the new vocabulary at once (this process)
+
+    @admin.display(description="What requests can ask about (learned from the items)")
+    def understood_schema(self, tenant: Tenant) -> str:
+        if not tenant.pk:
+            return "-"
+        schema = serving_data.catalogue_schema(tenant.pk)
+        rows = (
+            (name, a.kind, ", ".join(a.values[:12]) + (" ..." if len(a.values) > 12 else "")
+             if a.kind == "enum" else (f"{a.minimum:g} .. {a.maximum:g}" if a.kind == "number" else "yes / no"),
+             ", ".join(a.names[1:] + a.units))
+            for name, a in schema.attributes.items()
+        )  # fmt: skip
+        return format_html(
+            "<table><tr><th>attribute</th><th>kind</th><th>values</th><th>declared words</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description="Active embedding version")
     def active_version(self, tenant: Tenant) -> str:

@@ -97,6 +97,24 @@ class ParsedQuerySerializer(serializers.Serializer):
     cheap = serializers.BooleanField()
 
 
+class ConstraintSerializer(serializers.Serializer):
+    attribute = serializers.CharField(help_text='An item attribute, or "category".')
+    op = serializers.ChoiceField(choices=["in", "not_in", "<=", ">=", "<", ">", "is"])
+    value = serializers.JSONField(help_text="A list of values (in, not_in), a number, or true/false (is).")
+    words = serializers.CharField(help_text="The words of the request that set it.")
+    source = serializers.CharField(help_text='"rule", or "turn": carried from an earlier conversation turn.')
+    relative = serializers.BooleanField(help_text='Set from a relative word ("cheap", "recent", "cheaper than these").')
+    text = serializers.CharField(help_text='In words, e.g. "price under 50", "not horror".')
+
+
+class IntentSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    category = serializers.CharField(allow_null=True)
+    constraints = ConstraintSerializer(many=True, help_text="Hard constraints: every item listed satisfies them.")
+    soft_text = serializers.CharField(help_text="The words left for the query vector.")
+    context = serializers.DictField(child=serializers.CharField(), help_text="time_of_day, occasion, weather, mood.")
+
+
 class RecommendationListSerializer(serializers.Serializer):
     list_id = serializers.UUIDField(
         allow_null=True,
@@ -112,6 +130,9 @@ class RecommendationListSerializer(serializers.Serializer):
     k = serializers.IntegerField()
     items = RecommendationSerializer(many=True)
     query = ParsedQuerySerializer(allow_null=True, required=False, help_text="search: constraints read from q.")
+    intent = IntentSerializer(
+        allow_null=True, required=False, help_text="search and conversations: the request as understood."
+    )
 
 
 def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
@@ -139,6 +160,8 @@ def recommendation_list_data(result: RecommendationList) -> dict[str, Any]:
     if result.query is not None:
         q = result.query
         data["query"] = {"text": q.text, "category": q.category, "max_price": q.max_price, "cheap": q.cheap}
+    if result.intent is not None:
+        data["intent"] = result.intent.to_dict()
     return data
 
 

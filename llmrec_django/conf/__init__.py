@@ -229,6 +229,24 @@ DEFAULTS: dict[str, Any] = {
     "CONVERSATION_ROCCHIO": {"alpha": 1.0, "beta": 0.75, "gamma": 0.25},
     # Conversations: weight of a message's embedding against the session's query vector.
     "CONVERSATION_MESSAGE_WEIGHT": 0.5,
+    # Understanding requests (llmrec_django.core.intent): what the catalogue cannot tell about
+    # itself, for every tenant (a tenant's own Tenant.vocabulary, edited in the admin, goes over
+    # it): CATEGORIES {category: [words, translations]}, ATTRIBUTES {name: {"names": [...],
+    # "units": [...], "ordering": [low .. high], "ages": {value: youngest age}, "recent": years}},
+    # VALUES {value: [words, translations]}. The attributes' kinds, values and ranges are learned
+    # from the items (core.attribute_schema), kept per process for SCHEMA_CACHE_SECONDS.
+    "INTENT": {
+        "CATEGORIES": {},
+        "ATTRIBUTES": {
+            "price": {
+                "names": ["price", "cost", "价格", "价钱"],
+                "units": ["$", "dollars", "usd", "€", "euros", "£", "元", "块"],
+            },
+            "year": {"names": ["year", "released", "年份", "年"]},
+        },
+        "VALUES": {},
+        "SCHEMA_CACHE_SECONDS": 300,
+    },
     # Recommendation copy (llmrec_django.copywriting): the generator (dotted path) and its options,
     # the time a request waits for it before using the template instead, how long copy is
     # cached (a fallback only briefly, so the model gets another chance), and its limits.

@@ -24,10 +24,11 @@ from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
+from llmrec_django.core.attribute_schema import CatalogueSchema, learn_schema
 from llmrec_django.core.interest import event_weights
 from llmrec_django.database.caches import TenantCache
 from llmrec_django.database.reads import Read, array_literal, fetch
-from llmrec_django.models import Item
+from llmrec_django.models import Item, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -392,6 +393,57 @@ def categories(tenant_id: int) -> list[str]:
         .values_list("category", flat=True)
         .distinct()
     )
+
+
+# Items read to learn a tenant's attribute schema (the newest; enough to see every attribute).
+SCHEMA_SAMPLE = 20_000
+
+
+def catalogue_schema(tenant_id: int) -> CatalogueSchema:
+    """The tenant's attribute schema (``core.attribute_schema``): learned from its active items
+    (the newest ``SCHEMA_SAMPLE``), with ``LLMREC["INTENT"]`` and the tenant's own vocabulary
+    (``Tenant.vocabulary``, edited in the admin) merged in. Cached per process for
+    ``INTENT["SCHEMA_CACHE_SECONDS"]``."""
+    return _schema.get(tenant_id)
+
+
+def declared_vocabulary(tenant_id: int) -> dict[str, Any]:
+    """``LLMREC["INTENT"]`` with the tenant's vocabulary over it (key by key)."""
+    configured = llmrec_settings.INTENT
+    declared: dict[str, Any] = {
+        "categories": dict(configured.get("CATEGORIES") or {}),
+        "attributes": {k: dict(v) for k, v in (configured.get("ATTRIBUTES") or {}).items()},
+        "values": dict(configured.get("VALUES") or {}),
+    }
+    own = Tenant.objects.filter(pk=tenant_id).values_list("vocabulary", flat=True).first() or {}
+    for part in ("categories", "values"):
+        declared[part].update(own.get(part) or {})
+    for name, spec in (own.get("attributes") or {}).items():
+        declared["attributes"][name] = {**declared["attributes"].get(name, {}), **(spec or {})}
+    return declared
+
+
+def _compute_schema(tenant_id: int) -> CatalogueSchema:
+    rows = list(
+        Item.objects.filter(tenant_id=tenant_id, is_active=True)
+        .order_by("-pk")
+        .values_list("category", "attributes")[:SCHEMA_SAMPLE]
+    )
+    return learn_schema(
+        sorted({category for category, _ in rows if category}),
+        [(category, attributes if isinstance(attributes, dict) else {}) for category, attributes in rows],
+        declared_vocabulary(tenant_id),
+    )
+
+
+_schema: TenantCache[CatalogueSchema] = TenantCache(
+    "catalogue schema", _compute_schema, lambda: float(llmrec_settings.INTENT["SCHEMA_CACHE_SECONDS"])
+)
+
+
+def forget_schema() -> None:
+    """Drop this process's schemas (a tenant's vocabulary changed)."""
+    _schema.clear()
 
 
 def cheap_price_ceiling(tenant_id: int, category: str | None) -> float | None:

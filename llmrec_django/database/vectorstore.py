@@ -13,6 +13,7 @@ can never return another tenant's item.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import weakref
@@ -24,6 +25,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.intent import Constraint
 from llmrec_django.database import vector_cache
 from llmrec_django.database.reads import Read, array_literal, fetch
 from llmrec_django.database.vector_cache import matrix_from_binary
@@ -402,6 +404,35 @@ def index_exists(version: EmbeddingVersion) -> bool:
 # Search
 
 
+def constraint_sql(constraint: Constraint) -> tuple[str, list]:
+    """A hard constraint of a request (``core.intent``) as a condition on ``i`` (the item row)
+    and its parameters. Attribute values are compared in JSON, through ``jsonb_path_exists``
+    with the values passed as variables (never spliced in): a list attribute matches when any
+    element does, and a value of another type never satisfies a comparison."""
+    if constraint.attribute == "category":
+        condition = "lower(i.category) = ANY(%s)"
+        values = [str(v).lower() for v in constraint.value]
+        return (condition if constraint.op == "in" else f"NOT ({condition})"), [values]
+    key = json.dumps(constraint.attribute)
+    if constraint.op == "is":
+        contains = "i.attributes @> %s::jsonb"
+        document = json.dumps({constraint.attribute: True})
+        return (contains if constraint.value else f"NOT ({contains})"), [document]
+    if constraint.op in ("in", "not_in"):
+        values = {f"v{n}": value for n, value in enumerate(constraint.value)}
+        test = " || ".join(f"@ == ${name}" for name in values) or "false"
+        condition = "jsonb_path_exists(i.attributes, %s::jsonpath, %s::jsonb)"
+        params = [f"lax $.{key} ? ({test})", json.dumps(values)]
+        return (condition if constraint.op == "in" else f"NOT ({condition})"), params
+    if constraint.op not in ("<=", ">=", "<", ">"):
+        raise ValueError(f"Unknown constraint operator {constraint.op!r}.")
+    path = f'lax $.{key} ? (@.type() == "number" && @ {constraint.op} $n)'
+    return "jsonb_path_exists(i.attributes, %s::jsonpath, %s::jsonb)", [
+        path,
+        json.dumps({"n": float(constraint.value)}),
+    ]
+
+
 def _search_sql(
     version: EmbeddingVersion,
     k: int,
@@ -410,13 +441,14 @@ def _search_sql(
     category: bool = False,
     max_price: bool = False,
     with_vectors: bool = False,
+    conditions: Sequence[str] = (),
 ) -> str:
     dim = int(version.dimension)
     where = ["v.version_id = %s"]
     if exclude:
         where.append("NOT (v.item_id = ANY(%s::bigint[]))")
     join = ""
-    if active_only or category or max_price:
+    if active_only or category or max_price or conditions:
         join = " JOIN llmrec_django_item i ON i.id = v.item_id"
     if active_only:
         where.append("i.is_active")
@@ -425,6 +457,7 @@ def _search_sql(
     if max_price:
         # Only numeric prices compare; an item without one does not satisfy a price ceiling.
         where.append("jsonb_typeof(i.attributes->'price') = 'number' AND (i.attributes->>'price')::float8 <= %s")
+    where.extend(f"({condition})" for condition in conditions)
     # relaxed_order (pgvector 0.8 iterative scans) may return rows slightly out of order, so the
     # outer query sorts the materialised candidates again.
     return (
@@ -453,12 +486,14 @@ def nearest_items_read(
     category: str | None = None,
     max_price: float | None = None,
     with_vectors: bool = False,
+    constraints: Sequence[Constraint] = (),
 ) -> Read[list[Neighbour]]:
     """``nearest_items`` as a read, to share a round trip with others (``reads.fetch``)."""
     array = finite_vector(vector)
     if len(array) != version.dimension:
         raise BadVector(f"Query vector must have {version.dimension} dimensions.")
-    if not exact and ef_search is None and active_only and category is None and max_price is None:
+    filtered = category is not None or max_price is not None or bool(constraints)
+    if not exact and ef_search is None and active_only and not filtered:
         matrix = vector_cache.matrix_for(version)
         if matrix is not None:  # exact, in this process (llmrec_django.database.vector_cache)
             found = [
@@ -468,7 +503,11 @@ def nearest_items_read(
             return Read(None, [], lambda _rows: found)
     literal = vector_literal(array)
     exclude = bool(exclude_item_ids)
-    sql = _search_sql(version, k, exclude, active_only, category is not None, max_price is not None, with_vectors)
+    conditions = [constraint_sql(constraint) for constraint in constraints]
+    sql = _search_sql(
+        version, k, exclude, active_only, category is not None, max_price is not None, with_vectors,
+        [condition for condition, _ in conditions],
+    )  # fmt: skip
     params: list = [literal, version.pk]
     if exclude:
         params.append(array_literal(map(int, exclude_item_ids)))
@@ -476,6 +515,8 @@ def nearest_items_read(
         params.append(category)
     if max_price is not None:
         params.append(float(max_price))
+    for _, values in conditions:
+        params.extend(values)
     params.append(literal)
     if exact:
         settings = {"enable_indexscan": "off"}
@@ -508,9 +549,11 @@ def nearest_items(
     category: str | None = None,
     max_price: float | None = None,
     with_vectors: bool = False,
+    constraints: Sequence[Constraint] = (),
 ) -> list[Neighbour]:
     """The ``k`` items of ``version`` closest (cosine) to ``vector`` (with their vectors when
-    ``with_vectors``: saves the caller reading them again).
+    ``with_vectors``: saves the caller reading them again) that satisfy ``constraints`` (a
+    request's hard constraints, ``core.intent``).
 
     Uses the version's HNSW index with iterative scans, so excluded, inactive or filtered-out
     items (``category``: exact name, case-insensitive; ``max_price``: numeric
@@ -532,6 +575,7 @@ def nearest_items(
             category=category,
             max_price=max_price,
             with_vectors=with_vectors,
+            constraints=constraints,
         )  # fmt: skip
     )[0]
 

@@ -7,9 +7,12 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from llmrec_django.core.attribute_schema import vocabulary_problems
 
 TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")
 
@@ -31,10 +34,21 @@ class Tenant(models.Model):
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="llmrec_tenants", help_text="Staff who may work on it."
     )
+    vocabulary = models.JSONField(
+        default=dict, blank=True,
+        help_text='What requests may call things, over LLMREC["INTENT"]: {"categories": {"films": ["movie", "电影"]}, '
+        '"attributes": {"age_rating": {"ordering": ["U", "PG", "12", "15", "18"], "ages": {"PG": 8}}}, '
+        '"values": {"horror": ["scary", "恐怖片"]}} (llmrec_django.core.attribute_schema).',
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name or self.slug
+
+    def clean(self) -> None:
+        problems = vocabulary_problems(self.vocabulary or {})
+        if problems:
+            raise ValidationError({"vocabulary": problems})
 
 
 class TenantQuerySet(models.QuerySet):

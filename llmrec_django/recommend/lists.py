@@ -18,6 +18,7 @@ import numpy as np
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
+from llmrec_django.core.intent import Constraint, Intent
 from llmrec_django.core.query_parsing import ParsedQuery
 from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.database.tenancy import resolve_tenant
@@ -64,6 +65,7 @@ class RecommendationList:
     ranking_model_id: int | None = None  # the blend that scored the list, if any
     timings_ms: dict[str, float] = field(default_factory=dict)
     query: ParsedQuery | None = None  # search only: the constraints read from the query
+    intent: Intent | None = None  # search and conversations: the request understood (core.intent)
     reranker_run_id: int | None = None  # the re-ranker's training run, when one re-ordered the list
     strategy: str = "default"  # the experiment arm's name when an arm served the list
     copy_generator: str | None = None  # the arm's copy generator (dotted path), if it names one
@@ -136,7 +138,12 @@ def resolve_item(item: Item | str, tenant: Tenant) -> Item:
     return _resolve(Item, item, tenant, UnknownItem, "item")
 
 
-def passes_filters(row: serving_data.ItemRow, category: str | None, attributes: Mapping[str, Any] | None) -> bool:
+def passes_filters(
+    row: serving_data.ItemRow,
+    category: str | None,
+    attributes: Mapping[str, Any] | None,
+    constraints: Sequence[Constraint] = (),
+) -> bool:
     if not row.is_active:
         return False
     if category and row.category.lower() != category.lower():
@@ -144,7 +151,7 @@ def passes_filters(row: serving_data.ItemRow, category: str | None, attributes: 
     for key, wanted in (attributes or {}).items():
         if (row.attributes or {}).get(key) != wanted:
             return False
-    return True
+    return all(constraint.holds(row.attributes, row.category) for constraint in constraints)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +176,7 @@ def finish_list(
     new_candidates: Sequence[int] = (),
     new_here: Collection[int] = frozenset(),
     explore: Sequence[int] = (),
+    constraints: Sequence[Constraint] = (),
 ) -> list[Recommendation]:
     """Rules, MMR, then k. ``new_candidates``: new items (``recommend/new_items.py``), best
     first, of which up to ``NEW_ITEM_SLOTS`` take the last places of the list unless it already
@@ -185,7 +193,7 @@ def finish_list(
     pin = {
         i: p
         for i, p in effects.pin.items()
-        if i in items and passes_filters(items[i], category, attributes) and i not in exclude
+        if i in items and passes_filters(items[i], category, attributes, constraints) and i not in exclude
     }
     ids, adjusted = ranking.apply_rules(ids, scores, boost=effects.boost, block=effects.block)
     adjusted_of = dict(zip(ids, adjusted.tolist(), strict=True))
@@ -261,15 +269,17 @@ def popular_list(
     attributes: Mapping[str, Any] | None = None,
     exclude: set[int] = frozenset(),
     max_price: float | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> RecommendationList:
-    """Time-decayed popularity, filtered, with rules; fills up with the newest items if needed."""
+    """Time-decayed popularity, filtered (``constraints``: a request's, ``core.intent``), with
+    rules; fills up with the newest items if needed."""
     popular = serving_data.popularity(tenant.pk)
     wanted = k + len(exclude) + int(llmrec_settings.CANDIDATES_PER_SOURCE)
     candidate_ids = [i for i in popular if i not in exclude]
     items = serving_data.load_items(tenant.pk, candidate_ids[: max(wanted * 3, 200)])
 
     def ok(row: serving_data.ItemRow) -> bool:
-        if not passes_filters(row, category, attributes):
+        if not passes_filters(row, category, attributes, constraints):
             return False
         if max_price is not None:
             price = (row.attributes or {}).get("price")

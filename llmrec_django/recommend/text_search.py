@@ -1,5 +1,6 @@
-"""Natural-language search: the query parsed into words, a category, price and attribute filters
-(``core.query_parsing``), encoded, searched with those filters, and personalised for a known user."""
+"""Natural-language search: the request understood against the catalogue (``core.intent``: a
+category, hard constraints, context, soft words), the soft words encoded, searched with the
+constraints as filters, and personalised for a known user."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import numpy as np
 
 from llmrec_django.catalogue import embedding
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core.intent import CHEAP_WORDS, Intent, parse_intent
 from llmrec_django.core.interest import normalise
-from llmrec_django.core.query_parsing import ParsedQuery, parse_query
+from llmrec_django.core.query_parsing import ParsedQuery
 from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Tenant, UserProfile
@@ -54,10 +56,15 @@ def search(
 ) -> RecommendationList:
     """Items matching a free-text query, in any language the encoder reads.
 
-    The query's vector is blended with the user's interest vector (``SEARCH_QUERY_WEIGHT``) when a
-    user is given; a price ceiling ("under $50", "50元以下"), "cheap" (bottom price tercile) and
-    a category named in the query are applied as filters. The query is remembered in the user's
-    ``recent_queries``. A user who turned personalisation off is searched for like a visitor.
+    The query is understood against the tenant's catalogue (``core.intent``): its category,
+    hard constraints (numbers, values, negations, "cheap", "recent", "for my 8-year-old") go to
+    the vector search as filters, so every item listed satisfies them; the rest of the words
+    (never a negated one) make the query vector, blended with the user's interest vector
+    (``SEARCH_QUERY_WEIGHT``) when a user is given. Context words ("tonight", "rainy") join
+    the request's context. ``result.intent`` holds what was understood; if the request cannot
+    be understood, it is searched as plain text and ``result.reason`` says so. The query is
+    remembered in the user's ``recent_queries``. A user who turned personalisation off is
+    searched for like a visitor.
     """
     timer = Timer()
     limit_blas_threads()
@@ -69,22 +76,21 @@ def search(
     profile = resolve_user(user, tenant) if user is not None else None
     if profile is not None and not profile.personalisation_enabled:
         profile = None  # searches like a visitor: no taste blended in, the query not remembered
-    context = request_context(context)
-    parsed = parse_query(query, serving_data.categories(tenant.pk))
-    max_price = parsed.max_price
-    if max_price is None and parsed.cheap:
-        max_price = serving_data.cheap_price_ceiling(tenant.pk, parsed.category)
-    if profile is not None:
-        if remember:
-            _remember_query(profile, query)
+    intent, understood = understand(query, tenant.pk)
+    context = {**intent.context, **request_context(context)}
+    parsed = _parsed_query(intent, tenant.pk)
+    if profile is not None and remember:
+        _remember_query(profile, query)
     timer.lap("parse")
 
     version = serving_state(tenant.pk).version
-    common = dict(k=k, version=version, timer=timer, context=context, category=parsed.category, max_price=max_price)
+    constraints = intent.constraints
+    common = dict(k=k, version=version, timer=timer, context=context, constraints=constraints)
     if version is None:
-        return _with_query(popular_list(tenant, reason="no active embedding version", **common), parsed)
+        return _with_intent(popular_list(tenant, reason="no active embedding version", **common), parsed, intent)
     try:
-        vector = np.asarray(embedding.encoder_for(version).encode([query])[0], dtype=np.float32)
+        text = vector_text(intent)
+        vector = np.asarray(embedding.encoder_for(version).encode([text])[0], dtype=np.float32)
         if vector.shape != (version.dimension,):
             raise ValueError(f"encoder gives vectors of shape {vector.shape}, the version holds {version.dimension}-d")
         if not np.all(np.isfinite(vector)):
@@ -92,7 +98,7 @@ def search(
     except Exception as exc:  # noqa: BLE001 - any encoder trouble means: answer from popularity
         logger.warning("Encoding the query failed for tenant %s: %s", tenant.slug, exc)
         result = popular_list(tenant, reason=f"the encoder failed ({type(exc).__name__}: {exc})", **common)
-        return _with_query(result, parsed)
+        return _with_intent(result, parsed, intent)
     weight = float(llmrec_settings.SEARCH_QUERY_WEIGHT)
     n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE) // 4
     try:
@@ -102,40 +108,73 @@ def search(
             blended = normalise(weight * vector + (1 - weight) * user_vec)
             vector = vector if blended is None else blended
         timer.lap("encode")
-        found = vectorstore.nearest_items(version, vector, n, category=parsed.category, max_price=max_price)
+        found = vectorstore.nearest_items(version, vector, n, constraints=constraints)
     except vectorstore.READ_ERRORS as exc:
-        return _with_query(vectors_failed_list(tenant, exc, **common), parsed)
+        return _with_intent(vectors_failed_list(tenant, exc, **common), parsed, intent)
     ids = [nb.item_id for nb in found]
     items = serving_data.load_items(tenant.pk, ids)
-    described = (
-        parsed.describe() if max_price is None or parsed.max_price is not None else _cheap_words(parsed, max_price)
-    )
-    explanation = f'Matches "{query}"' + (f" ({described})" if described else "")
+
+    def explanation(item_id: int) -> str:
+        row = items.get(item_id)
+        met = intent.satisfied(row.attributes, row.category) if row is not None else []
+        return f"{', '.join(met)}: as you asked" if met else f'Matches "{query}"'
+
     recs = finish_list(
         tenant,
         ids,
         np.array([nb.score for nb in found]),
         [("search",)] * len(ids),
-        dict.fromkeys(ids, explanation),
+        explanation,
         items,
         k=k,
         context=context,
-        category=parsed.category,
+        category=None,
         attributes=None,
         exclude=set(),
+        constraints=constraints,
     )
     timer.lap("search")
     result = RecommendationList(items=recs, source="search", version_id=version.pk, k=k, timings_ms=timer.done())
-    return _with_query(result, parsed)
+    if not understood:
+        result.reason = "the request could not be understood; searched as plain text"
+    elif not recs and constraints:
+        result.reason = f"no item satisfies all of: {intent.describe()}"
+    return _with_intent(result, parsed, intent)
 
 
-def _cheap_words(parsed: ParsedQuery, ceiling: float) -> str:
-    parts = [f"cheap: under ${ceiling:.2f}"]
-    if parsed.category:
-        parts.append(f"in {parsed.category}")
-    return ", ".join(parts)
+def understand(text: str, tenant_id: int) -> tuple[Intent, bool]:
+    """The intent of ``text`` for the tenant's catalogue, and whether it could be understood (a
+    failing parser leaves plain text: no constraints, the words as they are)."""
+    try:
+        return parse_intent(text, serving_data.catalogue_schema(tenant_id)), True
+    except Exception:  # noqa: BLE001 - a request is still answered, as plain text
+        logger.exception("Could not understand a request for tenant %s; searching it as plain text.", tenant_id)
+        return Intent(text=text, soft_text=text), False
 
 
-def _with_query(result: RecommendationList, parsed: ParsedQuery) -> RecommendationList:
+def vector_text(intent: Intent) -> str:
+    """What the query vector is made of: the soft words and the values asked for (never the
+    ones the request excludes: "nothing scary" must not pull towards scary)."""
+    wanted = [str(v) for c in intent.constraints if c.op == "in" for v in c.value[:3]]
+    text = " ".join(dict.fromkeys([intent.soft_text, *wanted])).strip()
+    return text or intent.text
+
+
+def _parsed_query(intent: Intent, tenant_id: int) -> ParsedQuery:
+    """The intent's category and price ceiling in the older ``ParsedQuery`` shape (the API's
+    ``query`` field)."""
+    ceiling = [c for c in intent.constraints if c.attribute == "price" and c.op in ("<=", "<")]
+    cheap = any(any(w in c.words for w in CHEAP_WORDS) for c in ceiling)
+    return ParsedQuery(
+        text=intent.text,
+        max_price=None if not ceiling or cheap else float(ceiling[0].value),
+        cheap=cheap,
+        category=intent.category,
+        matched=tuple(c.words for c in intent.constraints),
+    )
+
+
+def _with_intent(result: RecommendationList, parsed: ParsedQuery, intent: Intent) -> RecommendationList:
     result.query = parsed
+    result.intent = intent
     return result
