@@ -392,8 +392,20 @@ class ConversationStartSerializer(ContextFields):
 
 
 class ConversationMessageSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=2000, help_text='e.g. "something lighter, less violent".')
+    message = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text='e.g. "something lighter, less violent"; may be empty when drop is given.',
+    )  # fmt: skip
+    drop = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list, max_length=20,
+        help_text='Attributes whose constraints to remove first (a chip the user closed), e.g. ["price", "category"].',
+    )  # fmt: skip
     k = KField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("message", "").strip() and not attrs.get("drop"):
+            raise serializers.ValidationError("Give a message, or constraints to drop.")
+        return attrs
 
 
 class ConversationFeedbackSerializer(serializers.Serializer):
@@ -428,6 +440,7 @@ class ConversationSessionSerializer(serializers.Serializer):
     version_id = serializers.IntegerField(allow_null=True)
     category = serializers.CharField(allow_blank=True)
     max_price = serializers.FloatField(allow_null=True)
+    intent = serializers.JSONField(help_text="What the conversation asks for so far (as in a list's intent).")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

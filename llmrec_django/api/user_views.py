@@ -221,7 +221,8 @@ class ConversationMessageView(_ConversationView):
     )
     def post(self, request, pk: int):
         data = self.body(s.ConversationMessageSerializer)
-        return _turn_response(conversations.send_message(self.session(pk), data["message"], k=data.get("k")))
+        turn = conversations.send_message(self.session(pk), data["message"], k=data.get("k"), drop=data["drop"])
+        return _turn_response(turn)
 
 
 class ConversationFeedbackView(_ConversationView):

@@ -395,7 +395,7 @@ def _relative_mentions(p: _Parse) -> None:
     years = [a for a in _numeric_attributes(p.schema) if a.is_year()]
     price = _price_attribute(p.schema)
     these = _any(p.text, THESE_WORDS) is not None or bool(re.search(r"cheaper ones|newer ones|更便宜|更新", p.text))
-    shown_prices = sorted(float(v) for v in (s.get(price.name) for s in p.shown) if price and _plain_number(v))
+    shown_prices = sorted(float(v) for v in (s.get(price.name) for s in p.shown) if _plain_number(v)) if price else []
     if price is not None and (span := _any(p.text, CHEAP_WORDS)) and p.free(span):
         p.take(span)
         if these and shown_prices and ("cheaper" in p.text or "更便宜" in p.text):
@@ -535,6 +535,47 @@ def parse_intent(text: str, schema: CatalogueSchema, *, shown: Sequence[Mapping[
     _relative_mentions(p)
     _context_mentions(p)
     return Intent(text=text, constraints=tuple(p.constraints), soft_text=_soft_text(p, text), context=p.context)
+
+
+def intent_from_dict(data: Mapping[str, Any] | None) -> Intent | None:
+    """The ``Intent`` that ``Intent.to_dict`` stored (a conversation's), or None; malformed parts
+    are left out."""
+    if not isinstance(data, Mapping) or not data:
+        return None
+    constraints = []
+    for raw in data.get("constraints") or ():
+        if not isinstance(raw, Mapping) or raw.get("op") not in ("in", "not_in", "<=", ">=", "<", ">", "is"):
+            continue
+        value = raw.get("value")
+        if raw["op"] in ("in", "not_in") and not isinstance(value, list):
+            continue
+        if raw["op"] in ("<=", ">=", "<", ">") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            continue
+        constraints.append(
+            Constraint(
+                str(raw.get("attribute", "")),
+                raw["op"],
+                value,
+                str(raw.get("words", "")),
+                str(raw.get("source", "rule")),
+                bool(raw.get("relative", False)),
+            )  # fmt: skip
+        )
+    context = (
+        {str(k): str(v) for k, v in (data.get("context") or {}).items()}
+        if isinstance(data.get("context"), Mapping)
+        else {}
+    )
+    return Intent(
+        text=str(data.get("text", "")), constraints=tuple(constraints), soft_text=str(data.get("soft_text", "")),
+        context=context,
+    )  # fmt: skip
+
+
+def without(intent: Intent, attributes: Sequence[str]) -> Intent:
+    """``intent`` with the constraints on ``attributes`` removed (a chip the user closed)."""
+    dropped = set(attributes)
+    return replace(intent, constraints=tuple(c for c in intent.constraints if c.attribute not in dropped))
 
 
 DROP_WORDS = (

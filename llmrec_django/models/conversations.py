@@ -25,6 +25,10 @@ class ConversationSession(models.Model):
     disliked_item_ids = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=255, blank=True, help_text="Category named in a message, as a filter.")
     max_price = models.FloatField(null=True, blank=True, help_text="Price ceiling named in a message.")
+    intent = models.JSONField(
+        default=dict, blank=True,
+        help_text="What the conversation asks for so far (core.intent): constraints, context, soft words.",
+    )  # fmt: skip
     context = models.JSONField(default=dict, blank=True, help_text="device, time_of_day, location of the start.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

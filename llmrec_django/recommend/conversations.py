@@ -40,12 +40,14 @@ from django.db import transaction
 from llmrec_django.catalogue import embedding, events
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.conversation import rocchio, split_message
-from llmrec_django.core.query_parsing import ParsedQuery, parse_query
+from llmrec_django.core.intent import Intent, intent_from_dict, merge_intents, parse_intent, without
+from llmrec_django.core.query_parsing import ParsedQuery
 from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.models import ConversationSession, ConversationTurn, EmbeddingVersion, Item, UserProfile
 from llmrec_django.recommend import serving
 from llmrec_django.recommend.for_user import recommend_for_user
 from llmrec_django.recommend.lists import Recommendation, RecommendationList, recommend_for_vector
+from llmrec_django.recommend.text_search import vector_text
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def conversation_reply(
     message: str = "",
     wanted: str = "",
     unwanted: Sequence[str] = (),
-    parsed: ParsedQuery | None = None,
+    parsed: ParsedQuery | Intent | None = None,
     liked_titles: Sequence[str] = (),
     disliked_titles: Sequence[str] = (),
     fallback_reason: str | None = None,
@@ -96,6 +98,8 @@ def conversation_reply(
     the template uses).
     """
     if not items:
+        if isinstance(parsed, Intent) and parsed.constraints:
+            return f"Nothing new is {parsed.describe()}. Drop one of these, or describe it differently."
         return "I have nothing new to show for that. Try describing it differently."
     picks = _quoted_titles(items)
     if kind == ConversationTurn.Kind.FEEDBACK:
@@ -106,7 +110,7 @@ def conversation_reply(
             noted.append("less like " + ", ".join(f'"{t}"' for t in disliked_titles[:3]))
         lead = f"Noted: {' and '.join(noted)}. " if noted else ""
         return f"{lead}Here are picks in that direction: {picks}."
-    if message:
+    if message or (isinstance(parsed, Intent) and parsed.constraints):
         asked = []
         if wanted:
             asked.append(f'for "{wanted}"')
@@ -161,21 +165,40 @@ def _set_query(session: ConversationSession, vector: np.ndarray | None) -> None:
 class MessageParts:
     wanted: str = ""
     unwanted: list[str] = field(default_factory=list)
-    parsed: ParsedQuery | None = None
+    parsed: Intent | None = None  # the conversation's intent after the message
     problem: str | None = None  # why the message could not move the query vector
 
 
+def _shown_attributes(session: ConversationSession, last: int = 10) -> list[dict]:
+    """The attributes of the items shown last ("cheaper than these")."""
+    ids = list(session.shown_item_ids or [])[-last:]
+    rows = serving_data.load_items(session.tenant_id, ids) if ids else {}
+    return [rows[i].attributes or {} for i in ids if i in rows]
+
+
+def _set_intent(session: ConversationSession, intent: Intent) -> None:
+    """Store the conversation's intent, and its category and price ceiling in the older fields."""
+    session.intent = intent.to_dict()
+    session.category = intent.category or ""
+    ceilings = [float(c.value) for c in intent.constraints if c.attribute == "price" and c.op in ("<=", "<")]
+    session.max_price = min(ceilings) if ceilings else None
+
+
 def _apply_message(session: ConversationSession, message: str) -> MessageParts:
-    """Blend the message into the session (vector and filters); returns its parts."""
-    parsed = parse_query(message, serving_data.categories(session.tenant_id))
-    if parsed.category:
-        session.category = parsed.category
-    if parsed.max_price is not None:
-        session.max_price = parsed.max_price
-    elif parsed.cheap:
-        session.max_price = serving_data.cheap_price_ceiling(session.tenant_id, session.category or None)
+    """Blend the message into the session (intent and vector); returns its parts."""
+    schema = serving_data.catalogue_schema(session.tenant_id)
+    try:
+        turn = parse_intent(message, schema, shown=_shown_attributes(session))
+    except Exception:  # noqa: BLE001 - the turn still moves the vector, as plain text
+        logger.exception("Could not understand a conversation message (session %s).", session.pk)
+        turn = Intent(text=message, soft_text=message)
+    _set_intent(session, merge_intents(intent_from_dict(session.intent), turn, schema))
     wanted, unwanted = split_message(message)
-    parts = MessageParts(wanted, unwanted, parsed)
+    if turn.constraints:  # the soft words, never the excluded values ("no horror" must not pull to horror)
+        wanted = vector_text(turn)
+        excluded = {str(v).lower() for c in turn.constraints if c.op == "not_in" for v in c.value}
+        unwanted = [u for u in unwanted if u.lower() not in excluded]
+    parts = MessageParts(wanted, unwanted, intent_from_dict(session.intent))
     version = _live_version(session)
     texts = ([wanted] if wanted else []) + unwanted
     if version is None or not texts:
@@ -225,6 +248,7 @@ def _answer(
     exclude = set(session.shown_item_ids) | set(session.liked_item_ids) | set(session.disliked_item_ids) | set(consumed)
     version = _live_version(session)
     query = _query(session)
+    intent = intent_from_dict(session.intent)
     if version is not None and query is not None and len(query) == version.dimension:
         explanation = f'Matches "{message}"' if message else "Close to what you liked in this conversation"
         result = recommend_for_vector(
@@ -232,9 +256,8 @@ def _answer(
             version=version,
             k=k,
             exclude=exclude,
-            category=session.category or None,
-            max_price=session.max_price,
-            context=session.context,
+            constraints=intent.constraints if intent else (),
+            context={**(intent.context if intent else {}), **session.context},
             explanation=explanation,
         )
     else:
@@ -275,6 +298,7 @@ def _answer(
         source=result.source,
         reason="; ".join(r for r in (result.reason, parts.problem) if r),
     )
+    result.intent = intent
     return TurnResult(session=session, turn=turn, recommendations=result, reply=reply)
 
 
@@ -321,14 +345,21 @@ def _locked(session: ConversationSession) -> ConversationSession:
     )
 
 
-def send_message(session: ConversationSession, message: str, *, k: int | None = None) -> TurnResult:
-    """Blend ``message`` into the session and answer."""
+def send_message(
+    session: ConversationSession, message: str, *, k: int | None = None, drop: Sequence[str] = ()
+) -> TurnResult:
+    """Blend ``message`` into the session and answer; ``drop`` removes the constraints on those
+    attributes first ("category", "price" ...: a chip the user closed; a message may then be empty)."""
     message = _clean_message(message)
-    if not message:
+    if not message and not drop:
         raise ConversationError("The message is empty.")
     with transaction.atomic():
         session = _locked(session)
-        parts = _apply_message(session, message)
+        if drop:
+            current = intent_from_dict(session.intent)
+            if current is not None:
+                _set_intent(session, without(current, [str(name) for name in drop]))
+        parts = _apply_message(session, message) if message else MessageParts(parsed=intent_from_dict(session.intent))
         return _answer(session, ConversationTurn.Kind.MESSAGE, k=k, message=message, parts=parts)
 
 

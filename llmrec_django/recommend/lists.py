@@ -349,6 +349,12 @@ def vectors_failed_list(tenant: Tenant, exc: Exception, **common: Any) -> Recomm
 # For a query vector (conversations)
 
 
+def _met(constraints: Sequence[Constraint], row: serving_data.ItemRow | None) -> str:
+    """ "PG, year over 2020, comedy: as you asked" for an item meeting a request's constraints."""
+    met = [c.describe() for c in constraints if row is not None and c.holds(row.attributes, row.category)]
+    return f"{', '.join(met)}: as you asked" if met else ""
+
+
 def recommend_for_vector(
     vector: np.ndarray,
     *,
@@ -360,9 +366,11 @@ def recommend_for_vector(
     context: Mapping[str, Any] | None = None,
     explanation: str = "Matches what you asked for",
     source: str = "conversation",
+    constraints: Sequence[Constraint] = (),
 ) -> RecommendationList:
-    """The items of ``version`` nearest to ``vector`` (a conversation's query), with the usual
-    filters, rules and diversity; the popularity list when nothing is near enough."""
+    """The items of ``version`` nearest to ``vector`` (a conversation's query) that satisfy
+    ``constraints`` (``core.intent``), with the usual filters, rules and diversity; the
+    popularity list when nothing is near enough. An item meeting constraints says so."""
     timer = Timer()
     limit_blas_threads()
     tenant = version.tenant
@@ -370,13 +378,14 @@ def recommend_for_vector(
     exclude = {int(i) for i in exclude}
     context = request_context(context)
     common = dict(
-        k=k, version=version, timer=timer, context=context, category=category, exclude=exclude, max_price=max_price
-    )
+        k=k, version=version, timer=timer, context=context, category=category, exclude=exclude, max_price=max_price,
+        constraints=constraints,
+    )  # fmt: skip
     n = k + int(llmrec_settings.CANDIDATES_PER_SOURCE)
     try:
         found = vectorstore.nearest_items(
             version, vector, n, exclude_item_ids=sorted(exclude), category=category, max_price=max_price,
-            with_vectors=True,
+            with_vectors=True, constraints=constraints,
         )  # fmt: skip
     except vectorstore.READ_ERRORS as exc:
         return vectors_failed_list(tenant, exc, **common)
@@ -390,7 +399,7 @@ def recommend_for_vector(
         ids,
         np.array([nb.score for nb in found]),
         [(source,)] * len(ids),
-        dict.fromkeys(ids, explanation),
+        {i: _met(constraints, items.get(i)) or explanation for i in ids},
         items,
         k=k,
         context=context,
@@ -398,6 +407,7 @@ def recommend_for_vector(
         attributes=None,
         exclude=exclude,
         vectors={nb.item_id: nb.vector for nb in found},
+        constraints=constraints,
     )
     timer.lap("rules_mmr")
     return RecommendationList(items=recs, source=source, version_id=version.pk, k=k, timings_ms=timer.done())

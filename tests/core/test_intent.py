@@ -137,11 +137,16 @@ def test_a_conversation_keeps_replaces_and_drops_constraints(shop):
     assert not [c for c in anything.constraints if c.attribute == "year"]
 
 
-@given(st.text(max_size=300))
-def test_any_text_gives_an_intent_whose_constraints_name_the_catalogue(text):
-    rows = shop_rows()
+SHOWN = st.lists(
+    st.dictionaries(st.sampled_from(["price", "year", "genre"]), st.one_of(st.floats(), st.text(), st.none()))
+)
+
+
+@given(st.text(max_size=300), SHOWN, st.booleans())
+def test_any_text_gives_an_intent_whose_constraints_name_the_catalogue(text, shown, with_price):
+    rows = [(c, {k: v for k, v in a.items() if with_price or k != "price"}) for c, a in shop_rows()]
     schema = learn_schema(sorted({c for c, _ in rows}), rows, DECLARED)
-    intent = parse_intent(text, schema)
+    intent = parse_intent(text, schema, shown=shown)
     for constraint in intent.constraints:
         assert constraint.attribute == "category" or constraint.attribute in schema.attributes
         assert constraint.op in {"in", "not_in", "<=", ">=", "<", ">", "is"}

@@ -104,7 +104,15 @@ def test_the_first_hour_of_a_shopper_and_of_the_sites_owner(browser, live_server
     assert INTEREST_OF[suggested[0]] == "funny", suggested
     page.locator(".chat-item .like").first.click()
     page.wait_for_function("document.querySelectorAll('.bubble.bot').length >= 2")
+    # What was asked shows as chips; closing one drops it.
+    page.fill(".chat-form input[name=message]", "funny films under $10")
+    page.click(".chat-form button")
+    page.wait_for_function("document.querySelectorAll('.bubble.bot').length >= 3")
+    assert sorted(page.locator(".chat-intent .chip").all_inner_texts()) == ["films ×", "price under 10 ×"]
     shoot(page, "4-chat")
+    page.click(".chat-intent .chip[data-attribute=price] .chip-drop")
+    page.wait_for_function("document.querySelectorAll('.bubble.bot').length >= 4")
+    assert page.locator(".chat-intent .chip").all_inner_texts() == ["films ×"]
     assert not errors, errors
     context.close()
 

@@ -2,7 +2,9 @@
  * The example shop's conversational page: plain JavaScript on the conversations API.
  * POST conversations/ starts a session with the first message; later messages go to
  * conversations/{id}/messages/ and Like / Not for me to conversations/{id}/feedback/ (stored as like and
- * dislike events), each asking for k items (data-k). Each answer is {reply, recommendations: {items: [...]}}.
+ * dislike events), each asking for k items (data-k). Each answer is {reply, recommendations: {items: [...],
+ * intent: {constraints: [...]}}}: the constraints show as chips above the input, and closing one
+ * posts {drop: [attribute]} to remove it.
  */
 (function () {
   "use strict";
@@ -75,8 +77,41 @@
     return card;
   }
 
+  // What the conversation asks for so far, as chips; closing one drops that constraint.
+  var chips = document.createElement("div");
+  chips.className = "chat-intent";
+  chips.setAttribute("aria-label", "What you asked for");
+  form.parentNode.insertBefore(chips, form);
+
+  function showIntent(intent) {
+    chips.textContent = "";
+    ((intent && intent.constraints) || []).forEach(function (constraint) {
+      var chip = document.createElement("span");
+      chip.className = "chip";
+      chip.dataset.attribute = constraint.attribute;
+      chip.textContent = constraint.text + " ";
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "chip-drop";
+      close.setAttribute("aria-label", "Drop " + constraint.text);
+      close.textContent = "\u00d7";
+      close.addEventListener("click", function () { drop(constraint); });
+      chip.appendChild(close);
+      chips.appendChild(chip);
+    });
+  }
+
+  function drop(constraint) {
+    if (!sessionId) { return; }
+    add("me", "Drop \u201c" + constraint.text + "\u201d");
+    busy(true);
+    post(urlFor(root.dataset.messageUrl, sessionId), { message: "", drop: [constraint.attribute], k: k })
+      .then(answer, fail).finally(function () { busy(false); });
+  }
+
   function answer(data) {
     sessionId = data.session.id;
+    showIntent(data.recommendations && data.recommendations.intent);
     var bubble = add("bot", data.reply);
     var items = (data.recommendations && data.recommendations.items) || [];
     if (items.length) {
