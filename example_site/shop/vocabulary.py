@@ -36,6 +36,9 @@ SHOP_INTENT = {
         "comfort_temp_c": {"names": ["degrees", "°c", "度"]},
         "weight_grams": {"names": ["grams", "g", "克"]},
         "volume_litres": {"names": ["litres", "liters", "l", "升"]},
+        "waterproof": {"names": ["防水"]},
+        "rechargeable": {"names": ["可充电", "充电"]},
+        "carbon_plate": {"names": ["carbon plate", "碳板"]},
     },
     "VALUES": {
         "horror": ["scary", "frightening", "恐怖", "恐怖片"],
@@ -61,6 +64,7 @@ SHOP_INTENT = {
         "trail": ["off-road", "越野"],
         "road": ["pavement", "公路"],
         "mountain": ["alpine", "山地"],
+        "camp": ["camping", "露营"],
         "budget": ["entry-level", "入门"],
         "premium": ["高端"],
         "down": ["羽绒"],

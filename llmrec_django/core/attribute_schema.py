@@ -39,6 +39,17 @@ MAX_ENUM_VALUES = 200
 MAX_VALUE_CHARS = 40
 # Attributes present on fewer items than this share are ignored (a stray key on one item).
 MIN_SHARE = 0.01
+# Text attributes with more distinct values than an enum are names (authors, brands) up to this.
+MAX_OPEN_VALUES = 50_000
+
+
+def _looks_like_names(counter: Counter) -> bool:
+    """Whether text values are names one could type (short, mostly capitalised or CJK words),
+    not sentences or codes."""
+    sample = [v for v, _ in counter.most_common(200)]
+    capitalised = sum(1 for v in sample if v[:1].isupper() or re.search(r"[\u3000-\u9fff]", v))
+    short = sum(1 for v in sample if len(v.split()) <= 5)
+    return capitalised >= 0.6 * len(sample) and short >= 0.9 * len(sample)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class Attribute:
     count: int  # items that have it
     values: tuple[str, ...] = ()  # enum: most common first
     multi: bool = False  # enum: the items hold lists of values
+    # enum: names rather than a short list (authors, directors, brands: many values, few repeats),
+    # matched only where a value appears whole in a request
+    open: bool = False
     minimum: float | None = None
     maximum: float | None = None
     quartiles: tuple[float, float, float] | None = None
@@ -232,7 +246,15 @@ def learn_schema(
         elif key in texts:
             counter = texts[key]
             repeated = sum(1 for c in counter.values() if c > 1)
-            if len(counter) <= MAX_ENUM_VALUES and (repeated >= 0.5 * len(counter) or len(counter) <= 12):
+            named = len(counter) <= MAX_OPEN_VALUES and _looks_like_names(counter)
+            if named and not (
+                len(counter) <= MAX_ENUM_VALUES and (repeated >= 0.5 * len(counter) or len(counter) <= 12)
+            ):
+                attributes[key] = Attribute(
+                    kind="enum", values=tuple(v for v, _ in counter.most_common()), multi=key in lists, open=True,
+                    **common,
+                )  # fmt: skip
+            elif len(counter) <= MAX_ENUM_VALUES and (repeated >= 0.5 * len(counter) or len(counter) <= 12):
                 ordering = tuple(str(v) for v in spec.get("ordering") or () if str(v) in counter)
                 ages = {
                     str(v): float(a)

@@ -36,8 +36,16 @@ NEGATORS_EN = ("no", "not", "without", "nothing", "never", "avoid", "except", "a
 NEGATORS_ZH = ("不要", "不想", "不看", "别", "没有", "除了", "不是", "不", "少点", "少一点", "无")
 _CLAUSE_END = re.compile(r"[,;.!?，；。！？]|\bbut\b|\band\b|但是|而且")
 
-BELOW = r"under|below|less than|cheaper than|up to|at most|max(?:imum)?|no more than|not more than|<=?|before|until"
-ABOVE = r"over|above|more than|at least|min(?:imum)?|from|after|since|newer than|>=?|starting at"
+BELOW = (
+    r"under|below|less than|cheaper than|shorter than|fewer than|lighter than|smaller than|older than|"
+    r"up to|at most|max(?:imum)?|no more than|not more than|<=?|before|until"
+)
+ABOVE = (
+    r"over|above|more than|longer than|heavier than|larger than|bigger than|newer than|more expensive than|"
+    r"at least|min(?:imum)?|from|after|since|>=?|starting at"
+)
+_STRICT = re.compile(r"(?:before|until|older than|\w+er than|less than|under|below|after|over|above|more than)")
+_FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 BELOW_ZH = r"低于|不超过|不到|少于|以内|以下|之内|以前|之前|前"
 ABOVE_ZH = r"高于|超过|至少|以上|以后|之后|起"
 CURRENCY = ("$", "€", "£", "¥", "usd", "eur", "gbp", "dollar", "dollars", "euro", "euros", "pound", "pounds", "元", "块", "美元", "rmb")  # fmt: skip
@@ -243,41 +251,53 @@ class _Parse:
         self.constraints.append(constraint)
 
 
-def _category_mentions(p: _Parse) -> None:
-    words: dict[str, list[str]] = {}
+def _named_near(p: _Parse, attribute: Attribute, start: int) -> bool:
+    """Whether one of ``attribute``'s names comes just before ``start`` ("rated 15")."""
+    before = p.text[max(0, start - 14) : start]
+    return any(_find(before, name) for name in attribute.names)
+
+
+def _name_mentions(p: _Parse) -> None:
+    """Categories and attribute values named in the request, longest first (so "电子书", an
+    ebook, before "书", books); one span naming several values (a word declared for each) asks
+    for any of them."""
+    found: dict[tuple[tuple[int, int], str], list] = {}  # (span, attribute) -> [length, priority, count, values]
+
+    def mention(span: tuple[int, int], attribute: str, value: str, priority: int, count: int) -> None:
+        entry = found.setdefault((span, attribute), [span[1] - span[0], priority, count, []])
+        entry[1] = min(entry[1], priority)
+        if value not in entry[3]:
+            entry[3].append(value)
+
     for category in p.schema.categories:
         low = category.lower()
-        words[category] = [low, _singular(low), *p.schema.value_words.get(low, ())]
-    mentions = []
-    for category, phrases in words.items():
-        for phrase in phrases:
+        for phrase in {low, _singular(low), *p.schema.value_words.get(low, ())}:
             for span in _find(p.text, phrase):
-                mentions.append((span[1] - span[0], span, category))
-    for _, span, category in sorted(mentions, key=lambda m: (-m[0], m[1])):
-        if p.free(span):
-            p.take(span)
-            op = "not_in" if _negated(p.text, span[0]) else "in"
-            p.add(Constraint("category", op, [category], p.text[span[0] : span[1]]))
-
-
-def _value_mentions(p: _Parse) -> None:
-    mentions = []
+                mention(span, "category", category, 0, 10**9)
     for attribute in p.schema.attributes.values():
         if attribute.kind != "enum":
             continue
         for value in attribute.values:
             low = value.lower()
             phrases = [(word, 1) for word in p.schema.value_words.get(low, ())]
-            if len(low) > 2 or _CJK.search(low):  # "en", "m": codes, only through declared words
-                phrases.append((low, 0))  # the value itself before a word declared for another
-            for phrase, declared in phrases:
+            if attribute.open:
+                if len(low) >= 4 and low in p.text:
+                    phrases.append((low, 0))
+            elif len(low) > 2 or _CJK.search(low) or value != low:  # "PG", "U"; not codes such as "en"
+                phrases.append((low, 0))
+            elif low.isdigit():
+                phrases.append((low, 2))  # "12", "15": only right after the attribute's name
+            for phrase, priority in phrases:
                 for span in _find(p.text, phrase):
-                    mentions.append((span[1] - span[0], declared, -attribute.count, span, attribute.name, value))
-    for *_, span, name, value in sorted(mentions, key=lambda m: (-m[0], m[1], m[2], m[3])):
+                    if priority == 2 and not _named_near(p, attribute, span[0]):
+                        continue
+                    mention(span, attribute.name, value, min(priority, 1), attribute.count)
+    ordered = sorted(found.items(), key=lambda e: (-e[1][0], e[1][1], -e[1][2], e[0][0]))
+    for (span, attribute), (_, _, _, values) in ordered:
         if p.free(span):
             p.take(span)
             op = "not_in" if _negated(p.text, span[0]) else "in"
-            p.add(Constraint(name, op, [value], p.text[span[0] : span[1]]))
+            p.add(Constraint(attribute, op, values, p.text[span[0] : span[1]]))
 
 
 def _boolean_mentions(p: _Parse) -> None:
@@ -296,16 +316,29 @@ def _numeric_attributes(schema: CatalogueSchema) -> list[Attribute]:
 
 
 def _attribute_near(p: _Parse, start: int, end: int, number: float, money: bool) -> Attribute | None:
-    """The numeric attribute a number at ``start:end`` is about: one named or with a unit right
-    after or before it, money for a price, a year for a year-like number, else the only one whose
-    range holds it."""
-    numeric = _numeric_attributes(p.schema)
-    after, before = p.text[end : end + 25], p.text[max(0, start - 25) : start]
+    """The numeric attribute a number at ``start:end`` is about: the one named (or with a unit)
+    closest to it, in its words or just around them; money for a price; a year-like number for
+    a year; else the one attribute whose range holds it (among those the request names, if any)."""
+    numeric = [a for a in _numeric_attributes(p.schema) if _plausible(a, number)]
+    # Around the number, but not across another number ("after 2010 over 350 pages").
+    window_start, window_end = max(0, start - 32), min(len(p.text), end + 25)
+    digits_before = [m.end() for m in re.finditer(r"\d", p.text[window_start:start])]
+    if digits_before:
+        window_start += digits_before[-1]
+    digit_after = re.search(r"\d", p.text[end:window_end])
+    if digit_after:
+        window_end = end + digit_after.start()
+    best: tuple[int, Attribute] | None = None
     for attribute in numeric:
         words = [*attribute.names, *attribute.units, *(n.split()[-1] for n in attribute.names if " " in n)]
         for word in words:
-            if _find(after[: len(word) + 3], word) or _find(before[-(len(word) + 2) :], word):
-                return attribute
+            for a, b in _find(p.text[window_start:window_end], word):
+                a, b = a + window_start, b + window_start
+                distance = 0 if start <= a and b <= end else min(abs(a - end), abs(start - b))
+                if best is None or distance < best[0]:
+                    best = (distance, attribute)
+    if best is not None:
+        return best[1]
     if money:
         priced = [a for a in numeric if "price" in a.name.lower() or any(u in CURRENCY for u in a.units)]
         return priced[0] if priced else None
@@ -314,7 +347,19 @@ def _attribute_near(p: _Parse, start: int, end: int, number: float, money: bool)
         if years:
             return years[0]
     holding = [a for a in numeric if a.minimum is not None and a.minimum <= number <= (a.maximum or number)]
+    named = [a for a in holding if any(_find(p.text, n) for n in a.names)]
+    if len(named) == 1:
+        return named[0]
     return holding[0] if len(holding) == 1 else None
+
+
+def _plausible(attribute: Attribute, number: float) -> bool:
+    """Whether ``number`` could be a value of ``attribute`` (within its range, widened by the
+    range's own width: 2010 is not a page count of a catalogue whose books have 180..680)."""
+    if attribute.minimum is None or attribute.maximum is None:
+        return True
+    width = max(attribute.maximum - attribute.minimum, abs(attribute.maximum) * 0.5, 1.0)
+    return attribute.minimum - width <= number <= attribute.maximum + width
 
 
 def _amount(raw: str, thousands: str | None) -> float:
@@ -345,7 +390,7 @@ def _number_mentions(p: _Parse) -> None:
                 continue
             chunk = match.group(0)
             money_here = (
-                any(sym in chunk for sym in "$€£¥")
+                any(sym in chunk for sym in ("$", "€", "£", "¥", "元", "块", "美元"))
                 or bool(re.match(r"\s*(dollars?|euros?|pounds?|元|块|美元|usd|eur)", p.text[span[1] : span[1] + 9]))
                 or bool(
                     re.search(r"(cheaper|price|cost|budget|价格|价钱)", p.text[max(0, span[0] - 20) : span[0] + 14])
@@ -363,10 +408,10 @@ def _number_mentions(p: _Parse) -> None:
             else:
                 value = numbers[0]
                 op = kind
-                if op == "<=" and re.match(r"(?:before|until|cheaper than|less than|under|below)", chunk):
-                    op = "<"
-                if op == ">=" and re.match(r"(?:after|over|above|more than|newer than)", chunk):
-                    op = ">"
+                if op in ("<=", ">=") and _STRICT.match(chunk):
+                    op = op[0]
+                if _negated(p.text, span[0]):  # "not from before 2010", "nothing older than 2015"
+                    op = _FLIP[op]
                 p.add(Constraint(attribute.name, op, value, chunk))
     # Decades: "the 90s", "1990s", "90年代".
     for match in re.finditer(r"(?:the\s+)?(?:(19|20)?(\d)0)'?s\b|(\d)0年代", p.text):
@@ -429,8 +474,9 @@ def _relative_mentions(p: _Parse) -> None:
                 since = year.maximum - (year.recent or RECENT_YEARS)
                 p.add(Constraint(year.name, ">=", since, p.text[span[0] : span[1]], relative=True))
         elif (
-            (span := _any(p.text, OLD_WORDS)) and p.free(span) and all(c.attribute != year.name for c in p.constraints)
-        ):
+            (span := _any(p.text, OLD_WORDS)) and p.free(span) and not p.text[span[1] :].lstrip().startswith("than")
+            and all(c.attribute != year.name for c in p.constraints)
+        ):  # fmt: skip
             p.take(span)
             ceiling = year.quantile(0.25)
             if ceiling is not None:
@@ -527,8 +573,7 @@ def parse_intent(text: str, schema: CatalogueSchema, *, shown: Sequence[Mapping[
     "cheaper than these")."""
     p = _Parse(text=_norm(text)[:2000], schema=schema, shown=shown)
     _number_mentions(p)
-    _category_mentions(p)
-    _value_mentions(p)
+    _name_mentions(p)
     _boolean_mentions(p)
     _age_mentions(p)
     _count_mentions(p)
@@ -578,6 +623,7 @@ def without(intent: Intent, attributes: Sequence[str]) -> Intent:
     return replace(intent, constraints=tuple(c for c in intent.constraints if c.attribute not in dropped))
 
 
+INSTEAD_WORDS = ("instead", "rather", "actually", "换成", "改成", "而是", "换一个")
 DROP_WORDS = (
     "any",
     "whatever",
@@ -608,6 +654,10 @@ def merge_intents(previous: Intent | None, turn: Intent, schema: CatalogueSchema
         dropped.add("category")
     replaced = {c.attribute for c in turn.constraints} | dropped
     kept = [replace(c, source="turn") for c in previous.constraints if c.attribute not in replaced]
+    asks_for_values = any(c.op == "in" and c.attribute != "category" for c in turn.constraints)
+    if asks_for_values and any(_find(text, w) for w in INSTEAD_WORDS):
+        # "something funny instead": what was asked for before gives way (its exclusions stay)
+        kept = [c for c in kept if c.attribute == "category" or c.op != "in" or isinstance(c.value, int | float)]
     context = {**previous.context, **turn.context}
     soft = turn.soft_text if turn.soft_text else previous.soft_text
     return Intent(text=turn.text, constraints=(*kept, *turn.constraints), soft_text=soft, context=context)

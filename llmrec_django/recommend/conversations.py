@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -251,15 +251,26 @@ def _answer(
     intent = intent_from_dict(session.intent)
     if version is not None and query is not None and len(query) == version.dimension:
         explanation = f'Matches "{message}"' if message else "Close to what you liked in this conversation"
-        result = recommend_for_vector(
-            query,
-            version=version,
-            k=k,
-            exclude=exclude,
-            constraints=intent.constraints if intent else (),
-            context={**(intent.context if intent else {}), **session.context},
-            explanation=explanation,
-        )
+
+        def nearest(constraints, excluded):
+            return recommend_for_vector(
+                query, version=version, k=k, exclude=excluded, constraints=constraints,
+                context={**(intent.context if intent else {}), **session.context}, explanation=explanation,
+            )  # fmt: skip
+
+        constraints = list(intent.constraints) if intent else []
+        result = nearest(constraints, exclude)
+        if not result.items and constraints:
+            # Nothing new satisfies: what was shown before may show again (not what was judged).
+            judged = set(session.liked_item_ids) | set(session.disliked_item_ids) | set(consumed)
+            result = nearest(constraints, judged)
+            carried = [c for c in constraints if c.source == "turn" and c.attribute != "category"]
+            while not result.items and carried:  # then the oldest carried constraints give way
+                constraints.remove(carried.pop(0))
+                result = nearest(constraints, judged)
+            if len(constraints) < len(intent.constraints):
+                intent = replace(intent, constraints=tuple(constraints))
+                _set_intent(session, intent)
     else:
         result = recommend_for_user(
             session.user,
@@ -279,7 +290,7 @@ def _answer(
         message=message,
         wanted=parts.wanted,
         unwanted=parts.unwanted,
-        parsed=parts.parsed,
+        parsed=intent if intent is not None else parts.parsed,
         liked_titles=[item.title for item in liked],
         disliked_titles=[item.title for item in disliked],
         fallback_reason=result.reason,
