@@ -150,6 +150,15 @@ def vocabulary_problems(vocabulary: Any) -> list[str]:
     return problems
 
 
+def _name_forms(name: str) -> list[str]:
+    """Other ways a request names an attribute: "age rating" -> "rating", "rated"."""
+    last = name.split()[-1] if " " in name else ""
+    forms = [last] if len(last) > 3 else []
+    if name.endswith("rating"):
+        forms.append("rated")
+    return forms
+
+
 def readable(name: str) -> str:
     """``age_rating`` -> "age rating"."""
     return re.sub(r"[_\-]+", " ", name).strip().lower()
@@ -225,7 +234,7 @@ def learn_schema(
         if count < minimum:
             continue
         spec = declared_attributes.get(key) or {}
-        names = tuple(dict.fromkeys([readable(key), *_words(spec.get("names"))]))
+        names = tuple(dict.fromkeys([readable(key), *_name_forms(readable(key)), *_words(spec.get("names"))]))
         common = dict(name=key, count=count, names=names, units=_words(spec.get("units")))
         if booleans[key] >= 0.8 * count:
             attributes[key] = Attribute(kind="boolean", **common)

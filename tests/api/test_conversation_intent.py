@@ -43,3 +43,16 @@ def test_turns_add_replace_and_drop_constraints(films, tenant):  # noqa: F811
 
     nothing = client.post(API + f"conversations/{session}/messages/", {"message": "", "drop": []}, format="json")
     assert nothing.status_code == 400
+
+
+def test_when_nothing_satisfies_every_constraint_the_carried_ones_give_way(films, tenant):  # noqa: F811
+    """A thriller, then "for the kids": no thriller suits children, so the earlier "thriller"
+    gives way and the children's ratings hold."""
+    ann = account("ann")
+    profile_of(tenant, ann, "ann")
+    client = logged_in(ann)
+    start = client.post(API + "conversations/", {"message": "a thriller film", "k": 3}, format="json")
+    session = start.json()["session"]["id"]
+    kids = client.post(API + f"conversations/{session}/messages/", {"message": "for the kids", "k": 3}, format="json")
+    assert ids(kids) and ids(kids) <= {"c1", "c2", "a1"}
+    assert "thriller" not in texts(kids) and "films" in texts(kids)

@@ -155,3 +155,44 @@ def test_any_text_gives_an_intent_whose_constraints_name_the_catalogue(text, sho
         assert constraint.attribute == "category" or constraint.attribute in schema.attributes
         assert constraint.op in {"in", "not_in", "<=", ">=", "<", ">", "is"}
     assert isinstance(intent.soft_text, str) and isinstance(intent.to_dict(), dict)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("romantic movies but not from before 2010", ("year", ">=", 2010.0)),
+        ("a film, nothing older than 2015", ("year", ">=", 2015.0)),
+        ("films older than 2000", ("year", "<", 2000.0)),
+        ("a PG film", ("age_rating", "in", ("PG",))),
+        ("films rated 15", ("age_rating", "in", ("15",))),
+    ],
+)
+def test_negated_comparisons_short_values_and_values_after_their_name(shop, text, expected):
+    assert expected in constraints(parse_intent(text, shop))
+
+
+def test_a_film_under_15_dollars_is_a_price_not_a_rating(shop):
+    assert constraints(parse_intent("a film under $15", shop)) == {("category", "in", ("films",)), ("price", "<", 15.0)}
+
+
+def test_names_with_many_values_are_matched_whole_and_numbers_go_to_the_plausible_attribute():
+    authors = [f"Author {chr(65 + n // 26)}{chr(97 + n % 26)} Smith" for n in range(300)]
+    rows = [("books", {"authors": [a], "year": 1990 + n % 30, "pages": 150 + n}) for n, a in enumerate(authors)]
+    schema = learn_schema(["books"], rows)
+    assert schema.attributes["authors"].open
+    intent = parse_intent("books by Author Bc Smith after 2010 over 350 pages", schema)
+    assert constraints(intent) == {
+        ("category", "in", ("books",)), ("authors", "in", ("Author Bc Smith",)), ("year", ">", 2010.0), ("pages", ">", 350.0),
+    }  # fmt: skip
+
+
+def test_the_longest_name_wins_and_a_word_may_mean_several_values():
+    rows = [("books", {"format": f}) for f in ("ebook", "paperback", "ebook")] + [("films", {"format": "dvd"})]
+    declared = {
+        "categories": {"books": ["书"]},
+        "values": {"ebook": ["电子书"], "paperback": ["print"], "dvd": ["print"]},
+    }
+    schema = learn_schema(["books", "films"], rows, declared)
+    assert constraints(parse_intent("电子书", schema)) == {("format", "in", ("ebook",))}
+    [printed] = [c for c in parse_intent("something in print", schema).constraints]
+    assert sorted(printed.value) == ["dvd", "paperback"]
