@@ -26,6 +26,7 @@ a category) to words and translations that mean it. The module does not import D
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -95,8 +96,13 @@ class Attribute:
         return "year" in self.name.lower() or (1800 <= self.minimum and self.maximum <= 2100)
 
 
+_stamps = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class CatalogueSchema:
+    # Each schema learned gets a new stamp (caches of what was read with it key on it).
+    stamp: int = field(default_factory=lambda: next(_stamps), compare=False)
     categories: tuple[str, ...] = ()
     attributes: Mapping[str, Attribute] = field(default_factory=dict)
     # value (an enum value or a category, lower case) -> words and translations that mean it

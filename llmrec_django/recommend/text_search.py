@@ -5,6 +5,8 @@ constraints as filters, and personalised for a known user."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +17,7 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.intent import CHEAP_WORDS, Intent, parse_intent
 from llmrec_django.core.interest import normalise
 from llmrec_django.core.query_parsing import ParsedQuery
-from llmrec_django.database import serving_data, vectorstore
+from llmrec_django.database import caches, serving_data, vectorstore
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Tenant, UserProfile
 from llmrec_django.recommend.lists import (
@@ -142,14 +144,39 @@ def search(
     return _with_intent(result, parsed, intent)
 
 
+# Requests understood lately, per process: the same words against the same schema read the same.
+UNDERSTOOD_CACHED = 2048
+_understood: OrderedDict[tuple, Intent] = OrderedDict()
+_understood_lock = threading.Lock()
+
+
+@caches.register
+def _forget_understood() -> None:
+    with _understood_lock:
+        _understood.clear()
+
+
 def understand(text: str, tenant_id: int) -> tuple[Intent, bool]:
     """The intent of ``text`` for the tenant's catalogue, and whether it could be understood (a
-    failing parser leaves plain text: no constraints, the words as they are)."""
+    failing parser leaves plain text: no constraints, the words as they are). Repeated requests
+    are answered from a per-process cache while the tenant's schema is the same."""
     try:
-        return parse_intent(text, serving_data.catalogue_schema(tenant_id)), True
+        schema = serving_data.catalogue_schema(tenant_id)
+        key = (tenant_id, schema.stamp, text)
+        with _understood_lock:
+            cached = _understood.get(key)
+            if cached is not None:
+                _understood.move_to_end(key)
+                return cached, True
+        intent = parse_intent(text, schema)
     except Exception:  # noqa: BLE001 - a request is still answered, as plain text
         logger.exception("Could not understand a request for tenant %s; searching it as plain text.", tenant_id)
         return Intent(text=text, soft_text=text), False
+    with _understood_lock:
+        _understood[key] = intent
+        while len(_understood) > UNDERSTOOD_CACHED:
+            _understood.popitem(last=False)
+    return intent, True
 
 
 def vector_text(intent: Intent) -> str:

@@ -121,13 +121,19 @@ def wait_for(condition, what: str, page=None, timeout: float = 15.0):
     raise AssertionError(f"Timed out waiting for {what}.")
 
 
-def test_a_new_user_clicks_through_the_site_and_the_clicks_become_interactions(browser, live_server, site, tenant):
+def watched_page(browser) -> tuple:
+    """A new browser context and page, and the list its script errors and console errors go to."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    errors = []
+    errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return context, page, errors
+
+
+def test_a_new_user_clicks_through_the_site_and_the_clicks_become_interactions(browser, live_server, site, tenant):
+    context, page, errors = watched_page(browser)
 
     # Sign up.
     page.goto(live_server.url + "/")

@@ -21,7 +21,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from llmrec_django.models import Interaction, TrainingRun, UserProfile
-from tests.site.test_browser import TIMEOUT_MS, browser, site, wait_for  # noqa: F401 - fixtures
+from tests.site.test_browser import TIMEOUT_MS, browser, site, wait_for, watched_page  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,12 +49,7 @@ def listed(page, name: str) -> list[str]:
 
 
 def test_the_first_hour_of_a_shopper_and_of_the_sites_owner(browser, live_server, site, tenant):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    context, page, errors = watched_page(browser)
 
     # 1. A visitor arrives.
     page.goto(live_server.url + "/")
