@@ -157,8 +157,6 @@ def satisfies(attributes: dict, category: str, truth) -> bool:
 
 def read_right(truth, intent) -> dict[str, list[bool]]:
     """Per slot kind, whether each labelled constraint was read (same attribute, direction, value)."""
-    from llmrec_django.core.attribute_schema import Attribute  # noqa: F401 - for the reader
-
     slots: dict[str, list[bool]] = {}
     for name, op, value in truth:
         kind = "category" if name == "category" else "boolean" if isinstance(value, bool) else (

@@ -148,10 +148,7 @@ class Intent:
 
     @property
     def category(self) -> str | None:
-        for c in self.constraints:
-            if c.attribute == "category" and c.op == "in" and len(c.value) == 1:
-                return str(c.value[0])
-        return None
+        return single_category(self.constraints)
 
     def holds(self, attributes: Mapping[str, Any] | None, category: str = "") -> bool:
         return all(c.holds(attributes, category) for c in self.constraints)
@@ -447,12 +444,12 @@ def _relative_mentions(p: _Parse) -> None:
             middle = shown_prices[len(shown_prices) // 2]
             p.add(Constraint(price.name, "<", middle, "cheaper than these", relative=True))
         elif all(c.attribute != price.name for c in p.constraints):
-            ceiling = price.quantile(1 / 3, _category_of(p))
+            ceiling = price.quantile(1 / 3, single_category(p.constraints))
             if ceiling is not None:
                 p.add(Constraint(price.name, "<=", round(ceiling, 2), p.text[span[0] : span[1]], relative=True))
     if price is not None and (span := _any(p.text, EXPENSIVE_WORDS)) and p.free(span) and not _negated(p.text, span[0]):
         p.take(span)
-        floor = price.quantile(2 / 3, _category_of(p))
+        floor = price.quantile(2 / 3, single_category(p.constraints))
         if floor is not None and all(c.attribute != price.name for c in p.constraints):
             p.add(Constraint(price.name, ">=", round(floor, 2), p.text[span[0] : span[1]], relative=True))
     if years:
@@ -483,8 +480,9 @@ def _relative_mentions(p: _Parse) -> None:
                 p.add(Constraint(year.name, "<=", round(ceiling), p.text[span[0] : span[1]], relative=True))
 
 
-def _category_of(p: _Parse) -> str | None:
-    for c in p.constraints:
+def single_category(constraints: Sequence[Constraint]) -> str | None:
+    """The one category a request asks for, if it names exactly one."""
+    for c in constraints:
         if c.attribute == "category" and c.op == "in" and len(c.value) == 1:
             return str(c.value[0])
     return None

@@ -349,7 +349,7 @@ def vectors_failed_list(tenant: Tenant, exc: Exception, **common: Any) -> Recomm
 # For a query vector (conversations)
 
 
-def _met(constraints: Sequence[Constraint], row: serving_data.ItemRow | None) -> str:
+def met_explanation(constraints: Sequence[Constraint], row: serving_data.ItemRow | None) -> str:
     """ "PG, year over 2020, comedy: as you asked" for an item meeting a request's constraints."""
     met = [c.describe() for c in constraints if row is not None and c.holds(row.attributes, row.category)]
     return f"{', '.join(met)}: as you asked" if met else ""
@@ -399,7 +399,7 @@ def recommend_for_vector(
         ids,
         np.array([nb.score for nb in found]),
         [(source,)] * len(ids),
-        {i: _met(constraints, items.get(i)) or explanation for i in ids},
+        {i: met_explanation(constraints, items.get(i)) or explanation for i in ids},
         items,
         k=k,
         context=context,

@@ -53,12 +53,6 @@ class StatedInterests:
     phrases: tuple[str, ...]
     vectors: np.ndarray  # (len(phrases), d), unit rows
 
-    def closest(self, item_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each row of ``item_vectors``: the index of the interest it is closest to, and that cosine."""
-        similarity = np.asarray(item_vectors, dtype=np.float32) @ self.vectors.T
-        best = similarity.argmax(axis=1)
-        return best, similarity[np.arange(len(best)), best]
-
     def interleave(self, ids: Sequence[int], found_by: Mapping[int, int], match: Mapping[int, float]) -> list[int]:
         """``ids`` reordered: the best match of each interest in turn (interest order), then the
         next best of each, ...; items no interest's search found follow in their given order.

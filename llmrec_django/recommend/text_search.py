@@ -25,6 +25,7 @@ from llmrec_django.recommend.lists import (
     Timer,
     clamp_k,
     finish_list,
+    met_explanation,
     popular_list,
     resolve_user,
     vectors_failed_list,
@@ -80,7 +81,7 @@ def search(
         profile = None  # searches like a visitor: no taste blended in, the query not remembered
     intent, understood = understand(query, tenant.pk)
     context = {**intent.context, **request_context(context)}
-    parsed = _parsed_query(intent, tenant.pk)
+    parsed = _parsed_query(intent)
     if profile is not None and remember:
         _remember_query(profile, query)
     timer.lap("parse")
@@ -117,9 +118,7 @@ def search(
     items = serving_data.load_items(tenant.pk, ids)
 
     def explanation(item_id: int) -> str:
-        row = items.get(item_id)
-        met = intent.satisfied(row.attributes, row.category) if row is not None else []
-        return f"{', '.join(met)}: as you asked" if met else f'Matches "{query}"'
+        return met_explanation(constraints, items.get(item_id)) or f'Matches "{query}"'
 
     recs = finish_list(
         tenant,
@@ -187,7 +186,7 @@ def vector_text(intent: Intent) -> str:
     return text or intent.text
 
 
-def _parsed_query(intent: Intent, tenant_id: int) -> ParsedQuery:
+def _parsed_query(intent: Intent) -> ParsedQuery:
     """The intent's category and price ceiling in the older ``ParsedQuery`` shape (the API's
     ``query`` field)."""
     ceiling = [c for c in intent.constraints if c.attribute == "price" and c.op in ("<=", "<")]

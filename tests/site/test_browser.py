@@ -132,18 +132,23 @@ def watched_page(browser) -> tuple:
     return context, page, errors
 
 
+def sign_up(page, username: str, interests: str, password: str = "a-long-pass-123") -> None:
+    """From any page of the shop: the sign-up form, filled in and sent; lands on "for you"."""
+    page.click("text=Sign up")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", password)
+    page.fill("input[name=password2]", password)
+    page.fill("textarea[name=interests]", interests)
+    page.click("button:has-text('Create my account')")
+    page.wait_for_url("**/for-you/")
+
+
 def test_a_new_user_clicks_through_the_site_and_the_clicks_become_interactions(browser, live_server, site, tenant):
     context, page, errors = watched_page(browser)
 
     # Sign up.
     page.goto(live_server.url + "/")
-    page.click("text=Sign up")
-    page.fill("input[name=username]", "newbie")
-    page.fill("input[name=password1]", "a-long-pass-123")
-    page.fill("input[name=password2]", "a-long-pass-123")
-    page.fill("textarea[name=interests]", "space ships and stars")
-    page.click("button:has-text('Create my account')")
-    page.wait_for_url("**/for-you/")
+    sign_up(page, "newbie", "space ships and stars")
     user = get_user_model().objects.get(username="newbie")
     profile = UserProfile.objects.get(tenant=tenant, user=user)
 

@@ -21,7 +21,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from llmrec_django.models import Interaction, TrainingRun, UserProfile
-from tests.site.test_browser import TIMEOUT_MS, browser, site, wait_for, watched_page  # noqa: F401 - fixtures
+from tests.site.test_browser import TIMEOUT_MS, browser, sign_up, site, wait_for, watched_page  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,13 +56,7 @@ def test_the_first_hour_of_a_shopper_and_of_the_sites_owner(browser, live_server
     shoot(page, "1-arrival")
 
     # 2. Sign-up with three interests: the first page holds all three.
-    page.click("text=Sign up")
-    page.fill("input[name=username]", "newbie")
-    page.fill("input[name=password1]", "a-long-pass-123")
-    page.fill("input[name=password2]", "a-long-pass-123")
-    page.fill("textarea[name=interests]", "space ships, funny films, and trail running")
-    page.click("button:has-text('Create my account')")
-    page.wait_for_url("**/for-you/")
+    sign_up(page, "newbie", "space ships, funny films, and trail running")
     for_you = page.locator("[data-llmrec-list=recommendations]")
     for_you.wait_for()
     assert for_you.get_attribute("data-llmrec-source") == "hybrid"  # personal from the first page
