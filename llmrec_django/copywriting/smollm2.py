@@ -98,6 +98,26 @@ def convert_gguf(gguf_path: Path | None = None, output: Path | None = None, *, o
     return output
 
 
+def convert_once(gguf_path: Path, output: Path | None = None) -> Path:
+    """The converted copy of ``gguf_path`` (default ``converted_dir()``), converting it first if no
+    process has yet. A lock file next to it makes concurrent callers (web, worker) wait for the
+    one conversion instead of repeating it."""
+    import fcntl
+
+    output = Path(output) if output is not None else converted_dir()
+    if (output / "config.json").is_file():
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output.with_name(output.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (output / "config.json").is_file():
+                convert_gguf(gguf_path, output, overwrite=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return output
+
+
 def _drop_dense_gguf_quantizer(model) -> None:
     """transformers keeps a GGUF 'quantizer' on the model even when it de-quantised every weight,
     and then refuses ``save_pretrained``. With only dense float parameters there is nothing

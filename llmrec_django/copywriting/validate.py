@@ -11,9 +11,15 @@ Rules (each failure raises ``CopyRejected`` with a short reason):
 - no markup: HTML tags or entities, Markdown links, images, code, emphasis, headings, lists, JSON;
 - nothing that reads like an injection at work: "ignore previous instructions", "system prompt",
   the prompt's data markers;
+- no phone numbers; no sales, urgency, account or health claims ("free", "50% off", "hurry", "only 2
+  left", "verify your account", "you won") unless the item facts themselves hold that word;
 - grounded: it names at least one of the given items; every quoted phrase comes from the given
-  facts; and no other catalogue item is named (``catalogue_titles(phrases)`` returns the titles
-  among ``phrases`` that exist in the catalogue; the service looks them up in the database).
+  facts; every number is one the item facts hold; every capitalised name is in the item facts
+  (not only in the shopper's text: that is data too); it copies no run of ``COPIED_WORDS`` words
+  from an item description or the shopper's text (free text a seller, a shopper or an attacker
+  wrote, never a fact); no health claims ("cures", "clinically proven"); and no other catalogue item is named
+  (``catalogue_titles(phrases)`` returns the titles among ``phrases`` that exist in the
+  catalogue; the service looks them up in the database).
 
 Given titles and the quoted titles in the explanations are masked before the link and markup
 rules run, so an item called "Node.js in Action" does not read as a domain. The returned text is
@@ -51,6 +57,45 @@ _INJECTION = re.compile(
     r"|\bsystem\s+(?:prompt|message)\b|\b(?:BEGIN|END)\s+DATA\b|\bDATA\s+[0-9a-f]{12}\b|\bas an ai\b|\bjailbreak"
 )
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+# A run of digit groups (a country code, an area code in brackets) with 7 digits or more in all.
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,8}(?:[\s.-]\d{2,8}){0,4}(?![\w])")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Claims a recommendation must not make unless the facts do: (label, pattern, words that would
+# back it in the facts).
+_CLAIMS = [
+    (
+        "a sales claim",
+        re.compile(
+            r"(?i)\b(?:free|discount\w*|on sale|sale price|% off|\d+\s*percent off|bargain|"
+            r"coupon|promo(?:tion|tional)?(?: code)?|voucher|cashback|refund\w*|cheapest|"
+            r"lowest price|best price|save \$?\d)"
+        ),
+    ),
+    (
+        "an urgency claim",
+        re.compile(
+            r"(?i)\b(?:hurry|act (?:now|fast)|today only|limited[- ]time|last chance|"
+            r"only \d+ left|while (?:stocks?|supplies) last|selling fast|ends (?:today|tonight|soon)|"
+            r"don'?t miss|before (?:it'?s|they'?re) gone|right now|immediately|urgent\w*)"
+        ),
+    ),
+    (
+        "an account claim",
+        re.compile(
+            r"(?i)\b(?:your account|password|verify|confirm your|log ?in|sign ?in|credit card|"
+            r"card (?:number|details)|bank details|payment details|suspended|locked out|"
+            r"you(?:'ve| have)? won|winner|prize|congratulations|gift card|claim your)"
+        ),
+    ),
+    (
+        "a health claim",
+        re.compile(
+            r"(?i)\b(?:cures?|cured|heals?|healing|clinically|medically|proven to|guarantee[ds]?|"
+            r"miracle|remedy|doctor[- ]recommended)\b"
+        ),
+    ),
+]
+COPIED_WORDS = 6
 
 
 class CopyRejected(ValueError):
@@ -73,12 +118,51 @@ def allowed_names(request: CopyRequest) -> list[str]:
     return sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
 
 
-def _facts_text(request: CopyRequest) -> str:
-    parts = [request.profile]
+def _facts_text(request: CopyRequest, *, profile: bool = True, descriptions: bool = True) -> str:
+    parts = [request.profile] if profile else []
     for item in request.items:
-        parts += [item.title, item.category, item.description, item.explanation]
+        parts += [item.title, item.category, item.explanation]
+        parts += [item.description] if descriptions else []
         parts += [f"{k} {v}" for k, v in item.attributes]
     return _normalise(" ".join(parts))
+
+
+def _numbers(text: str) -> set[str]:
+    return {m.group(0).replace(",", "") for m in _NUMBER.finditer(text)}
+
+
+def _check_claims(masked: str, request: CopyRequest, names_masked: str) -> None:
+    """Phone numbers, claims, numbers and names the item facts do not hold."""
+    item_facts = _facts_text(request, profile=False, descriptions=False)
+    known_numbers = _numbers(item_facts)
+    for match in _PHONE.finditer(masked):
+        found = match.group(0)
+        if sum(c.isdigit() for c in found) >= 7 and not (found.isdigit() and found in known_numbers):
+            raise CopyRejected("contains a phone number")  # not "58.99", nor a count of 4780653 the facts hold
+    for label, pattern in _CLAIMS:
+        for match in pattern.finditer(masked):
+            if _normalise(match.group(0)) not in item_facts:
+                raise CopyRejected(f"makes {label} the facts do not: {match.group(0)[:40]!r}")
+    for number in _numbers(masked):
+        if number not in known_numbers:
+            raise CopyRejected(f"states a number the facts do not hold: {number[:20]!r}")
+    known_words = set(_WORD.findall(item_facts))
+    for sentence in re.split(r"(?<=[.!?])\s+", masked):
+        for word in _WORD.findall(sentence)[1:]:  # the first word of a sentence is capitalised anyway
+            if word[:1].isupper() and word.casefold() not in known_words and word not in ("I", "I'm", "I've"):
+                raise CopyRejected(f"names something not in the facts: {word[:40]!r}")
+    other_facts = _facts_text(request, profile=False, descriptions=False)
+    runs = set()
+    for stretch in re.split(r"\x00", _normalise(names_masked)):  # no run across a named item
+        words = _WORD.findall(stretch)
+        runs |= {" ".join(words[i : i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
+    for source, free_text in [("the item description", item.description) for item in request.items] + [
+        ("the shopper's own words", request.profile)
+    ]:
+        words = " ".join(_WORD.findall(_normalise(free_text)))
+        for run in runs:
+            if run in words and run not in other_facts:
+                raise CopyRejected(f"copies {source}: {run[:60]!r}")
 
 
 def clean_generated_text(text: str) -> str:
@@ -147,4 +231,8 @@ def validate_copy(
         for title in catalogue_titles(phrases(text)):
             if _normalise(title) not in allowed and not any(_normalise(title) in a for a in allowed):
                 raise CopyRejected(f"names an item that was not recommended: {title[:60]!r}")
+    names_masked = text
+    for name in names:
+        names_masked = re.sub(re.escape(name), "\x00", names_masked, flags=re.IGNORECASE)
+    _check_claims(masked, request, names_masked)
     return text

@@ -25,6 +25,12 @@ class RecommendationCopy(models.Model):
     fell_back = models.BooleanField(default=False, help_text="The template was used instead of the generator.")
     reason = models.TextField(blank=True, help_text="Why it fell back.")
     seconds = models.FloatField(default=0.0, help_text="Time taken to write it.")
+    generator_attempted = models.CharField(
+        max_length=255, blank=True, help_text="The generator that was asked first (the template when it fell back)."
+    )
+    facts = models.JSONField(
+        default=dict, blank=True, help_text="The fact sheet the copy was written from (items and the user's interests)."
+    )
     created_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(db_index=True)
 

@@ -41,6 +41,7 @@ from llmrec_django.core.storable import storable_text
 from llmrec_django.models import Item, UserProfile
 from llmrec_django.recommend import serving, web
 from llmrec_django.recommend.lists import UnknownUser
+from llmrec_django.tasks import queue_list_copy
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -112,6 +113,8 @@ def llmrec_recommendations(
     if with_copy and profile is not None and result is not None and result.items:
         try:
             copy = write_copy(profile, result, tenant=tenant, generator=_copy_generator(result))
+            if copy.timed_out and not _copy_generator(result):
+                queue_list_copy(copy.tenant_id, copy.user_id, result, copy)
         except Exception:  # noqa: BLE001 - the list shows without its copy
             logger.exception("Could not write recommendation copy; the list shows without it.")
     return _list_context(

