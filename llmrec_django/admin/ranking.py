@@ -120,7 +120,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class ConversationTurnInline(admin.TabularInline):
     model = ConversationTurn
-    fields = ["number", "kind", "message", "liked", "disliked", "reply", "recommended", "source", "created_at"]
+    fields = [
+        "number", "kind", "message", "liked", "disliked", "reply", "reply_generator", "reply_check",
+        "reply_seconds", "reply_facts", "recommended", "source", "created_at",
+    ]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -20,6 +20,7 @@ from llmrec_django.api.permissions import (
 )
 from llmrec_django.api.views import TENANT_PARAMETER, LLMRecView
 from llmrec_django.catalogue import interest_profile
+from llmrec_django.copywriting import replies
 from llmrec_django.models import ApiKey, ConversationSession, UserProfile
 from llmrec_django.recommend import conversations, privacy
 
@@ -152,6 +153,7 @@ class UserExportView(LLMRecView):
 
 
 def _turn_response(turn: conversations.TurnResult, status_code: int = 200) -> Response:
+    turn = replies.add_model_sentence(turn)
     body = {
         "session": s.ConversationSessionSerializer(turn.session).data,
         "turn": s.ConversationTurnSerializer(turn.turn).data,

@@ -263,6 +263,9 @@ DEFAULTS: dict[str, Any] = {
         # A page whose copy ran past TIME_BUDGET_SECONDS shows the template and queues the model's
         # copy for that list (write_list_copy task), so the next view has it.
         "WRITE_AHEAD_ON_MISS": True,
+        # A conversation turn waits this long for the model's sentence about its first pick
+        # (llmrec_django.copywriting.replies), then answers with the deterministic reply alone.
+        "REPLY_BUDGET_SECONDS": 3.0,
         "AHEAD_OF_TIME_BUDGET_SECONDS": 60.0,
         "CACHE_SECONDS": 86400,
         "FALLBACK_CACHE_SECONDS": 600,

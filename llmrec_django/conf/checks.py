@@ -103,7 +103,13 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
         return [Error(str(exc), id="llmrec.E006")]
     config = llmrec_settings.COPY
     errors = []
-    for key in ("TIME_BUDGET_SECONDS", "AHEAD_OF_TIME_BUDGET_SECONDS", "MAX_CHARS", "MAX_ITEMS"):
+    for key in (
+        "TIME_BUDGET_SECONDS",
+        "AHEAD_OF_TIME_BUDGET_SECONDS",
+        "REPLY_BUDGET_SECONDS",
+        "MAX_CHARS",
+        "MAX_ITEMS",
+    ):
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             errors.append(Error(f'LLMREC["COPY"]["{key}"] must be a positive number, not {value!r}.', id="llmrec.E011"))

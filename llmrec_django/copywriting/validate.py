@@ -115,6 +115,8 @@ def allowed_names(request: CopyRequest) -> list[str]:
     names = list(request.titles)
     for item in request.items:
         names += [next(g for g in m.groups() if g) for m in _QUOTED.finditer(item.explanation)]
+    # A quoted phrase that holds a link, an address or markup is never a name to skip over.
+    names = [n for n in names if not re.search(r"[@<>]|://|\bwww\.", n)]
     return sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
 
 

@@ -58,6 +58,14 @@ class ConversationTurn(models.Model):
     liked = models.JSONField(default=list, blank=True, help_text="External ids of items liked in this turn.")
     disliked = models.JSONField(default=list, blank=True, help_text="External ids of items disliked in this turn.")
     reply = models.TextField(blank=True)
+    reply_generator = models.CharField(
+        max_length=255, blank=True, help_text="What wrote the reply's sentence about the first pick (or 'template')."
+    )
+    reply_check = models.TextField(
+        blank=True, help_text="Why the model's sentence was not used (empty when it passed the checks)."
+    )
+    reply_seconds = models.FloatField(default=0.0, help_text="Time taken to write the model's sentence.")
+    reply_facts = models.JSONField(default=dict, blank=True, help_text="The fact sheet the reply was written from.")
     recommended = models.JSONField(default=list, blank=True, help_text="External ids shown in answer, in order.")
     source = models.CharField(max_length=32, blank=True)
     reason = models.TextField(blank=True, help_text="Why a fallback answered, if one did.")

@@ -30,6 +30,8 @@ reason.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -67,6 +69,49 @@ class TurnResult:
     turn: ConversationTurn
     recommendations: RecommendationList
     reply: str
+    # What this turn changed in the session's intent, as the constraints describe themselves.
+    added: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def intent_changes(before: Intent | None, after: Intent | None) -> tuple[list[str], list[str]]:
+    """(added, dropped): the constraints ``after`` has that ``before`` had not, and the reverse."""
+    old = [c.describe() for c in (before.constraints if before else ())]
+    new = [c.describe() for c in (after.constraints if after else ())]
+    return [c for c in new if c not in old], [c for c in old if c not in new]
+
+
+QUOTABLE_WORDS = 6
+_INSTRUCTION = re.compile(
+    r"(?i)\b(?:ignore|disregard|instructions?|prompt|system|assistant|say|print|repeat|reply|write)\b"
+)
+_NOT_QUOTABLE = re.compile(r"\d{3}|[@/:<>{}\[\]\\]|www\.|\.[a-z]{2,6}\b", re.IGNORECASE)
+
+
+def quotable(text: str) -> bool:
+    """Whether the reply may quote the user's words back: a short phrase, no digit runs, links or
+    markup. A long or odd message ("... call +1 555 0100 ...") is summed up by its constraints,
+    never echoed (a reply is no place for text someone else may have made them paste)."""
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):  # zero-width and control characters
+        return False
+    return (
+        0 < len(text.split()) <= QUOTABLE_WORDS
+        and len(text) <= 60
+        and not _NOT_QUOTABLE.search(text)
+        and not _INSTRUCTION.search(text)
+    )
+
+
+def _changes_sentence(added: Sequence[str], dropped: Sequence[str]) -> str:
+    parts = []
+    if added:
+        parts.append("now " + ", ".join(added))
+    if dropped:
+        parts.append("no longer " + ", ".join(dropped))
+    if not parts:
+        return ""
+    sentence = "; ".join(parts)
+    return sentence[:1].upper() + sentence[1:] + ". "
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,16 +136,34 @@ def conversation_reply(
     liked_titles: Sequence[str] = (),
     disliked_titles: Sequence[str] = (),
     fallback_reason: str | None = None,
+    added: Sequence[str] = (),
+    dropped: Sequence[str] = (),
 ) -> str:
-    """The assistant's sentence for a turn, grounded in what was asked and what is shown.
-
-    A template for now; an LLM copy generator can replace this one function (it gets everything
-    the template uses).
-    """
+    """The assistant's sentences for a turn, grounded in what was asked and what is shown: what
+    the turn changed in the intent, what it asked for, the picks. Deterministic, so every
+    statement about the request is exact (a negation is never lost); the generative model adds a
+    sentence about the first pick (``copywriting.replies``)."""
+    changes = _changes_sentence(added, dropped)
     if not items:
         if isinstance(parsed, Intent) and parsed.constraints:
-            return f"Nothing new is {parsed.describe()}. Drop one of these, or describe it differently."
-        return "I have nothing new to show for that. Try describing it differently."
+            return f"{changes}Nothing new is {parsed.describe()}. Drop one of these, or describe it differently."
+        return f"{changes}I have nothing new to show for that. Try describing it differently."
+    return changes + _picks_sentence(
+        kind, items, message, wanted, unwanted, parsed, liked_titles, disliked_titles, fallback_reason
+    )
+
+
+def _picks_sentence(
+    kind: str,
+    items: Sequence[Recommendation],
+    message: str,
+    wanted: str,
+    unwanted: Sequence[str],
+    parsed: ParsedQuery | Intent | None,
+    liked_titles: Sequence[str],
+    disliked_titles: Sequence[str],
+    fallback_reason: str | None,
+) -> str:
     picks = _quoted_titles(items)
     if kind == ConversationTurn.Kind.FEEDBACK:
         noted = []
@@ -112,9 +175,11 @@ def conversation_reply(
         return f"{lead}Here are picks in that direction: {picks}."
     if message or (isinstance(parsed, Intent) and parsed.constraints):
         asked = []
-        if wanted:
+        if wanted and quotable(wanted):
             asked.append(f'for "{wanted}"')
-        if unwanted:
+        elif wanted and not (isinstance(parsed, Intent) and parsed.constraints):
+            asked.append("for what you asked")
+        if unwanted and all(quotable(u) for u in unwanted):
             asked.append("with less " + " and ".join(f'"{u}"' for u in unwanted))
         constraints = parsed.describe() if parsed is not None else ""
         if constraints:
@@ -240,8 +305,10 @@ def _answer(
     parts: MessageParts | None = None,
     liked: Sequence[Item] = (),
     disliked: Sequence[Item] = (),
+    before: Intent | None = None,
 ) -> TurnResult:
-    """Recommend for the session's query, write the turn, remember what was shown."""
+    """Recommend for the session's query, write the turn, remember what was shown. ``before``:
+    the intent before this turn (what the reply says changed)."""
     consumed = serving_data.load_history(
         session.user_id, llmrec_settings.EXCLUDE_CONSUMED_EVENT_TYPES, llmrec_settings.EXCLUDE_RECENT_EVENTS
     ).consumed
@@ -250,7 +317,10 @@ def _answer(
     query = _query(session)
     intent = intent_from_dict(session.intent)
     if version is not None and query is not None and len(query) == version.dimension:
-        explanation = f'Matches "{message}"' if message else "Close to what you liked in this conversation"
+        if message:
+            explanation = f'Matches "{message}"' if quotable(message) else "Matches what you asked"
+        else:
+            explanation = "Close to what you liked in this conversation"
 
         def nearest(constraints, excluded):
             return recommend_for_vector(
@@ -284,6 +354,8 @@ def _answer(
         result, tenant_id=session.tenant_id, user_id=session.user_id, session_id=session.pk, context=session.context
     )
     parts = parts or MessageParts()
+    # What changed, once there was something to change (a first request says what it asks anyway).
+    added, dropped = intent_changes(before, intent) if before is not None and before.constraints else ([], [])
     reply = conversation_reply(
         kind=kind,
         items=result.items,
@@ -294,6 +366,8 @@ def _answer(
         liked_titles=[item.title for item in liked],
         disliked_titles=[item.title for item in disliked],
         fallback_reason=result.reason,
+        added=added,
+        dropped=dropped,
     )
     session.shown_item_ids = list(session.shown_item_ids) + [i for i in result.item_ids if i not in exclude]
     session.save()
@@ -310,7 +384,7 @@ def _answer(
         reason="; ".join(r for r in (result.reason, parts.problem) if r),
     )
     result.intent = intent
-    return TurnResult(session=session, turn=turn, recommendations=result, reply=reply)
+    return TurnResult(session=session, turn=turn, recommendations=result, reply=reply, added=added, dropped=dropped)
 
 
 def _clean_message(message: Any) -> str:
@@ -366,12 +440,13 @@ def send_message(
         raise ConversationError("The message is empty.")
     with transaction.atomic():
         session = _locked(session)
+        before = intent_from_dict(session.intent)
         if drop:
             current = intent_from_dict(session.intent)
             if current is not None:
                 _set_intent(session, without(current, [str(name) for name in drop]))
         parts = _apply_message(session, message) if message else MessageParts(parsed=intent_from_dict(session.intent))
-        return _answer(session, ConversationTurn.Kind.MESSAGE, k=k, message=message, parts=parts)
+        return _answer(session, ConversationTurn.Kind.MESSAGE, k=k, message=message, parts=parts, before=before)
 
 
 def _items(session: ConversationSession, external_ids: Sequence[str]) -> list[Item]:

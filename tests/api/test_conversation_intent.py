@@ -34,10 +34,12 @@ def test_turns_add_replace_and_drop_constraints(films, tenant):  # noqa: F811
     sources = {c["text"]: c["source"] for c in kids.json()["recommendations"]["intent"]["constraints"]}
     assert sources["films"] == "turn"  # carried from the first turn
     assert "not horror" in kids.json()["reply"]
+    assert kids.json()["reply"].startswith(("Now U or PG. ", "Now PG or U. "))  # what the turn changed
 
     dropped = client.post(API + f"conversations/{session}/messages/", {"drop": ["age_rating"], "k": 7}, format="json")
     assert dropped.status_code == 200
     assert texts(dropped) == ["films", "not horror"]
+    assert dropped.json()["reply"].startswith(("No longer U or PG. ", "No longer PG or U. "))
     detail = client.get(API + f"conversations/{session}/").json()
     assert [c["attribute"] for c in detail["intent"]["constraints"]] == ["category", "genre"]
 
@@ -56,3 +58,4 @@ def test_when_nothing_satisfies_every_constraint_the_carried_ones_give_way(films
     kids = client.post(API + f"conversations/{session}/messages/", {"message": "for the kids", "k": 3}, format="json")
     assert ids(kids) and ids(kids) <= {"c1", "c2", "a1"}
     assert "thriller" not in texts(kids) and "films" in texts(kids)
+    assert "no longer thriller" in kids.json()["reply"]  # the reply says which gave way
