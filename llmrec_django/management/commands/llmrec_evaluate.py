@@ -4,6 +4,7 @@ python manage.py llmrec_evaluate                          # temporal hold-out of
 python manage.py llmrec_evaluate --reuse-vectors --json eval.json
 python manage.py llmrec_evaluate --split random --seed 1 --k 20
 python manage.py llmrec_evaluate --save                   # also store it for the admin's report page
+python manage.py llmrec_evaluate --simulate 50 --turns 5  # simulated conversations (learning.simulation)
 """
 
 import json
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from llmrec_django.learning.evaluation import SPLITS, EvaluationOptions, evaluate_tenant
 from llmrec_django.learning.evaluation_reports import save_report
+from llmrec_django.learning.simulation import POLICIES, simulate_conversations
 from llmrec_django.management.commands._tenant import add_tenant_argument, tenant_from_options
 
 
@@ -50,9 +52,19 @@ class Command(BaseCommand):
             "--save", action="store_true", help="Also store the report for the admin (Evaluation reports)."
         )
         parser.add_argument("--json", dest="json_path", metavar="OUT", help="Also write every figure to this file.")
+        parser.add_argument(
+            "--simulate",
+            type=int,
+            metavar="N",
+            help="Instead: N simulated users look for an item of theirs in conversation, against "
+            f"{', '.join(POLICIES)} (success within --turns, turns to success).",
+        )
+        parser.add_argument("--turns", type=int, default=5, help="Simulation: turns a user gives it (5).")
 
     def handle(self, *args, **options):
         tenant = tenant_from_options(options)
+        if options["simulate"] is not None:
+            return self._simulate(tenant, options)
         try:
             evaluation_options = EvaluationOptions(
                 k=options["k"],
@@ -81,3 +93,23 @@ class Command(BaseCommand):
         if options["save"]:
             record = save_report(tenant, evaluation_options, report)
             self.stdout.write(f"Saved as evaluation report {record.pk} (admin: Evaluation reports).")
+
+    def _simulate(self, tenant, options):
+        try:
+            report = simulate_conversations(
+                tenant, users=options["simulate"], turns=options["turns"], k=options["k"], seed=options["seed"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"{report['users']} simulated users, at most {report['turns']} turns, {report['k']} items a turn"
+        )
+        self.stdout.write(f"{'policy':<14}{'success':>9}{'mean turns':>12}")
+        for policy, figures in report["policies"].items():
+            mean = "-" if figures["mean_turns"] is None else f"{figures['mean_turns']:.2f}"
+            self.stdout.write(f"{policy:<14}{figures['success_rate']:>9.3f}{mean:>12}")
+        if options["json_path"]:
+            path = Path(options["json_path"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False))
+            self.stdout.write(f"Wrote {path}")
