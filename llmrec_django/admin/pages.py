@@ -18,8 +18,11 @@ from llmrec_django.models import EvaluationReport, RecommendationCopy, Recommend
 
 @admin.register(RecommendationCopy)
 class RecommendationCopyAdmin(admin.ModelAdmin):
-    list_display = ["user", "generator_name", "fell_back", "short_text", "seconds", "created_at", "expires_at"]
-    list_filter = ["tenant", "generator_name", "fell_back"]
+    list_display = [
+        "user", "generator_attempted", "generator_name", "fell_back", "short_reason", "short_text", "seconds",
+        "created_at",
+    ]  # fmt: skip
+    list_filter = ["tenant", "generator_attempted", "generator_name", "fell_back"]
     search_fields = ["user__external_id", "text", "reason"]
     readonly_fields = [f.name for f in RecommendationCopy._meta.fields]
 
@@ -29,6 +32,12 @@ class RecommendationCopyAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, copy: RecommendationCopy) -> str:
         return copy.text if len(copy.text) <= 100 else copy.text[:99] + "…"
+
+    @admin.display(description="Checks")
+    def short_reason(self, copy: RecommendationCopy) -> str:
+        if not copy.fell_back:
+            return "passed"
+        return copy.reason if len(copy.reason) <= 80 else copy.reason[:79] + "…"
 
 
 @admin.register(RecommendationPreview)

