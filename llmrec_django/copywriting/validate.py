@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from llmrec_django.copywriting.base import CopyRequest
+from llmrec_django.copywriting.grounded import CONNECTING_WORDS
 
 TitleLookup = Callable[[Iterable[str]], Iterable[str]]
 
@@ -153,17 +154,22 @@ def _check_claims(masked: str, request: CopyRequest, names_masked: str) -> None:
         for word in _WORD.findall(sentence)[1:]:  # the first word of a sentence is capitalised anyway
             if word[:1].isupper() and word.casefold() not in known_words and word not in ("I", "I'm", "I've"):
                 raise CopyRejected(f"names something not in the facts: {word[:40]!r}")
-    other_facts = _facts_text(request, profile=False, descriptions=False)
+    # A run of words in the description's order is copied when it carries words of its own: a run
+    # of fact words and plain connecting words ("is a mid-range coffee canister") is the facts.
+    fact_vocabulary = known_words | CONNECTING_WORDS
     runs = set()
     for stretch in re.split(r"\x00", _normalise(names_masked)):  # no run across a named item
         words = _WORD.findall(stretch)
-        runs |= {" ".join(words[i : i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
+        for i in range(len(words) - COPIED_WORDS + 1):
+            run = words[i : i + COPIED_WORDS]
+            if sum(w not in fact_vocabulary for w in run) >= 2:
+                runs.add(" ".join(run))
     for source, free_text in [("the item description", item.description) for item in request.items] + [
         ("the shopper's own words", request.profile)
     ]:
         words = " ".join(_WORD.findall(_normalise(free_text)))
         for run in runs:
-            if run in words and run not in other_facts:
+            if run in words:
                 raise CopyRejected(f"copies {source}: {run[:60]!r}")
 
 

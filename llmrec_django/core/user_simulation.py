@@ -10,11 +10,11 @@ Usage::
 
 In the spirit of the user simulators of conversational-recommendation studies (a target item, its
 attributes and knowledge-graph neighbours as what the user knows they want): the simulated user
-opens with the target's category and its most telling attribute, then reacts to each list: they
+opens with the target's category and its broadest attribute, then reacts to each list: they
 accept when the target is among the items shown; otherwise they reject with a reason, naming a
 fact of the target that the shown items mostly lack (a genre, a year range, a price ceiling, a
 flag such as "waterproof", or a knowledge-graph neighbour such as a director or brand), one fact
-per turn, most distinctive first. Phrasing varies with the seed; the words are the catalogue's
+per turn, broad before narrow, as people narrow a request down. Phrasing varies with the seed; the words are the catalogue's
 own (its values, attribute names and category names), so the service has to understand them.
 Django-free: the caller reads the catalogue and runs the service.
 """
@@ -91,9 +91,9 @@ def goal_for(
     entities: Sequence[str] = (),
     max_facts: int = 5,
 ) -> Goal:
-    """What a user who wants the item ``target`` knows about it: its category, its rarer enum
-    values, a year floor and a price ceiling near its own, its true flags, its knowledge-graph
-    neighbours' names."""
+    """What a user who wants the item ``target`` knows about it: its category, its enum values
+    (commoner first), a year floor and a price ceiling near its own, its true flags, then a
+    knowledge-graph neighbour's name."""
     facts: list[Fact] = []
     for name, value in attributes.items():
         attribute = schema.attributes.get(name)
@@ -102,8 +102,9 @@ def goal_for(
         fact = _fact(attribute, value)
         if fact is not None:
             facts.append(fact)
-    facts.sort(key=lambda f: -f.rarity)
-    facts = facts[: max_facts - 1] + [Fact("related", "", name, 0.0) for name in entities[:1]]
+    # Broad first, as people ask: a common genre before a rare colour; a name they remember last.
+    facts.sort(key=lambda f: f.rarity)
+    facts = facts[: max_facts - 1] + [Fact("related", "", name, 1.0) for name in entities[:1]]
     head = [Fact("category", "category", category, 1.0)] if category else []
     return Goal(target=target, facts=head + facts)
 
@@ -140,7 +141,7 @@ class SimulatedUser:
         self._rng = random.Random(self.seed)
 
     def opening(self) -> str:
-        """The first request: the category and the most telling fact."""
+        """The first request: the category and the broadest fact."""
         first = self.goal.facts[:2]
         self.said.extend(first)
         if len(first) == 2 and first[0].kind == "category":

@@ -31,7 +31,7 @@ ITEM = ItemFacts(
     "Ridge Boot",
     "hiking boots",
     (("brand", "Salomon"), ("price", "89"), ("delivery", "free"), ("ratings", "4780653")),
-    "A sturdy boot for wet trails.",
+    "A sturdy hiking boot by Salomon, for wet trails.",
     'Because you bought "Trail Map"',
 )
 FILM = ItemFacts("film", "Lantern Ship", "films", (("year", "2019"),), "", "Popular this week")
@@ -143,7 +143,7 @@ REQUEST = CopyRequest(items=(ITEM, FILM), profile="I hike in the Alps.")
         ('"Ridge Boot": 5550100 is the number to try.', "phone number"),
         ('"Lantern Ship" from 2021 is a film to see.', "number the facts do not hold"),
         ('"Lantern Ship" was directed by Spielberg.', "names something not in the facts: 'Spielberg'"),
-        ('"Ridge Boot" is a sturdy boot for wet trails, a fine pick.', "copies the item description"),
+        ('"Ridge Boot": a sturdy hiking boot by Salomon, for wet trails.', "copies the item description"),
         ('"Ridge Boot" suits your hikes in the Alps.', "names something not in the facts: 'Alps'"),
         ('"Ridge Boot" heals tired feet.', "health claim"),
     ],
@@ -160,6 +160,7 @@ def test_claims_the_facts_do_not_hold_are_rejected(text, reason):
         '"Lantern Ship" (2019) suits your trips to the hills.',
         '"Ridge Boot" goes with "Trail Map" you bought.',
         '"Ridge Boot" is a sturdy boot.',  # a few words of the description are fine
+        '"Ridge Boot" is a sturdy hiking boot by Salomon.',  # facts in the description's order are facts
         '"Ridge Boot" has 4780653 ratings.',  # a long number the facts hold is not a phone number
     ],
 )

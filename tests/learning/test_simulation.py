@@ -23,13 +23,15 @@ def schema():
     return learn_schema(["films", "tents"], ROWS, {})
 
 
-def test_the_goal_holds_the_category_first_then_the_rarest_facts():
+def test_the_goal_holds_the_category_first_then_broad_facts_before_narrow_ones():
     goal = goal_for(
         "h1", "films", {"genre": "horror", "year": 2023, "age_rating": "18"}, schema(), entities=["Ann Lee"]
     )
     assert goal.facts[0] == Fact("category", "category", "films", 1.0)
     kinds = [f.kind for f in goal.facts]
     assert "value" in kinds and "after" in kinds and kinds[-1] == "related"
+    rarities = [f.rarity for f in goal.facts[1:-1]]
+    assert rarities == sorted(rarities)  # the name they remember comes last
     assert Fact("after", "year", 2021, 0.4) in goal.facts
 
 
