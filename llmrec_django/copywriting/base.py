@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -39,16 +40,16 @@ class ItemFacts:
     explanation: str = ""  # why it was recommended, from the recommend service
 
     @classmethod
-    def from_item(
-        cls, external_id: str, title: str, category: str, attributes: Any, description: str, explanation: str
-    ) -> ItemFacts:
-        """An item's facts as an ``Item`` row holds them: whitespace collapsed, the first
-        ``ATTRIBUTES_PER_ITEM`` short scalar attributes, a description excerpt."""
+    def from_row(cls, row: Mapping[str, Any], explanation: str) -> ItemFacts:
+        """An item's facts from its row (``external_id``, ``title``, ``category``, ``attributes``,
+        ``description``): whitespace collapsed, the first ``ATTRIBUTES_PER_ITEM`` short scalar
+        attributes, a description excerpt."""
+        description, category = row.get("description") or "", row.get("category") or ""
         return cls(
-            external_id=external_id,
-            title=" ".join(title.split()),
+            external_id=str(row["external_id"]),
+            title=" ".join(str(row["title"]).split()),
             category=shorten(category, 80) if category else "",
-            attributes=scalar_attributes(attributes),
+            attributes=scalar_attributes(row.get("attributes")),
             description=shorten(description, DESCRIPTION_CHARS) if description else "",
             explanation=shorten(explanation or "", 200),
         )

@@ -47,10 +47,11 @@ def reply_request(turn: TurnResult) -> CopyRequest | None:
     )
     if row is None:
         return None
-    facts = ItemFacts.from_item(
-        row["external_id"], row["title"], row["category"], row["attributes"], row["description"], first.explanation
+    return CopyRequest(
+        items=(ItemFacts.from_row(row, first.explanation),),
+        profile=shorten(turn.turn.message, MESSAGE_CHARS),
+        max_chars=240,
     )
-    return CopyRequest(items=(facts,), profile=shorten(turn.turn.message, MESSAGE_CHARS), max_chars=240)
 
 
 def add_model_sentence(turn: TurnResult, *, generator: Any = None, budget: float | None = None) -> TurnResult:

@@ -79,16 +79,7 @@ def build_request(profile: UserProfile, recommendations: Sequence[Any], tenant: 
         row = rows.get(rec.item_id)
         if row is None:
             continue  # deleted since the list was made, or another tenant's id
-        items.append(
-            ItemFacts.from_item(
-                row["external_id"],
-                row["title"],
-                row["category"],
-                row["attributes"],
-                row["description"],
-                getattr(rec, "explanation", "") or "",
-            )
-        )
+        items.append(ItemFacts.from_row(row, getattr(rec, "explanation", "") or ""))
     text = (
         shorten(profile.profile_text, PROFILE_CHARS) if profile.personalisation_enabled and profile.profile_text else ""
     )
