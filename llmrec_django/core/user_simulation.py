@@ -70,7 +70,7 @@ class Fact:
                 y=int(self.value), p=int(self.value) - 1, n=name
             )
         if self.kind == "under":
-            return rng.choice(["under ${p}", "cheaper, under {p} dollars", "at most ${p}"]).format(p=int(self.value))
+            return rng.choice(["under ${p}", "under {p} dollars", "at most ${p}"]).format(p=int(self.value))
         if self.kind == "flag":
             return name
         return rng.choice(["something with {v}", "like {v}"]).format(v=self.value)
