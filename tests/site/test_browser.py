@@ -400,7 +400,10 @@ def test_events_queued_by_one_account_are_never_sent_under_the_next_login(browse
     log_in(page, live_server, "bob", "bob-password-1")
     page.goto(live_server.url + "/items/garden/")
     page.evaluate("window.llmrec.flush()")
-    bob = UserProfile.objects.get(tenant=tenant, user__username="bob")
+    # His profile is made when his first events arrive: wait for them rather than race them.
+    profiles = UserProfile.objects.filter(tenant=tenant, user__username="bob")
+    wait_for(profiles.exists, "Bob's profile", page)
+    bob = profiles.get()
     wait_for(lambda: Interaction.objects.filter(user=bob, event_type="view").exists(), "Bob's view", page)
     wait_for(lambda: queued(page) == [], "Bob's queue", page)
     assert {e["item_id"] for e in delivered if e["event_type"] == "view"} == {"garden"}
