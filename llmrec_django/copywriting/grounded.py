@@ -209,7 +209,25 @@ def write_sentence(
     if written and written[-1] not in ends:
         written.append(ends[0])
     perplexity = math.exp(-log_likelihood / chosen) if chosen else float("inf")
-    return Sentence(tokenizer.decode(written, skip_special_tokens=True), perplexity)
+    return Sentence(tidy_ending(tokenizer.decode(written, skip_special_tokens=True)), perplexity)
+
+
+# Words a sentence cannot end on: a sentence cut at max_words drops them ("..., but." -> ".").
+_DANGLING = frozenset(
+    """a an the and or but with without for of in on to from by at as is are was be has have had
+    can will would could should may might been being that which who what when where if than so very more most
+    it its it's your their our my this these those makes make gives give takes offers adds""".split()
+)
+
+
+def tidy_ending(text: str) -> str:
+    """``text`` without dangling words or commas before its final stop, and no space before it."""
+    lead = text[: len(text) - len(text.lstrip())]
+    stop = text.rstrip()[-1:] if text.rstrip()[-1:] in (".", "!") else "."
+    words = text.strip().rstrip(".!").split()
+    while len(words) > 1 and (words[-1].lower().strip(",") in _DANGLING or not words[-1].strip(",")):
+        words.pop()
+    return lead + " ".join(words).rstrip(",") + stop
 
 
 @dataclass(frozen=True)

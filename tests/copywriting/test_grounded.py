@@ -111,6 +111,24 @@ def test_grounded_options_are_checked(tmp_path):
         TransformersCopyGenerator(path=path, max_perplexity=1)
 
 
+@pytest.mark.parametrize(
+    ("raw", "tidy"),
+    [
+        (
+            " is a running shoe with the same brand as Redfern, but.",
+            " is a running shoe with the same brand as Redfern.",
+        ),
+        (" is a popular headlamp, which makes it the .", " is a popular headlamp."),
+        (" is a fine pick!", " is a fine pick!"),
+        (" is,", " is."),
+    ],
+)
+def test_a_cut_sentence_ends_on_a_word_that_can_end_it(raw, tidy):
+    from llmrec_django.copywriting.grounded import tidy_ending
+
+    assert tidy_ending(raw) == tidy
+
+
 def test_singular_forms_of_category_words():
     assert [singular(w) for w in ("boots", "accessories", "films", "glass", "bus", "tea")] == [
         "boot",
