@@ -13,7 +13,11 @@ It POSTs ``{base_url}/chat/completions`` with ``model``, ``messages`` (``prompt.
 from the ``api_key`` option, else from the environment variable named by ``api_key_env``
 (default ``LLMREC_COPY_API_KEY``); none is sent when neither is set (local servers). The
 request times out after ``timeout`` seconds or the caller's remaining budget, whichever is
-shorter. Uses only the standard library (``urllib``).
+shorter. A circuit breaker (``pybreaker``) guards the server: after ``breaker_failures``
+consecutive failures (errors, timeouts, bad answers) the generator stops calling it for
+``breaker_reset_seconds`` and every copy falls back to the template at once, instead of each
+page waiting out its budget on a server that is down; then one trial call decides. HTTP with the
+standard library (``urllib``).
 
 Note: the request carries the item facts and the user's profile text to that server.
 """
@@ -28,10 +32,15 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+import pybreaker
+
 from llmrec_django.copywriting.base import CopyGenerationError, CopyGenerator, CopyRequest, reject_unknown_options
 from llmrec_django.copywriting.prompt import build_messages
 
-_OPTIONS = "base_url, model, api_key, api_key_env, max_tokens, temperature, timeout, extra_body"
+_OPTIONS = (
+    "base_url, model, api_key, api_key_env, max_tokens, temperature, timeout, extra_body, "
+    "breaker_failures, breaker_reset_seconds"
+)
 
 
 class OpenAICompatibleCopyGenerator(CopyGenerator):
@@ -47,6 +56,8 @@ class OpenAICompatibleCopyGenerator(CopyGenerator):
         temperature: float = 0.2,
         timeout: float = 10.0,
         extra_body: dict[str, Any] | None = None,
+        breaker_failures: int = 5,
+        breaker_reset_seconds: float = 30.0,
         **unknown: Any,
     ):
         reject_unknown_options("OpenAICompatibleCopyGenerator", unknown, _OPTIONS)
@@ -65,6 +76,13 @@ class OpenAICompatibleCopyGenerator(CopyGenerator):
         self.temperature = float(temperature)
         self.timeout = float(timeout)
         self.extra_body = dict(extra_body or {})
+        if not isinstance(breaker_failures, int) or breaker_failures < 1:
+            raise TypeError(f"breaker_failures must be a whole number of at least 1, not {breaker_failures!r}.")
+        if not isinstance(breaker_reset_seconds, int | float) or breaker_reset_seconds <= 0:
+            raise TypeError(f"breaker_reset_seconds must be a positive number, not {breaker_reset_seconds!r}.")
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=breaker_failures, reset_timeout=float(breaker_reset_seconds), name=f"copy:{self.base_url}"
+        )
 
     @property
     def generator_name(self) -> str:
@@ -84,6 +102,15 @@ class OpenAICompatibleCopyGenerator(CopyGenerator):
         return self.api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None) or None
 
     def generate(self, request: CopyRequest, *, timeout: float | None = None) -> str:
+        try:
+            return self.breaker.call(self._ask, request, timeout)
+        except pybreaker.CircuitBreakerError as exc:
+            raise CopyGenerationError(
+                f"{self.base_url} failed {self.breaker.fail_max} times in a row; not asked again for "
+                f"{self.breaker.reset_timeout:g}s (circuit open)"
+            ) from exc
+
+    def _ask(self, request: CopyRequest, timeout: float | None) -> str:
         body = {
             **self.extra_body,
             "model": self.model,

@@ -324,6 +324,25 @@ def test_openai_compatible_timeout_falls_back(chat_server):
     assert copy.fell_back and time.perf_counter() - started < 0.8
 
 
+def test_a_failing_server_trips_the_circuit_breaker_and_is_tried_again_later(chat_server):
+    server, url = chat_server
+    _Handler.behaviour = "error"
+    generator = OpenAICompatibleCopyGenerator(base_url=url, model="m", breaker_failures=2, breaker_reset_seconds=0.5)
+    for _ in range(2):
+        with pytest.raises(CopyGenerationError):
+            generator.generate(REQUEST)
+    asked = len(_Handler.seen)
+    started = time.perf_counter()
+    copy = service.produce_copy(generator, REQUEST, budget=5)
+    assert copy.fell_back and "circuit open" in copy.reason and time.perf_counter() - started < 0.2
+    assert len(_Handler.seen) == asked  # the server was not asked while the circuit is open
+    time.sleep(0.6)
+    _Handler.behaviour = "ok"
+    assert not service.produce_copy(generator, REQUEST, budget=5).fell_back  # one trial call, and it is back
+    with pytest.raises(TypeError, match="breaker_failures"):
+        OpenAICompatibleCopyGenerator(base_url=url, model="m", breaker_failures=0)
+
+
 def test_openai_compatible_options_are_checked():
     with pytest.raises(TypeError, match="base_url"):
         OpenAICompatibleCopyGenerator(base_url="ftp://x", model="m")
