@@ -61,8 +61,8 @@ def words_in(text: str) -> list[str]:
 
 def fact_words(item: ItemFacts) -> tuple[list[str], list[str]]:
     """(words, quoted titles) a sentence about ``item`` may use: its title, category (with the
-    singular of plural words: "boots" -> "boot"), attribute names and values, and the explanation's
-    own words. What the explanation quotes (another item's title, the shopper's phrase) may only be
+    singular of plural words: "boots" -> "boot"), attribute names and values (a number only with
+    its name or its unit), and the explanation's own words. What the explanation quotes (another item's title, the shopper's phrase) may only be
     used whole and in quotes, so its words do not drift onto this item; the item's own title
     starts the sentence and is not quoted again. The description is left out (free text a seller,
     or an attacker, wrote, not a fact), and so are the shopper's own words: they are in the
@@ -73,7 +73,16 @@ def fact_words(item: ItemFacts) -> tuple[list[str], list[str]]:
     words = words_in(item.title) + category + [singular(w) for w in category]
     words += words_in(_QUOTED.sub(" ", item.explanation))
     for key, value in item.attributes:
-        words += words_in(key) + words_in(value)
+        words += words_in(key)
+        if any(c.isdigit() for c in value):
+            # A number only with what it measures ("price of 21.99", "year 2019", "28 cm"), never
+            # alone, where it could attach to anything ("21.99 lumens").
+            name = " ".join(words_in(key))
+            words += [f"{name} {value}", f"{name} of {value}"]
+            if not value.replace(".", "", 1).replace(",", "").isdigit():
+                words.append(value)
+        else:
+            words += words_in(value)
     return words, quoted
 
 
