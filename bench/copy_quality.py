@@ -88,7 +88,7 @@ def audit_words(text, request) -> int:
     allowed = set(CONNECTING_WORDS)
     for item in request.items:
         words, quoted = fact_words(item)
-        allowed |= {w.casefold() for w in words} | {w.casefold() for q in quoted for w in words_in(q)}
+        allowed |= {w.casefold() for phrase in words + quoted for w in words_in(phrase)}
     return sum(w.casefold() not in allowed for w in words_in(text))
 
 

@@ -47,9 +47,9 @@ def tiny_lm(tmp_path_factory):
 
 def allowed_vocabulary(item: ItemFacts) -> set[str]:
     words, quoted = fact_words(item)
-    vocabulary = {w.casefold() for w in words} | set(CONNECTING_WORDS)
-    for title in quoted:
-        vocabulary |= {w.casefold() for w in words_in(title)}
+    vocabulary = set(CONNECTING_WORDS)
+    for phrase in words + quoted:  # "price of 21.99" is allowed as a whole: its words are
+        vocabulary |= {w.casefold() for w in words_in(phrase)}
     return vocabulary
 
 
