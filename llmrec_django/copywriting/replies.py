@@ -27,7 +27,6 @@ from llmrec_django.conf.backends import get_copy_generator
 from llmrec_django.copywriting.base import CopyRequest, ItemFacts, shorten
 from llmrec_django.copywriting.service import catalogue_title_lookup, fact_sheet
 from llmrec_django.copywriting.writing import produce_copy, template_generator
-from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Item
 from llmrec_django.recommend.conversations import TurnResult
 
@@ -67,8 +66,8 @@ def add_model_sentence(turn: TurnResult, *, generator: Any = None, budget: float
         return turn
     started = time.perf_counter()
     budget = float(config["REPLY_BUDGET_SECONDS"] if budget is None else budget)
-    tenant = resolve_tenant(turn.session.tenant_id)
-    copy = produce_copy(generator, request, budget=budget, catalogue_titles=catalogue_title_lookup(tenant))
+    lookup = catalogue_title_lookup(turn.session.tenant)  # the session's tenant, already loaded
+    copy = produce_copy(generator, request, budget=budget, catalogue_titles=lookup)
     record.reply_facts = fact_sheet(request)
     record.reply_seconds = round(time.perf_counter() - started, 4)
     record.reply_generator = copy.attempted

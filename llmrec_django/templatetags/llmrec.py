@@ -112,8 +112,9 @@ def llmrec_recommendations(
     copy = None
     if with_copy and profile is not None and result is not None and result.items:
         try:
-            copy = write_copy(profile, result, tenant=tenant, generator=_copy_generator(result))
-            if copy.timed_out and not _copy_generator(result):
+            arm_generator = _copy_generator(result)
+            copy = write_copy(profile, result, tenant=tenant, generator=arm_generator)
+            if copy.timed_out and arm_generator is None:
                 queue_list_copy(copy.tenant_id, copy.user_id, result, copy)
         except Exception:  # noqa: BLE001 - the list shows without its copy
             logger.exception("Could not write recommendation copy; the list shows without it.")
