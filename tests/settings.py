@@ -18,4 +18,9 @@ DEBUG = False
 LLMREC = {**LLMREC, "ONLINE": {"LOG_WRITES": "inline", "ATTRIBUTION_DELAY_SECONDS": 0}}  # noqa: F405
 # The template writes copy in tests (deterministic, instant); tests of the model generators build
 # a tiny causal LM and pass it, and one slow test runs the real SmolLM2.
+# A small sequential model and few epochs: the suite fits one for every tenant with sequences.
+LLMREC["SEQUENTIAL"] = {
+    "BUDGET_SECONDS": 20,
+    "OPTIONS": {"dimension": 16, "layers": 1, "max_length": 20, "max_epochs": 20, "patience": 3},
+}
 LLMREC["COPY"] = {"BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator"}

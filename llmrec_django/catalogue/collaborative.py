@@ -37,46 +37,15 @@ import numpy as np
 import scipy.sparse
 from django.utils import timezone
 
+from llmrec_django.catalogue import sequences
+from llmrec_django.catalogue.interactions import Interactions, load_interactions
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.baselines import ImplicitALS, ItemKNN
-from llmrec_django.core.interest import event_weights
 from llmrec_django.core.splits import interaction_matrix
 from llmrec_django.database import caches
-from llmrec_django.models import CollaborativeModel, Interaction, Tenant
+from llmrec_django.models import CollaborativeModel, Tenant
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Interactions:
-    """A tenant's positive interactions as parallel arrays of database ids."""
-
-    user_ids: np.ndarray
-    item_ids: np.ndarray
-    weights: np.ndarray
-    times: np.ndarray  # Unix seconds
-
-
-def load_interactions(tenant: Tenant | int, *, positive_only: bool = True) -> Interactions:
-    """Every interaction of the tenant with a positive weight, oldest first (one query); with
-    ``positive_only=False`` every one with a non-zero weight (dislikes, poor ratings: negative)."""
-    rows = list(
-        Interaction.objects.for_tenant(tenant)
-        .order_by("timestamp", "pk")
-        .values_list("user_id", "item_id", "event_type", "value", "timestamp")
-    )
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return Interactions(empty, empty, np.zeros(0), np.zeros(0))
-    users, items, types, values, stamps = zip(*rows, strict=True)
-    weights = event_weights(list(types), list(values), np.zeros(len(rows)), llmrec_settings.EVENT_WEIGHTS, 0.0)
-    keep = weights > 0 if positive_only else weights != 0
-    return Interactions(
-        user_ids=np.asarray(users, dtype=np.int64)[keep],
-        item_ids=np.asarray(items, dtype=np.int64)[keep],
-        weights=weights[keep],
-        times=np.array([t.timestamp() for t in stamps], dtype=np.float64)[keep],
-    )
 
 
 @dataclass
@@ -90,6 +59,8 @@ class CollaborativeFactors:
     item_factors: np.ndarray
     # item x item (columns of item_ids): S[i, j] = cosine(i, j) if i is among j's nearest items.
     item_neighbours: scipy.sparse.csr_matrix | None = None
+    # Transitions and the sequential model (``catalogue.sequences``); None in files from before them.
+    sequences: sequences.SequenceModels | None = None
 
     def __post_init__(self) -> None:
         self.user_row = {int(u): row for row, u in enumerate(self.user_ids.tolist())}
@@ -212,8 +183,17 @@ def _best_first(scores: np.ndarray, n: int) -> np.ndarray:
     return top[np.argsort(-scores[top], kind="stable")]
 
 
-def fit_factors(data: Interactions, **params) -> CollaborativeFactors | None:
-    """Fit ALS on ``data`` (in memory, nothing stored); None when there is nothing to learn from."""
+def fit_factors(
+    data: Interactions,
+    *,
+    events: Interactions | None = None,
+    vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    seed: int = 0,
+    **params,
+) -> CollaborativeFactors | None:
+    """Fit ALS and item-KNN on ``data`` (in memory, nothing stored); with ``events``
+    (``sequences.load_sequence_events``) also the transitions and, from the catalogue's
+    ``vectors``, the sequential model. None when there is nothing to learn from."""
     if len(data.user_ids) == 0:
         return None
     user_ids, user_rows = np.unique(data.user_ids, return_inverse=True)
@@ -231,6 +211,7 @@ def fit_factors(data: Interactions, **params) -> CollaborativeFactors | None:
         user_factors=np.asarray(model.model.user_factors, dtype=np.float32),
         item_factors=np.asarray(model.model.item_factors, dtype=np.float32),
         item_neighbours=neighbours.similarity.astype(np.float32).tocsr(),
+        sequences=sequences.fit_sequence_models(events, vectors, seed=seed) if events is not None else None,
     )
 
 
@@ -242,7 +223,9 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
     """Fit ALS on all the tenant's positive interactions, store it and make it current."""
     started = time.perf_counter()
     data = load_interactions(tenant)
-    factors = fit_factors(data, **params)
+    factors = fit_factors(
+        data, events=sequences.load_sequence_events(tenant), vectors=sequences.catalogue_vectors(tenant), **params
+    )
     if factors is None:
         logger.info("Tenant %s has no positive interactions; no collaborative model fitted.", tenant.slug)
         return None
@@ -259,6 +242,7 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
         neighbour_data=neighbours.data,
         neighbour_indices=neighbours.indices,
         neighbour_indptr=neighbours.indptr,
+        **(factors.sequences.to_arrays() if factors.sequences is not None else {}),
     )
     record = CollaborativeModel.objects.create(
         tenant=tenant,
@@ -271,6 +255,7 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
             **params,
             "factors": int(factors.item_factors.shape[1]),
             "item_knn_neighbours": int(llmrec_settings.ITEM_KNN_NEIGHBOURS),
+            **(factors.sequences.describe() if factors.sequences is not None else {}),
         },
         fit_seconds=round(time.perf_counter() - started, 3),
     )
@@ -337,6 +322,7 @@ def current_model(
                 user_factors=data["user_factors"],
                 item_factors=data["item_factors"],
                 item_neighbours=neighbours,
+                sequences=sequences.SequenceModels.from_arrays(data),
             )
     except (OSError, KeyError, ValueError) as exc:
         logger.warning("Collaborative model %s (%s) cannot be loaded: %s", record_id, path, exc)

@@ -199,6 +199,23 @@ DEFAULTS: dict[str, Any] = {
     # Neighbours kept per item in the collaborative model's item-KNN table (candidate source and
     # blend feature "item_knn"; the offline evaluation's ItemKNN baseline uses the same number).
     "ITEM_KNN_NEIGHBOURS": 50,
+    # The sequential user model (``ml.sequential``), fitted by ``llmrec_fit`` with the collaborative
+    # model: a small transformer over each user's last items' text vectors, positions and time
+    # gaps; a candidate source and the blend feature "sequential". BUDGET_SECONDS bounds one fit
+    # (``llmrec_fit`` fits it for the blend's validation split and for serving); MIN_USERS users
+    # with two engagements or more are needed; OPTIONS are ``SequentialConfig``'s fields.
+    "SEQUENTIAL": {"ENABLED": True, "BUDGET_SECONDS": 300, "MIN_USERS": 20, "OPTIONS": {}},
+    # Item-to-item transitions (``core.transitions``): what people engage with within WINDOW steps
+    # after an item; a candidate source and the blend feature "transition", scored from the user's
+    # RECENT_ITEMS latest items (the r-th latest weighs RECENT_DECAY ** r).
+    "TRANSITIONS": {
+        "ENABLED": True,
+        "WINDOW": 3,
+        "NEIGHBOURS": 50,
+        "SHRINK": 5.0,
+        "RECENT_ITEMS": 5,
+        "RECENT_DECAY": 0.5,
+    },
     # Users sampled to fit the blend weights (each contributes its candidates as training rows).
     "BLEND_FIT_USERS": 2000,
     # REST API: the largest request body accepted (bytes; larger ones get a JSON 413), checked on

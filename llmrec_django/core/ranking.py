@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.optimize
@@ -37,6 +35,16 @@ import scipy.special
 import scipy.stats
 from numpy.typing import ArrayLike
 
+from llmrec_django.core.blend_model import (  # noqa: F401  (the blend's names, importable from here)
+    BlendModel,
+    component_ndcg,
+    fit_blend_cross_fitted,
+    fit_blend_weights,
+    list_ndcg,
+    log_loss,
+    never_below_best_component,
+    roc_auc,
+)
 from llmrec_django.core.interest import SECONDS_PER_DAY
 
 # ---------------------------------------------------------------------------------------------
@@ -126,9 +134,12 @@ def kg_relation_weight(
 # ---------------------------------------------------------------------------------------------
 # The hybrid score and its learnt blend
 
-HYBRID_FEATURES = ("relevance", "collaborative", "item_knn", "popularity", "cold_relevance", "closest_liked")
+HYBRID_FEATURES = (
+    "relevance", "collaborative", "item_knn", "popularity", "cold_relevance", "closest_liked", "sequential",
+    "transition",
+)  # fmt: skip
 # With no trained blend, rank by the seed design's r_ui = cos * R alone.
-DEFAULT_BLEND_WEIGHTS = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+DEFAULT_BLEND_WEIGHTS = (1.0,) + (0.0,) * (len(HYBRID_FEATURES) - 1)
 # How many of the user's liked items a candidate's ``closest_liked`` similarity is taken over.
 CLOSEST_LIKED_TOP = 1
 
@@ -256,8 +267,10 @@ def hybrid_features(
     item_knn: ArrayLike | None = None,
     known: ArrayLike | None = None,
     closest_liked: ArrayLike | None = None,
+    sequential: ArrayLike | None = None,
+    transition: ArrayLike | None = None,
 ) -> np.ndarray:
-    """The ``(n, 6)`` feature matrix of ``HYBRID_FEATURES`` for one list of candidates:
+    """The ``(n, 8)`` feature matrix of ``HYBRID_FEATURES`` for one list of candidates:
 
     - ``relevance``: ``cos(u, i) * R_ui`` (a missing ``kg_weight`` means R = 1);
     - ``collaborative``: the ALS score;
@@ -267,7 +280,11 @@ def hybrid_features(
       (``known`` False), else 0, so the blend can learn how to rank new items by content alone
       instead of ranking them last for want of collaborative evidence;
     - ``closest_liked``: the cosine to the liked item the candidate is closest to
-      (``closest_liked_similarity``), which finds the items near one of several tastes.
+      (``closest_liked_similarity``), which finds the items near one of several tastes;
+    - ``sequential``: the sequential user model's score (what comes next, from the order of the
+      user's latest items: ``ml.sequential``);
+    - ``transition``: how often people went on to the candidate right after the user's latest
+      items (``core.transitions``).
 
     Every column is standardised within the list (``standardise_within_list``; ``cold_relevance``
     is the standardised relevance, kept for cold items only): raw ALS and KNN scores grow with
@@ -275,7 +292,7 @@ def hybrid_features(
     all users cannot correct for. The ranking by ``relevance``
     alone (the default weights) is the ranking by ``cos * R``.
 
-    A missing collaborative, item-KNN, popularity or closest-liked score means 0 (a constant
+    A missing collaborative, item-KNN, popularity, closest-liked, sequential or transition score means 0 (a constant
     column, standardised to 0); a missing ``known`` means every item is known.
     """
     cosine = np.asarray(cosine, dtype=np.float64)
@@ -300,6 +317,8 @@ def hybrid_features(
             column(popularity),
             relevance * cold,
             column(closest_liked),
+            column(sequential),
+            column(transition),
         ]
     )
 
@@ -326,215 +345,6 @@ def hybrid_scores(
         cosine, kg_weight, collaborative, popularity, item_knn=item_knn, known=known, closest_liked=closest_liked
     )
     return scipy.special.expit(features @ np.asarray(weights, dtype=np.float64) + bias)
-
-
-@dataclass(eq=False)  # arrays inside: compare to_dict() forms instead
-class BlendModel:
-    """A logistic regression on standardised features: ``p = sigmoid(((x - mean) / scale) @ weights + bias)``.
-
-    Stored with its standardisation so that scoring applies exactly what training saw;
-    ``to_dict()`` / ``from_dict()`` give a JSON-safe form.
-    """
-
-    weights: np.ndarray
-    bias: float
-    mean: np.ndarray
-    scale: np.ndarray
-    feature_names: tuple[str, ...]
-    l2: float
-    train_loss: float
-    initial_loss: float  # of the best constant model (the base rate): what the features improve on
-    n_train: int
-    valid_loss: float | None = None
-    valid_auc: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def logits(self, features: ArrayLike) -> np.ndarray:
-        standardised = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        return standardised @ self.weights + self.bias
-
-    def score(self, features: ArrayLike) -> np.ndarray:
-        """Click probability for each row of ``features`` (columns in ``feature_names`` order)."""
-        return scipy.special.expit(self.logits(features))
-
-    def raw_coefficients(self) -> tuple[np.ndarray, float]:
-        """``(weights, bias)`` on unstandardised features, for ``hybrid_scores``."""
-        weights = self.weights / self.scale
-        return weights, float(self.bias - weights @ self.mean)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "weights": self.weights.tolist(),
-            "bias": self.bias,
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "feature_names": list(self.feature_names),
-            "l2": self.l2,
-            "train_loss": self.train_loss,
-            "initial_loss": self.initial_loss,
-            "n_train": self.n_train,
-            "valid_loss": self.valid_loss,
-            "valid_auc": self.valid_auc,
-            "extra": self.extra,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BlendModel:
-        return cls(
-            weights=np.asarray(data["weights"], dtype=np.float64),
-            bias=float(data["bias"]),
-            mean=np.asarray(data["mean"], dtype=np.float64),
-            scale=np.asarray(data["scale"], dtype=np.float64),
-            feature_names=tuple(data["feature_names"]),
-            l2=float(data["l2"]),
-            train_loss=float(data["train_loss"]),
-            initial_loss=float(data["initial_loss"]),
-            n_train=int(data["n_train"]),
-            valid_loss=data.get("valid_loss"),
-            valid_auc=data.get("valid_auc"),
-            extra=dict(data.get("extra") or {}),
-        )
-
-
-def _blend_loss(params: np.ndarray, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
-    """Mean binary cross-entropy + l2 * |w|^2 / (2n), and its gradient; the bias is not penalised."""
-    n = len(y)
-    weights, bias = params[:-1], params[-1]
-    z = x @ weights + bias
-    loss = log_loss(y, z) + float(l2 * weights @ weights / (2 * n))
-    residual = (scipy.special.expit(z) - y) / n
-    gradient = np.append(x.T @ residual + l2 * weights / n, residual.sum())
-    return loss, gradient
-
-
-def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
-    """Area under the ROC curve (Mann-Whitney, ties count half); None without both classes."""
-    labels = np.asarray(labels, dtype=bool)
-    n_positive, n_negative = int(labels.sum()), int((~labels).sum())
-    if n_positive == 0 or n_negative == 0:
-        return None
-    ranks = scipy.stats.rankdata(np.asarray(scores, dtype=np.float64))
-    return float((ranks[labels].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
-
-
-def fit_blend_weights(
-    features: ArrayLike,
-    labels: ArrayLike,
-    l2: float = 1.0,
-    feature_names: Sequence[str] | None = None,
-    valid: tuple[ArrayLike, ArrayLike] | None = None,
-    max_iter: int = 500,
-) -> BlendModel:
-    """Fit the blend by logistic regression (the seeds' CTR model) with L-BFGS.
-
-    Minimises the mean binary cross-entropy of ``labels`` (1 = clicked / interacted, 0 = shown or
-    sampled and ignored) plus ``l2 * |w|^2 / (2n)``, which is scikit-learn's
-    ``LogisticRegression(C=1/l2)`` objective divided by n. Features are standardised first (a
-    constant column gets scale 1 and, with the penalty, weight 0), so ``l2`` treats every feature
-    alike whatever its units. ``valid`` = (features, labels) adds ``valid_loss`` and ``valid_auc``.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if x.ndim != 2 or len(x) != len(y):
-        raise ValueError(f"features must be (n, f) and labels (n,), got {x.shape} and {y.shape}")
-    base_rate = float(y.mean()) if len(y) else 0.0
-    if not 0.0 < base_rate < 1.0:
-        raise ValueError("labels need both positives and negatives to fit a blend")
-    names = tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    standardised = (x - mean) / scale
-
-    # Start at the best constant model: the optimiser then only has to learn what features add.
-    start = np.append(np.zeros(x.shape[1]), math.log(base_rate / (1 - base_rate)))
-    initial_loss, _ = _blend_loss(start, standardised, y, l2)
-    result = scipy.optimize.minimize(
-        _blend_loss, start, args=(standardised, y, l2), jac=True, method="L-BFGS-B", options={"maxiter": max_iter}
-    )
-    model = BlendModel(
-        weights=result.x[:-1].copy(),
-        bias=float(result.x[-1]),
-        mean=mean,
-        scale=scale,
-        feature_names=names,
-        l2=float(l2),
-        train_loss=float(result.fun),
-        initial_loss=float(initial_loss),
-        n_train=len(y),
-        extra={"iterations": int(result.nit), "converged": bool(result.success)},
-    )
-    if valid is not None:
-        valid_y = np.asarray(valid[1], dtype=np.float64)
-        z = model.logits(valid[0])
-        model.valid_loss = log_loss(valid_y, z)
-        model.valid_auc = roc_auc(valid_y, z)
-    return model
-
-
-def log_loss(labels: ArrayLike, logits: ArrayLike) -> float:
-    """Mean binary cross-entropy of ``labels`` under ``sigmoid(logits)``."""
-    # log(1 + e^z) - y z is the cross-entropy written so that it never overflows.
-    labels = np.asarray(labels, dtype=np.float64)
-    logits = np.asarray(logits, dtype=np.float64)
-    return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
-
-
-def fit_blend_cross_fitted(
-    features_by_group: Sequence[ArrayLike],
-    labels_by_group: Sequence[ArrayLike],
-    l2: float = 1.0,
-    feature_names: Sequence[str] | None = None,
-    seed: int = 0,
-) -> BlendModel:
-    """The blend fitted on every group (user), with its validation figures from two-fold cross-fitting.
-
-    The groups are shuffled (``seed``) into two halves; each half is scored by a blend fitted on
-    the other half only, and ``valid_loss`` / ``valid_auc`` are those out-of-fold scores over
-    every row, so they still measure users the scoring blend never saw. The stored blend is then
-    fitted on all groups: holding half of them out of the model itself, as a single split would,
-    throws away half of the few positives (one per user) and leaves the weights noisy (on
-    MovieLens, NDCG@10 +2 % on a random split). A half whose fitting part lacks positives or
-    negatives is skipped; when none can be cross-fitted, the figures are in-sample
-    (``extra["validation"]`` says which).
-    """
-    if len(features_by_group) != len(labels_by_group):
-        raise ValueError(f"{len(features_by_group)} feature groups but {len(labels_by_group)} label groups")
-    if not features_by_group:
-        raise ValueError("fitting a blend needs at least one group of candidates")
-    width = np.asarray(features_by_group[0]).shape[1]
-
-    def stack(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(groups) == 0:
-            return np.zeros((0, width)), np.zeros(0)
-        return (
-            np.vstack([np.asarray(features_by_group[g], dtype=np.float64) for g in groups]),
-            np.concatenate([np.asarray(labels_by_group[g], dtype=np.float64) for g in groups]),
-        )
-
-    order = np.random.default_rng(seed).permutation(len(features_by_group))
-    halves = (order[: len(order) // 2], order[len(order) // 2 :])
-    x_all, y_all = stack(order)
-    model = fit_blend_weights(x_all, y_all, l2=l2, feature_names=feature_names)
-    logits, labels = [], []
-    for fit_part, score_part in (halves, halves[::-1]):
-        x_fit, y_fit = stack(fit_part)
-        x_score, y_score = stack(score_part)
-        if len(y_score) == 0 or not 0.0 < (y_fit.mean() if len(y_fit) else 0.0) < 1.0:
-            continue
-        held_out = fit_blend_weights(x_fit, y_fit, l2=l2, feature_names=feature_names)
-        logits.append(held_out.logits(x_score))
-        labels.append(y_score)
-    if logits:
-        z, y = np.concatenate(logits), np.concatenate(labels)
-        model.extra["validation"] = f"out-of-fold ({len(logits)} of 2 halves)"
-    else:
-        z, y = model.logits(x_all), y_all
-        model.extra["validation"] = "in-sample"
-    model.valid_loss = log_loss(y, z)
-    model.valid_auc = roc_auc(y, z)
-    model.extra["valid_rows"] = len(y)
-    return model
 
 
 # ---------------------------------------------------------------------------------------------

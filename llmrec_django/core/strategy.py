@@ -24,7 +24,9 @@ from llmrec_django.core.ranking import HYBRID_FEATURES
 
 # The recommend service's candidate sources (``recommend.SOURCE_NAMES``; kept here so that this
 # module does not import the service).
-CANDIDATE_SOURCES = ("vector", "collaborative", "item_knn", "kg", "popularity", "new_items")
+CANDIDATE_SOURCES = (
+    "vector", "collaborative", "item_knn", "kg", "popularity", "new_items", "sequential", "transition",
+)  # fmt: skip
 MAX_EXPLORATION_SLOTS = 10
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from llmrec_django.catalogue import collaborative, embedding
+from llmrec_django.catalogue import collaborative, embedding, sequences
 from llmrec_django.catalogue.interest_profile import written_text
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
@@ -98,13 +98,24 @@ class TrainingSnapshot:
     """
 
     def __init__(
-        self, tenant: Tenant, data: collaborative.Interactions, events: collaborative.Interactions | None = None
+        self,
+        tenant: Tenant,
+        data: collaborative.Interactions,
+        events: collaborative.Interactions | None = None,
+        steps: collaborative.Interactions | None = None,
+        *,
+        seed: int = 0,
     ):
         """``data``: the positive interactions (collaborative model, popularity, KG); ``events``:
         every weighted event of the same window (dislikes and poor ratings too), from which the
         interest vectors are built as ``embedding.compute_user_vectors`` builds them (signed,
-        recency-decayed weights); ``data`` when not given."""
-        self.factors = collaborative.fit_factors(data)
+        recency-decayed weights); ``data`` when not given. ``steps``: the engagements of the
+        same window (``sequences.load_sequence_events``), for the transitions and the sequential
+        model; without them neither is fitted."""
+        self.factors = collaborative.fit_factors(
+            data, events=steps, vectors=sequences.catalogue_vectors(tenant) if steps is not None else None, seed=seed
+        )
+        self.steps = sequences.user_sequences(steps) if steps is not None else {}
         self.catalogue = np.array(
             Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True),
             dtype=np.int64,
@@ -244,7 +255,14 @@ class TrainingSnapshot:
                 strength[item_id] += weight / positive_total * edge
         kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
         popular = dict(list(((i, s) for i, s in self.popular_order.items() if i not in exclude))[:n])
-        ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular)
+        seq = factors.sequences if factors else None
+        steps = [int(i) for i in self.steps.get(user, ((), ()))[0]]
+        following, after = {}, {}
+        if seq is not None:
+            times = list(self.steps[user][1]) if steps else []
+            following = seq.sequential_recommend(seq.sequential_vector(seq.user_vector(steps, times)), n, exclude)
+            after = seq.transition_recommend(seq.transition_vector(steps[::-1]), n, exclude)
+        ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular, following, after)
         ids = [i for i in ids if i in self.column]
         if not ids:
             return [], np.zeros((0, len(ranking.HYBRID_FEATURES)))
@@ -260,9 +278,16 @@ class TrainingSnapshot:
             window = min(serving_data.RECENT_LIKED_ITEMS, int(llmrec_settings.CLOSEST_LIKED_RECENT))
             rows_recent = [self.column[i] for i in recent if i in self.column][:window]
             closest = ranking.closest_liked_similarity(self.vectors[rows_ids], self.vectors[rows_recent])
+        seq = factors.sequences if factors else None
+        steps, times = self.steps.get(user, ((), ()))
+        steps = [int(i) for i in steps]
+        seq_all = seq.sequential_vector(seq.user_vector(steps, list(times))) if seq else None
+        trans_all = seq.transition_vector(steps[::-1]) if seq else None
         features = ranking.hybrid_features(
             cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known,
             closest_liked=closest,
+            sequential=seq.sequential_scores(seq_all, ids) if seq else None,
+            transition=seq.transition_scores(trans_all, ids) if seq else None,
         )  # fmt: skip
         return ids, features
 
@@ -294,7 +319,21 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
     events = collaborative.Interactions(
         every.user_ids[before], every.item_ids[before], every.weights[before], every.times[before]
     )
-    snapshot = TrainingSnapshot(tenant, train_data, events)
+    every_step = sequences.load_sequence_events(tenant)
+    before_step = np.array(
+        [
+            t < cut.get(u, np.inf) and held_out.get(u) != i
+            for u, i, t in zip(
+                every_step.user_ids.tolist(), every_step.item_ids.tolist(), every_step.times.tolist(), strict=True
+            )
+        ],
+        dtype=bool,
+    )
+    steps = collaborative.Interactions(
+        every_step.user_ids[before_step], every_step.item_ids[before_step], every_step.weights[before_step],
+        every_step.times[before_step],
+    )  # fmt: skip
+    snapshot = TrainingSnapshot(tenant, train_data, events, steps, seed=seed)
     users = sorted(held_out)
     limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
     rng = np.random.default_rng(seed)
@@ -318,6 +357,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
     model = ranking.fit_blend_cross_fitted(
         features_by_user, labels_by_user, l2=l2, feature_names=ranking.HYBRID_FEATURES, seed=seed
     )
+    model = ranking.never_below_best_component(model)
     weights, bias = model.raw_coefficients()
     record = RankingModel.objects.create(
         tenant=tenant,
@@ -334,6 +374,11 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
             "rows_valid": model.extra["valid_rows"],
             "validation": model.extra["validation"],
             "candidate_recall": round(hits / max(len(features_by_user), 1), 4),
+            "ndcg@10": model.extra.get("ndcg@10"),
+            "choice": model.extra.get("choice"),
+            "sequence_models": snapshot.factors.sequences.describe()
+            if snapshot.factors and snapshot.factors.sequences
+            else None,
             "train_loss": model.train_loss,
             "initial_loss": model.initial_loss,
             "with_vectors": snapshot.vectors is not None,

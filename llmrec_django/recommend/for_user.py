@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from llmrec_django.catalogue import collaborative, embedding
+from llmrec_django.catalogue import collaborative, embedding, sequences
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.interest import normalise
@@ -305,6 +305,13 @@ def _hybrid_list(
         if cf_model and "item_knn" in sources
         else {}
     )
+    # The order of what the user did: what usually comes next (transitions) and the sequential model.
+    seq_models = cf_model.sequences if cf_model else None
+    seq_items, seq_times = sequences.from_history(history.events) if seq_models else ([], [])
+    seq_all = seq_models.sequential_vector(seq_models.user_vector(seq_items, seq_times)) if seq_models else None
+    trans_all = seq_models.transition_vector(seq_items[::-1]) if seq_models else None
+    following = seq_models.sequential_recommend(seq_all, n, exclude) if seq_models and "sequential" in sources else {}
+    after = seq_models.transition_recommend(trans_all, n, exclude) if seq_models and "transition" in sources else {}
     popular_all = serving_data.popularity(tenant.pk)
     popular = (
         dict(itertools.islice(((i, s) for i, s in popular_all.items() if i not in exclude), n))
@@ -321,12 +328,12 @@ def _hybrid_list(
     )
     timer.lap("new_items")
 
-    ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, fresh, names=SOURCE_NAMES)
+    ids, _, proposed = ranking.merge_candidates(ann, cf, knn, kg, popular, fresh, following, after, names=SOURCE_NAMES)
     # Vectors and edges of every merged candidate, read with the rows that filter them: a few
     # more than needed, one round trip fewer.
     candidate_vectors = {nb.item_id: nb.vector for nb in found}  # read with the search
     items, more_vectors, (candidate_edges, candidate_labels) = fetch(
-        serving_data.items_read(tenant.pk, list(ids) + list(liked)),
+        serving_data.items_read(tenant.pk, list(ids) + list(liked) + seq_items[-10:]),
         vectorstore.item_vectors_read(version, [i for i in ids if i not in candidate_vectors], cached=True),
         serving_data.item_entity_edges_read(ids),
     )
@@ -360,6 +367,8 @@ def _hybrid_list(
     features = ranking.hybrid_features(
         cosine, kg_weight, cf_scores, pop_scores, item_knn=knn_scores, known=known,
         closest_liked=ranking.closest_liked_similarity(matrix, liked_matrix),
+        sequential=seq_models.sequential_scores(seq_all, ids) if seq_models else None,
+        transition=seq_models.transition_scores(trans_all, ids) if seq_models else None,
     )  # fmt: skip
     new_here = {i for i in ids if i in pool} if pool is not None else set()
     newcomers = new_items.rank(ids, new_here, candidate_vectors, liked_vectors)
@@ -392,6 +401,11 @@ def _hybrid_list(
             text = explain.kg_explanation(
                 best_entity[j], labels, liked_edges, liked, titles, history.strongest_event, candidate=item_id
             )
+        # What people go on to after the user's latest items: the most specific reason there is.
+        if text is None and "transition" in proposed[j] and seq_models is not None:
+            source = seq_models.transition_source(seq_items[::-1], item_id)
+            if source is not None:
+                text = f'Often chosen next after "{titles.get(source, "an item")}" you {explain.verb(history.strongest_event.get(source))}'
         if text is None and "vector" in proposed[j]:
             source = closest_liked(candidate_vectors.get(item_id), item_id)
             if source is not None:
@@ -402,6 +416,8 @@ def _hybrid_list(
             source = cf_model.strongest_neighbour(liked, item_id) if cf_model else None
             if source is not None and source != item_id:
                 text = f'People who liked "{titles.get(source, "an item")}" also liked this'
+        if text is None and "sequential" in proposed[j] and seq_items:
+            text = f'Follows on from what you did lately, after "{titles.get(seq_items[-1], "an item")}"'
         if text is None and "collaborative" in proposed[j]:
             text = "Liked by people with tastes like yours"
         return text or popular_all.label(item_id)

@@ -20,6 +20,7 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.intent import Constraint, Intent
 from llmrec_django.core.query_parsing import ParsedQuery
+from llmrec_django.core.strategy import CANDIDATE_SOURCES
 from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import EmbeddingVersion, Item, Tenant, UserProfile
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = ("vector", "collaborative", "item_knn", "kg", "popularity", "new_items")
+SOURCE_NAMES = CANDIDATE_SOURCES  # the order merge_candidates is given them in
 FALLBACK = "fallback:popularity"
 PERSONALISATION_OFF = "personalisation is off for this user"
 

@@ -83,6 +83,9 @@ def usable_blend(record_id: int, stored: dict[str, Any] | None) -> ranking.Blend
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("Ranking model %s is unreadable (%s); using the default weights.", record_id, exc)
         return None
+    if set(model.feature_names) < set(ranking.HYBRID_FEATURES):
+        # Fitted before features were added: the new ones weigh nothing until the next fit.
+        model = model.with_features(ranking.HYBRID_FEATURES)
     if model.feature_names != ranking.HYBRID_FEATURES:
         logger.warning(
             "Ranking model %s was fitted on features %s, the service computes %s; using the default "

@@ -102,7 +102,7 @@ def test_standardise_within_list():
 
 def test_hybrid_features_fill_missing_sources():
     features = hybrid_features([0.5, 0.2], None, [1.0, 2.0])
-    np.testing.assert_allclose(features, [[1.0, -1.0, 0.0, 0.0, 0.0, 0.0], [-1.0, 1.0, 0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(features, [[1.0, -1.0] + [0.0] * 6, [-1.0, 1.0] + [0.0] * 6])
 
 
 def test_hybrid_features_standardise_within_the_list_and_repeat_relevance_for_cold_items():
@@ -116,7 +116,7 @@ def test_hybrid_features_standardise_within_the_list_and_repeat_relevance_for_co
         known=[1, 1, 0],
         closest_liked=[0.9, 0.7, 0.8],
     )
-    expected = [[0.0, s, -s, 0.0, 0.0, s], [-s, 0.0, 0.0, 0.0, 0.0, -s], [s, -s, s, 0.0, s, 0.0]]
+    expected = [[0.0, s, -s, 0.0, 0.0, s, 0, 0], [-s, 0.0, 0.0, 0.0, 0.0, -s, 0, 0], [s, -s, s, 0.0, s, 0.0, 0, 0]]
     np.testing.assert_allclose(features, expected, atol=1e-12)
     assert len(features[0]) == len(HYBRID_FEATURES)
     with pytest.raises(ValueError, match="one value per candidate"):

@@ -195,13 +195,18 @@ def test_the_fitted_blend_is_stored_and_used(world, tenant):
     record = fit_ranking_model(tenant)
     assert RankingModel.objects.filter(tenant=tenant).count() == 1
     assert record.feature_names == [
-        "relevance", "collaborative", "item_knn", "popularity", "cold_relevance", "closest_liked"
+        "relevance", "collaborative", "item_knn", "popularity", "cold_relevance", "closest_liked", "sequential",
+        "transition",
     ]  # fmt: skip
-    assert len(record.weights) == 6 and record.valid_loss is not None
+    assert len(record.weights) == 8 and record.metrics["choice"]
     assert recommend_for_user("alice", k=3).ranking_model_id == record.pk
-    # A blend fitted on other features (an older release) is not applied to today's features.
+    # A blend fitted on fewer features (an older release) serves, the missing ones weighing 0.
     model = dict(record.model, feature_names=["relevance", "collaborative", "popularity"])
     model.update(weights=model["weights"][:3], mean=model["mean"][:3], scale=model["scale"][:3])
+    RankingModel.objects.filter(pk=record.pk).update(model=model)
+    assert recommend_for_user("alice", k=3).ranking_model_id == record.pk
+    # One fitted on a feature the service no longer computes is not applied.
+    model = dict(model, feature_names=["relevance", "collaborative", "retired"])
     RankingModel.objects.filter(pk=record.pk).update(model=model)
     assert recommend_for_user("alice", k=3).ranking_model_id is None
 
