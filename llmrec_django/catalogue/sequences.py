@@ -173,7 +173,8 @@ class SequenceModels:
         pairs = [(self.sequential_row[i], t) for i, t in zip(items, times, strict=True) if i in self.sequential_row]
         if not pairs:
             return None
-        return self.sequential.user_vector([r for r, _ in pairs], [t for _, t in pairs])
+        vector = self.sequential.user_vector([r for r, _ in pairs], [t for _, t in pairs])
+        return vector if vector is not None and np.isfinite(vector).all() else None
 
     def sequential_vector(self, user_vector: np.ndarray | None) -> np.ndarray | None:
         """The sequential score of every row 1..N for a user vector (``user_vector``)."""

@@ -58,6 +58,11 @@ class SequentialConfig:
     experts: int = 4  # adaptor experts (text)
     text: bool = True  # items through their text vectors (inductive)
     item_ids: bool = True  # plus an embedding per item seen in training (transductive)
+    # With text: the share of items whose id embedding is left out in each training batch, so
+    # that an item's text alone must rank it too. Without it, "has no id embedding" would mark
+    # exactly the items nobody trained on, and the model would learn to push them up or down as
+    # a group (in a leave-one-out evaluation: the held-out items themselves).
+    id_dropout: float = 0.5
     time_gaps: bool = True
     gap_buckets: int = 24
     batch_size: int = 128
@@ -80,6 +85,8 @@ class SequentialConfig:
                 raise ValueError(f"Sequential {name} must be at least 1, not {getattr(self, name)!r}.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"Sequential dropout must lie in [0, 1), not {self.dropout!r}.")
+        if not 0 <= self.id_dropout < 1:
+            raise ValueError(f"Sequential id_dropout must lie in [0, 1), not {self.id_dropout!r}.")
 
     @classmethod
     def from_settings(cls, values: dict[str, Any]) -> SequentialConfig:
@@ -177,10 +184,13 @@ class UserEncoder(nn.Module):
         if self.gaps is not None:
             hidden = hidden + self.gaps(gaps)
         hidden = self.dropout(self.input_norm(hidden))
-        padding = inputs == 0
-        # A fully padded row would make attention produce NaNs: let it see its last position.
-        padding[:, -1] = False
-        hidden = self.encoder(hidden, mask=self.causal[:length, :length], src_key_padding_mask=padding, is_causal=True)
+        # Causal, and no position attends to padding, except that every position sees itself: a
+        # padding position with nothing to attend to would give NaN, and NaN spreads through the
+        # next layer's attention even where its weight is 0.
+        blocked = self.causal[:length, :length].unsqueeze(0) | (inputs == 0).unsqueeze(1)
+        blocked = blocked & ~torch.eye(length, dtype=torch.bool, device=inputs.device)
+        mask = blocked.repeat_interleave(self.config.heads, dim=0)
+        hidden = self.encoder(hidden, mask=mask)
         return self.output_norm(hidden)
 
 
@@ -218,7 +228,10 @@ class SequentialModel(nn.Module):
             parts.append(self.adaptor(text))
         if self.ids is not None:
             index = torch.arange(self.n_items + 1) if rows is None else rows
-            parts.append(self.ids(index) * self.id_mask[index])
+            mask = self.id_mask[index]
+            if self.training and self.adaptor is not None and self.config.id_dropout > 0:
+                mask = mask * (torch.rand(len(index), 1) >= self.config.id_dropout)
+            parts.append(self.ids(index) * mask)
         table = parts[0] if len(parts) == 1 else parts[0] + parts[1]
         index = torch.arange(self.n_items + 1) if rows is None else rows
         return table * (index != 0).unsqueeze(-1)
@@ -317,7 +330,9 @@ def _training_windows(data: Sequences, config: SequentialConfig) -> tuple[np.nda
 
 def _ndcg_at_10(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     target_scores = scores[np.arange(len(targets)), targets]
-    rank = (scores > target_scores[:, None]).sum(axis=1)
+    # Ties count against the target, and a score that is not a number is a miss, never a hit.
+    rank = (scores >= target_scores[:, None]).sum(axis=1) - 1
+    rank[~np.isfinite(target_scores)] = len(scores[0])
     return np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)
 
 
