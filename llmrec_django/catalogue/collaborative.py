@@ -40,6 +40,7 @@ from django.utils import timezone
 from llmrec_django.catalogue import sequences
 from llmrec_django.catalogue.interactions import Interactions, load_interactions
 from llmrec_django.conf import llmrec_settings
+from llmrec_django.core import tuning
 from llmrec_django.core.baselines import ImplicitALS, ItemKNN
 from llmrec_django.core.splits import interaction_matrix
 from llmrec_django.database import caches
@@ -61,6 +62,8 @@ class CollaborativeFactors:
     item_neighbours: scipy.sparse.csr_matrix | None = None
     # Transitions and the sequential model (``catalogue.sequences``); None in files from before them.
     sequences: sequences.SequenceModels | None = None
+    params: dict | None = None  # the ALS settings and neighbourhood it was fitted with
+    tuning: dict | None = None  # how they were chosen (``_tune``), when they were
 
     def __post_init__(self) -> None:
         self.user_row = {int(u): row for row, u in enumerate(self.user_ids.tolist())}
@@ -189,11 +192,14 @@ def fit_factors(
     events: Interactions | None = None,
     vectors: tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
+    tune: bool = False,
     **params,
 ) -> CollaborativeFactors | None:
     """Fit ALS and item-KNN on ``data`` (in memory, nothing stored); with ``events``
     (``sequences.load_sequence_events``) also the transitions and, from the catalogue's
-    ``vectors``, the sequential model. None when there is nothing to learn from."""
+    ``vectors``, the sequential model. ``tune``: choose ALS's settings and the neighbourhood size
+    on ``data`` first (``LLMREC["TUNING"]``; the figures in ``tuning``). ``params`` override ALS's
+    settings (``item_knn_neighbours`` the neighbourhood). None when there is nothing to learn from."""
     if len(data.user_ids) == 0:
         return None
     user_ids, user_rows = np.unique(data.user_ids, return_inverse=True)
@@ -201,10 +207,16 @@ def fit_factors(
     matrix = interaction_matrix(user_rows, item_columns, len(user_ids), len(item_ids), data.weights)
     settings_params = dict(llmrec_settings.ALS)
     settings_params.update(params)
+    neighbourhood = int(settings_params.pop("item_knn_neighbours", llmrec_settings.ITEM_KNN_NEIGHBOURS))
     # More factors than items or users only adds noise (and implicit refuses some shapes).
     settings_params["factors"] = max(2, min(int(settings_params["factors"]), len(item_ids), len(user_ids)))
+    tuned = None
+    if tune and llmrec_settings.TUNING["ENABLED"]:
+        settings_params, neighbourhood, tuned = _tune(
+            data, user_rows, item_columns, settings_params, neighbourhood, seed
+        )
     model = ImplicitALS(**settings_params).fit(matrix)
-    neighbours = ItemKNN(k=int(llmrec_settings.ITEM_KNN_NEIGHBOURS)).fit(matrix)
+    neighbours = ItemKNN(k=neighbourhood).fit(matrix)
     return CollaborativeFactors(
         user_ids=user_ids,
         item_ids=item_ids,
@@ -212,6 +224,44 @@ def fit_factors(
         item_factors=np.asarray(model.model.item_factors, dtype=np.float32),
         item_neighbours=neighbours.similarity.astype(np.float32).tocsr(),
         sequences=sequences.fit_sequence_models(events, vectors, seed=seed) if events is not None else None,
+        params={**settings_params, "item_knn_neighbours": neighbourhood},
+        tuning=tuned,
+    )
+
+
+def _tune(
+    data: Interactions, user_rows: np.ndarray, item_columns: np.ndarray, als: dict, neighbourhood: int, seed: int
+) -> tuple[dict, int, dict]:
+    """ALS's settings and the neighbourhood size chosen on ``data`` (``core.tuning``)."""
+    settings = llmrec_settings.TUNING
+    n_users, n_items = int(user_rows.max()) + 1, int(item_columns.max()) + 1
+    train, targets = tuning.hold_out_latest(user_rows, item_columns, data.times, n_users, n_items, data.weights)
+    if len(targets) < 2:
+        return als, neighbourhood, {"skipped": "fewer than two users with two items"}
+    budget = float(settings["BUDGET_SECONDS"])
+    started = time.perf_counter()
+    limit = max(2, min(n_items, n_users))
+    options = {
+        name: [min(int(v), limit) if name == "factors" else v for v in values]
+        for name, values in dict(settings["ALS"]).items()
+    }
+    best_als, als_figures = tuning.coordinate_search(
+        lambda p: ImplicitALS(**p), als, options, train, targets, budget_seconds=budget * 0.75, seed=seed
+    )
+    remaining = max(0.0, budget - (time.perf_counter() - started))
+    best_knn, knn_figures = tuning.coordinate_search(
+        lambda p: ItemKNN(k=int(p["k"])), {"k": neighbourhood}, {"k": list(settings["ITEM_KNN_NEIGHBOURS"])},
+        train, targets, budget_seconds=remaining, seed=seed,
+    )  # fmt: skip
+    return (
+        best_als,
+        int(best_knn["k"]),
+        {
+            "validation": f"each user's latest new item ({len(targets)} users)",
+            "als": als_figures,
+            "item_knn": knn_figures,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
     )
 
 
@@ -224,7 +274,11 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
     started = time.perf_counter()
     data = load_interactions(tenant)
     factors = fit_factors(
-        data, events=sequences.load_sequence_events(tenant), vectors=sequences.catalogue_vectors(tenant), **params
+        data,
+        events=sequences.load_sequence_events(tenant),
+        vectors=sequences.catalogue_vectors(tenant),
+        tune=not params,
+        **params,
     )
     if factors is None:
         logger.info("Tenant %s has no positive interactions; no collaborative model fitted.", tenant.slug)
@@ -251,10 +305,9 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
         n_items=len(factors.item_ids),
         n_interactions=len(data.user_ids),
         params={
-            **dict(llmrec_settings.ALS),
-            **params,
+            **factors.params,
             "factors": int(factors.item_factors.shape[1]),
-            "item_knn_neighbours": int(llmrec_settings.ITEM_KNN_NEIGHBOURS),
+            **({"tuning": factors.tuning} if factors.tuning else {}),
             **(factors.sequences.describe() if factors.sequences is not None else {}),
         },
         fit_seconds=round(time.perf_counter() - started, 3),
@@ -278,6 +331,16 @@ def prune_superseded(tenant_id: int) -> int:
 
 _cache_lock = threading.Lock()
 _cache: dict[int, tuple[int, CollaborativeFactors]] = {}
+
+
+ALS_PARAMS = ("factors", "regularization", "iterations", "alpha", "item_knn_neighbours")
+
+
+def chosen_params(tenant_id: int) -> dict:
+    """The collaborative settings of the tenant's current model (as tuned), for fits that should
+    match it (the blend's snapshot); empty without a model."""
+    record = CollaborativeModel.objects.filter(tenant_id=tenant_id).values_list("params", flat=True).first()
+    return {key: value for key, value in (record or {}).items() if key in ALS_PARAMS}
 
 
 def current_record(tenant_id: int) -> tuple[int, str] | None:

@@ -196,6 +196,16 @@ DEFAULTS: dict[str, Any] = {
     "CONTEXT_WEIGHT": 0.3,
     # Implicit ALS hyper-parameters of the collaborative model.
     "ALS": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
+    # ``llmrec_fit`` chooses the collaborative settings on the site's own data: each user's latest
+    # new item held out, ALS and item-KNN refitted one parameter at a time from ALS / ITEM_KNN_NEIGHBOURS
+    # over these values while BUDGET_SECONDS last (the choice and every figure go to the model's
+    # record). ENABLED False keeps ALS and ITEM_KNN_NEIGHBOURS as they are.
+    "TUNING": {
+        "ENABLED": True,
+        "BUDGET_SECONDS": 120,
+        "ALS": {"alpha": [5.0, 20.0], "regularization": [0.01, 0.2], "factors": [32, 128]},
+        "ITEM_KNN_NEIGHBOURS": [20, 100, 200],
+    },
     # Neighbours kept per item in the collaborative model's item-KNN table (candidate source and
     # blend feature "item_knn"; the offline evaluation's ItemKNN baseline uses the same number).
     "ITEM_KNN_NEIGHBOURS": 50,

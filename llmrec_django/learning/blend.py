@@ -105,15 +105,21 @@ class TrainingSnapshot:
         steps: collaborative.Interactions | None = None,
         *,
         seed: int = 0,
+        params: dict | None = None,
     ):
         """``data``: the positive interactions (collaborative model, popularity, KG); ``events``:
         every weighted event of the same window (dislikes and poor ratings too), from which the
         interest vectors are built as ``embedding.compute_user_vectors`` builds them (signed,
         recency-decayed weights); ``data`` when not given. ``steps``: the engagements of the
         same window (``sequences.load_sequence_events``), for the transitions and the sequential
-        model; without them neither is fitted."""
+        model; without them neither is fitted. ``params``: the collaborative settings (as chosen
+        for the serving model: ``collaborative.chosen_params``)."""
         self.factors = collaborative.fit_factors(
-            data, events=steps, vectors=sequences.catalogue_vectors(tenant) if steps is not None else None, seed=seed
+            data,
+            events=steps,
+            vectors=sequences.catalogue_vectors(tenant) if steps is not None else None,
+            seed=seed,
+            **(params or {}),
         )
         self.steps = sequences.user_sequences(steps) if steps is not None else {}
         self.catalogue = np.array(
@@ -333,7 +339,9 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
         every_step.user_ids[before_step], every_step.item_ids[before_step], every_step.weights[before_step],
         every_step.times[before_step],
     )  # fmt: skip
-    snapshot = TrainingSnapshot(tenant, train_data, events, steps, seed=seed)
+    snapshot = TrainingSnapshot(
+        tenant, train_data, events, steps, seed=seed, params=collaborative.chosen_params(tenant.pk)
+    )
     users = sorted(held_out)
     limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
     rng = np.random.default_rng(seed)

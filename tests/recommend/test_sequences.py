@@ -100,6 +100,25 @@ def test_the_next_volume_comes_first_and_says_why(series, tenant):
     assert 'after "Harbour Tales 2"' in explanations
 
 
+def test_llmrec_fit_chooses_the_collaborative_settings_on_the_sites_data(series, tenant, settings):
+    settings.LLMREC = {
+        **settings.LLMREC,
+        "TUNING": {
+            "BUDGET_SECONDS": 30,
+            "ALS": {"alpha": [], "regularization": [], "factors": [2, 4]},
+            "ITEM_KNN_NEIGHBOURS": [2],
+        },
+        "ALS": {"factors": 8, "iterations": 3},
+    }
+    record = collaborative.fit_collaborative_model(tenant)
+    tuning = record.params["tuning"]
+    tried = [f["params"]["factors"] for f in tuning["als"]]
+    assert tried == [8, 2, 4] and [f["params"]["k"] for f in tuning["item_knn"]] == [50, 2]
+    best = max(tuning["als"], key=lambda f: f["ndcg@10"])
+    assert record.params["factors"] == best["params"]["factors"]
+    assert collaborative.chosen_params(tenant.pk)["factors"] == record.params["factors"]
+
+
 def test_history_to_sequence_keeps_engagements_in_order():
     now = timezone.now()
     events = [  # latest first, as the service reads them
