@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from llmrec_django.models import (
     API_KEY_SCOPES,
@@ -37,9 +38,24 @@ class BusinessRuleAdmin(admin.ModelAdmin):
 
 @admin.register(RankingModel)
 class RankingModelAdmin(admin.ModelAdmin):
-    list_display = ["id", "tenant", "weights_shown", "valid_auc", "valid_loss", "n_train", "created_at"]
+    list_display = ["id", "tenant", "choice", "weights_shown", "valid_auc", "valid_loss", "n_train", "created_at"]
     list_filter = ["tenant"]
-    readonly_fields = [f.name for f in RankingModel._meta.fields]
+    readonly_fields = ["choice", "components", *(f.name for f in RankingModel._meta.fields)]
+
+    @admin.display(description="Choice")
+    def choice(self, model: RankingModel) -> str:
+        return (model.metrics or {}).get("choice") or "blend"
+
+    @admin.display(description="NDCG@10 on validation (blend and each feature alone)")
+    def components(self, model: RankingModel) -> str:
+        figures = (model.metrics or {}).get("ndcg@10") or {}
+        if not figures:
+            return "not measured (fitted before components were compared)"
+        rows = sorted(figures.items(), key=lambda pair: -pair[1])
+        return format_html(
+            "<table><tr><th>ranking</th><th>NDCG@10</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((n, f"{v:.4f}") for n, v in rows)),
+        )
 
     def has_add_permission(self, request) -> bool:
         return False  # fitted by llmrec_fit, never typed in
@@ -51,9 +67,58 @@ class RankingModelAdmin(admin.ModelAdmin):
 
 @admin.register(CollaborativeModel)
 class CollaborativeModelAdmin(admin.ModelAdmin):
-    list_display = ["id", "tenant", "n_users", "n_items", "n_interactions", "fit_seconds", "created_at"]
+    list_display = [
+        "id",
+        "tenant",
+        "settings",
+        "sequence_models",
+        "n_users",
+        "n_items",
+        "n_interactions",
+        "fit_seconds",
+        "created_at",
+    ]
     list_filter = ["tenant"]
-    readonly_fields = [f.name for f in CollaborativeModel._meta.fields]
+    readonly_fields = ["settings", "sequence_models", "tuning", *(f.name for f in CollaborativeModel._meta.fields)]
+
+    @admin.display(description="Settings")
+    def settings(self, model: CollaborativeModel) -> str:
+        params = model.params or {}
+        shown = ("factors", "regularization", "alpha", "item_knn_neighbours")
+        return ", ".join(f"{key}={params[key]}" for key in shown if key in params)
+
+    @admin.display(description="Sequence models")
+    def sequence_models(self, model: CollaborativeModel) -> str:
+        params = model.params or {}
+        parts = []
+        if "transitions" in params:
+            parts.append(f"transitions: {params['transitions'].get('pairs', 0):,} pairs")
+        if "sequential" in params:
+            seq = params["sequential"]
+            parts.append(f"sequential: validation NDCG@10 {seq.get('valid_ndcg@10')} (epoch {seq.get('best_epoch')})")
+        return "; ".join(parts) or "none"
+
+    @admin.display(description="How the settings were chosen (NDCG@10 on validation)")
+    def tuning(self, model: CollaborativeModel) -> str:
+        tuning = (model.params or {}).get("tuning")
+        if not tuning:
+            return "not tuned (the settings as configured)"
+        if "skipped" in tuning:
+            return f"not tuned: {tuning['skipped']}"
+        trials = [("ALS", t) for t in tuning.get("als", [])] + [("item-KNN", t) for t in tuning.get("item_knn", [])]
+        return format_html(
+            "<p>{}, {} s</p><table><tr><th>model</th><th>setting</th><th>NDCG@10</th><th>s</th></tr>{}</table>",
+            tuning.get("validation", ""),
+            tuning.get("seconds", ""),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (kind, ", ".join(f"{k}={v}" for k, v in t["params"].items()), f"{t['ndcg@10']:.4f}", t["seconds"])
+                    for kind, t in trials
+                ),
+            ),
+        )
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -169,3 +169,20 @@ def test_never_below_best_component_picks_the_better_single_feature():
     assert chosen.score(np.array([[0.0, 2.0], [5.0, 1.0]])).argmax() == 0
     blend.extra["ndcg@10"] = {"blend": 0.5, "relevance": 0.1, "collaborative": 0.4}
     assert ranking.never_below_best_component(blend) is blend
+
+
+def test_the_admin_shows_each_components_figure_and_the_choice(series, tenant, admin_client, settings):
+    from django.urls import reverse
+
+    settings.LLMREC = {**settings.LLMREC, "TUNING": {"BUDGET_SECONDS": 5}, "ALS": {"factors": 4, "iterations": 3}}
+    model = collaborative.fit_collaborative_model(tenant)
+    blend = fit_ranking_model(tenant, seed=0)
+    page = admin_client.get(reverse("admin:llmrec_django_collaborativemodel_change", args=[model.pk])).content.decode()
+    assert "How the settings were chosen" in page and "item-KNN" in page and "transitions:" in page
+    assert "sequential: validation NDCG@10" in page
+    page = admin_client.get(reverse("admin:llmrec_django_rankingmodel_change", args=[blend.pk])).content.decode()
+    assert blend.metrics["choice"].split(":")[0] in page
+    for name in ("blend", "sequential", "transition"):
+        assert f"<td>{name}</td>" in page
+    listing = admin_client.get(reverse("admin:llmrec_django_collaborativemodel_changelist")).content.decode()
+    assert "item_knn_neighbours=" in listing

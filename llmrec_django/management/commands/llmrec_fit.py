@@ -30,6 +30,7 @@ class Command(BaseCommand):
                     f"Collaborative model {record.pk}: {record.n_users} users x {record.n_items} items, "
                     f"{record.n_interactions} interactions, {record.fit_seconds:.2f}s -> {record.path}"
                 )
+                self.stdout.write(describe_collaborative(record.params))
         if options["only"] in (None, "blend"):
             try:
                 model = fit_ranking_model(tenant, max_users=options.get("max_users"))
@@ -49,7 +50,29 @@ FEATURE_WORDS = {
     "popularity": "popular now",
     "cold_relevance": "new items by their text",
     "closest_liked": "closeness to one liked item",
+    "sequential": "what comes next in the user's sequence",
+    "transition": "what people chose next after the same items",
 }
+
+
+def describe_collaborative(params: dict) -> str:
+    """The chosen settings and the sequence models, in a sentence."""
+    chosen = ", ".join(
+        f"{key} {params[key]}" for key in ("factors", "regularization", "alpha", "item_knn_neighbours") if key in params
+    )
+    tuning = params.get("tuning")
+    how = (
+        f"chosen on {tuning['validation']} from {len(tuning['als']) + len(tuning['item_knn'])} fits in {tuning['seconds']} s"
+        if tuning and "als" in tuning
+        else "as configured"
+    )
+    parts = [f"Settings {chosen} ({how})"]
+    if "transitions" in params:
+        parts.append(f"transitions between {params['transitions']['items']:,} items")
+    if "sequential" in params:
+        seq = params["sequential"]
+        parts.append(f"a sequential model (validation NDCG@10 {seq['valid_ndcg@10']}, {seq['seconds']} s)")
+    return "; ".join(parts) + "."
 
 
 def describe_blend(model) -> str:
@@ -69,6 +92,9 @@ def describe_blend(model) -> str:
         else f"on {validation} it tells what they went on to like from the rest with AUC {model.valid_auc:.2f} "
         "(0.50 is chance, 1.00 perfect)"
     )
+    choice = model.metrics.get("choice")
+    if model.metrics.get("ndcg@10") and choice and not choice.startswith("blend"):
+        return f"Blend {model.pk} ranks by {choice} on validation: the hybrid never ranks below its best component."
     return (
         f"Blend {model.pk} orders lists by {', '.join(parts) or 'nothing (all weights 0)'}; {quality}; "
         f"fitted on {model.metrics['users']:,} users ({model.n_train:,} rows) in {model.metrics['seconds']} s."
