@@ -2,7 +2,7 @@
 MostPop, item-KNN, ALS (as configured and tuned on validation) and a SASRec reference, on
 ml-latest-small with a temporal leave-one-out split, all fitted in the same run on the same split.
 
-    python bench/sequential.py [DATA_DIR] [--orders recorded,sessions-shuffled] [--budget 240]
+    python bench/sequential.py [DATA_DIR] [--orders recorded[,sessions-shuffled]] [--budget 240]
                                [--variants today,transitions,full] [--json OUT]
 
 Protocol (``llmrec_evaluate``'s, ``split="temporal", test_events=1``): each user's latest liked
@@ -12,9 +12,10 @@ whole catalogue minus the user's history. Per method: NDCG@10, HR@10 and MRR@10,
 bootstrap 95 % interval of each method's relative NDCG@10 gain over the service's list without
 sequence models ("today").
 
-Variants of the service (``LLMREC`` overrides, each a full evaluation): ``today`` (no transitions,
-no sequential model: the list before this work), ``transitions`` (transitions only), ``full``
-(transitions and the sequential model, the default settings). References: ``als_tuned`` picks
+Variants of the service (``LLMREC`` overrides, each a full evaluation), the ablation: ``today``
+(no tuning, no transitions, no sequential model: the list before this work), ``tuned`` (the
+collaborative settings chosen on validation), ``transitions`` (tuned + transitions),
+``sequential`` (tuned + the sequential model), ``full`` (all of them: the default settings). References: ``als_tuned`` picks
 factors, regularisation and confidence weighting on each user's second-latest liked movie;
 ``sasrec`` is this project's implementation of SASRec (item ids only, learnt positions, causal
 self-attention, full-softmax cross-entropy as in gSASRec/"SASRec+"; ``ml.sequential`` with
@@ -44,8 +45,10 @@ sys.path.insert(0, str(ROOT))
 SESSION_GAP_SECONDS = 3600
 TENANTS = {"recorded": "bench-seq", "sessions-shuffled": "bench-seq-shuffled"}
 VARIANTS = {
-    "today": {"SEQUENTIAL": {"ENABLED": False}, "TRANSITIONS": {"ENABLED": False}},
+    "today": {"SEQUENTIAL": {"ENABLED": False}, "TRANSITIONS": {"ENABLED": False}, "TUNING": {"ENABLED": False}},
+    "tuned": {"SEQUENTIAL": {"ENABLED": False}, "TRANSITIONS": {"ENABLED": False}},
     "transitions": {"SEQUENTIAL": {"ENABLED": False}},
+    "sequential": {"TRANSITIONS": {"ENABLED": False}},
     "full": {},
 }
 ALS_GRID = [
@@ -222,13 +225,32 @@ def references(tenant_slug: str, report, budget: float, seed: int) -> dict[str, 
     return out
 
 
+def request_latency(slug: str, requests: int) -> dict[str, float]:
+    """p50/p99 of ``recommend_for_user`` in the scratch tenant, over its users in turn (warm)."""
+    from llmrec_django.database.tenancy import resolve_tenant
+    from llmrec_django.models import UserProfile
+    from llmrec_django.recommend.for_user import recommend_for_user
+
+    tenant = resolve_tenant(slug)
+    users = list(UserProfile.objects.for_tenant(tenant).order_by("pk")[:requests])
+    for user in users[:20]:
+        recommend_for_user(user, tenant=tenant, k=10)  # load models and caches
+    times = []
+    for n in range(requests):
+        started = time.perf_counter()
+        recommend_for_user(users[n % len(users)], tenant=tenant, k=10)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99)), "requests": requests}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data" / "ml-latest-small"))
-    parser.add_argument("--orders", default="recorded,sessions-shuffled")
+    parser.add_argument("--orders", default="recorded", help="recorded, sessions-shuffled, or both (comma-separated).")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--budget", type=float, default=240.0, help="Seconds per sequential fit (service and SASRec).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--requests", type=int, default=300, help="Timed requests per variant.")
     parser.add_argument("--json")
     args = parser.parse_args()
     setup_django()
@@ -236,14 +258,14 @@ def main() -> None:
 
     from llmrec_django.conf import llmrec_settings
     from llmrec_django.core.metrics import evaluate_lists, per_list_values, relative_gain_interval
-    from llmrec_django.learning.evaluation import EvaluationOptions, evaluate_tenant
+    from llmrec_django.learning.evaluation import EvaluationOptions, drop_scratch_tenant, evaluate_tenant
 
     results = {}
     total = time.perf_counter()
     for order in args.orders.split(","):
         print(f"\n== {order} ==", flush=True)
         prepare(Path(args.data), order)
-        lists, relevant, report = {}, None, None
+        lists, relevant, report, latency = {}, None, None, {}
         for variant in args.variants.split(","):
             overrides = json.loads(json.dumps(VARIANTS[variant]))
             base = dict(getattr(__import__("django.conf").conf.settings, "LLMREC", {}))
@@ -264,26 +286,34 @@ def main() -> None:
                         test_events=1,
                         seed=args.seed,
                         reuse_vectors=True,
-                        mmr_lambda=1.0,
+                        also_without_mmr=True,
                         scratch_slug=f"{TENANTS[order]}-{variant}",
+                        keep_scratch=True,
                     ),
                 )
+                latency[variant] = request_latency(f"{TENANTS[order]}-{variant}", args.requests)
+            drop_scratch_tenant(f"{TENANTS[order]}-{variant}")
             print(
                 f"  {variant}: {time.perf_counter() - started:.0f} s; blend {report.blend and report.blend['metrics'].get('choice')}",
                 flush=True,
             )
             lists[variant] = report.lists["hybrid"]
+            lists[f"{variant} (no MMR)"] = report.lists["hybrid_no_mmr"]
+            if args.json:  # kept as they come: a later failure loses no finished evaluation
+                Path(f"{args.json}.lists").write_text(
+                    json.dumps({"relevant": {u: sorted(v) for u, v in report.relevant.items()}, "lists": lists})
+                )
             relevant = report.relevant
             for name in ("most_popular", "item_knn", "als"):
                 lists[name] = report.lists[name]
         lists.update(references(TENANTS[order], report, args.budget, args.seed))
         rows = {}
         base = "today" if "today" in lists else next(iter(lists))
-        base_values = per_list_values(lists[base], relevant, "ndcg", 10)
+        base_values = per_list_values(lists[base], relevant, 10, "ndcg")
         users = sorted(base_values)
         for name, method_lists in lists.items():
             metrics = evaluate_lists(method_lists, relevant, 10)
-            values = per_list_values(method_lists, relevant, "ndcg", 10)
+            values = per_list_values(method_lists, relevant, 10, "ndcg")
             interval = relative_gain_interval([base_values[u] for u in users], [values[u] for u in users])
             rows[name] = {
                 "ndcg@10": metrics["ndcg@10"],
@@ -297,7 +327,13 @@ def main() -> None:
             ci = row["gain_vs_today"]
             ci_text = f"{row['ndcg@10'] / base_ndcg:.2f}x [{ci[0]:+.0%}, {ci[1]:+.0%}]" if ci and base_ndcg else "-"
             print(f"{name:<14} {row['ndcg@10']:8.4f} {row['hit_rate@10']:7.4f} {row['mrr@10']:7.4f}  {ci_text}")
-        results[order] = {"users": len(relevant), "methods": rows}
+        print("\nserving (recommend_for_user, k=10, one process, warm):")
+        for variant, figures in latency.items():
+            ratio = figures["p99_ms"] / latency["today"]["p99_ms"] if "today" in latency else float("nan")
+            print(
+                f"  {variant:<12} p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms ({ratio:.2f}x today's p99)"
+            )
+        results[order] = {"users": len(relevant), "methods": rows, "latency": latency}
     from llmrec_django.learning.evaluation import machine_info
 
     print(f"\nmachine: {machine_info()}; total {time.perf_counter() - total:.0f} s")

@@ -131,6 +131,7 @@ class SequenceModels:
         self.transition_column = {int(i): c for c, i in enumerate(ids.tolist())}
         ids = self.sequential_item_ids if self.sequential_item_ids is not None else np.zeros(0, dtype=np.int64)
         self.sequential_row = {int(i): r + 1 for r, i in enumerate(ids.tolist())}
+        self.sequential_column = {int(i): r for r, i in enumerate(ids.tolist())}  # into sequential_vector
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -186,8 +187,7 @@ class SequenceModels:
         return _best(scores, self.sequential_item_ids, n, exclude, positive_only=False)
 
     def sequential_scores(self, scores: np.ndarray | None, item_ids: Sequence[int]) -> np.ndarray:
-        columns = {i: r - 1 for i, r in self.sequential_row.items()}
-        return _pick(scores, columns, item_ids)
+        return _pick(scores, self.sequential_column, item_ids)
 
     # -- storage -------------------------------------------------------------------------------
 

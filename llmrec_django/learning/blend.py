@@ -94,7 +94,7 @@ class TrainingSnapshot:
     From ``data`` (positive interactions) and the tenant's catalogue: the collaborative model (ALS
     and item-KNN), trending popularity counted back from the last event, the active version's
     item vectors and the items' KG edges. ``features(user)`` then proposes candidates from the
-    same five sources as ``recommend_for_user`` and returns their ``hybrid_features`` rows.
+    same sources as ``recommend_for_user`` and returns their ``hybrid_features`` rows.
     """
 
     def __init__(

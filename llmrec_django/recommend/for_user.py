@@ -16,11 +16,12 @@ Usage::
 
 A list for a user is built in these steps (the maths lives in ``llmrec_django.core.ranking``):
 
-1. Candidates from five sources, each ``{item_id: score}``: pgvector ANN on the user's interest
+1. Candidates from seven sources, each ``{item_id: score}``: pgvector ANN on the user's interest
    vector in the active embedding version (iterative index scans, so filters never under-fill),
    collaborative filtering (the tenant's stored model: ALS factors, and item-KNN neighbours of the
-   items the user likes now), knowledge-graph neighbours of what the user liked, and time-decayed
-   popularity; plus, for the list's new-item places, the new items (no collaborative evidence)
+   items the user likes now), knowledge-graph neighbours of what the user liked, time-decayed
+   popularity, and what comes next after the user's latest items (transitions and the sequential
+   model: ``catalogue/sequences.py``); plus, for the list's new-item places, the new items (no collaborative evidence)
    closest to what the user liked (``recommend/new_items.py``); merged with ``merge_candidates``.
 2. Features per candidate (``hybrid_features``): ``cos(u, i) * R_ui`` with R_ui the KG relation
    weight, the ALS and item-KNN scores, popularity, ``cos * R`` again for items without
