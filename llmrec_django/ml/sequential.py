@@ -74,6 +74,7 @@ class SequentialConfig:
     full_softmax_items: int = 50_000
     sampled_negatives: int = 2048
     validation_users: int = 3000
+    device: str = "auto"  # where it trains: "auto" (CUDA when available), "cpu", "cuda", "cuda:1" ...
 
     def __post_init__(self) -> None:
         if not (self.text or self.item_ids):
@@ -227,13 +228,13 @@ class SequentialModel(nn.Module):
         if self.adaptor is not None and text is not None:
             parts.append(self.adaptor(text))
         if self.ids is not None:
-            index = torch.arange(self.n_items + 1) if rows is None else rows
+            index = torch.arange(self.n_items + 1, device=self.id_mask.device) if rows is None else rows
             mask = self.id_mask[index]
             if self.training and self.adaptor is not None and self.config.id_dropout > 0:
-                mask = mask * (torch.rand(len(index), 1) >= self.config.id_dropout)
+                mask = mask * (torch.rand(len(index), 1, device=mask.device) >= self.config.id_dropout)
             parts.append(self.ids(index) * mask)
         table = parts[0] if len(parts) == 1 else parts[0] + parts[1]
-        index = torch.arange(self.n_items + 1) if rows is None else rows
+        index = torch.arange(self.n_items + 1, device=table.device) if rows is None else rows
         return table * (index != 0).unsqueeze(-1)
 
     def encode(self, inputs: torch.Tensor, gaps: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
@@ -336,6 +337,12 @@ def _ndcg_at_10(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)
 
 
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def fit_sequential(
     data: Sequences,
     text_vectors: np.ndarray | None,
@@ -377,16 +384,24 @@ def fit_sequential(
         known = np.zeros(n_items + 1, dtype=bool)
         for items in train.items:
             known[items] = True
+        device = _device(config.device)
         model = SequentialModel(config, n_items, text_vectors.shape[1] if text_vectors is not None else 1, known)
-        text = torch.as_tensor(np.asarray(text_vectors, dtype=np.float32)) if text_vectors is not None else None
+        model.to(device)
+        text = (
+            torch.as_tensor(np.asarray(text_vectors, dtype=np.float32), device=device)
+            if text_vectors is not None
+            else None
+        )
         optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         full = n_items <= config.full_softmax_items
 
         valid_windows = [
             window_arrays(train.items[u], train.times[u], config.max_length, config.gap_buckets) for u in valid_users
         ]
-        valid_inputs = torch.as_tensor(np.stack([w[0] for w in valid_windows])) if valid_windows else None
-        valid_gaps = torch.as_tensor(np.stack([w[1] for w in valid_windows])) if valid_windows else None
+        valid_inputs = (
+            torch.as_tensor(np.stack([w[0] for w in valid_windows]), device=device) if valid_windows else None
+        )
+        valid_gaps = torch.as_tensor(np.stack([w[1] for w in valid_windows]), device=device) if valid_windows else None
         valid_targets = np.array([int(data.items[u][-1]) for u in valid_users], dtype=np.int64)
         valid_seen = [np.unique(train.items[u]) for u in valid_users]
 
@@ -399,7 +414,7 @@ def fit_sequential(
                 values = []
                 for start in range(0, len(valid_users), 512):
                     out = model.encode(valid_inputs[start : start + 512], valid_gaps[start : start + 512], table)[:, -1]
-                    scores = (out @ table.T).numpy()
+                    scores = (out @ table.T).float().cpu().numpy()
                     scores[:, 0] = -np.inf
                     for row, seen in enumerate(valid_seen[start : start + 512]):
                         scores[row, seen] = -np.inf
@@ -416,9 +431,9 @@ def fit_sequential(
             losses = []
             for start in range(0, n, config.batch_size):
                 batch = order[start : start + config.batch_size]
-                x = torch.as_tensor(inputs[batch])
-                g = torch.as_tensor(gaps[batch])
-                y = torch.as_tensor(targets[batch])
+                x = torch.as_tensor(inputs[batch], device=device)
+                g = torch.as_tensor(gaps[batch], device=device)
+                y = torch.as_tensor(targets[batch], device=device)
                 valid = y > 0
                 if full:
                     table = model.item_table(text)
@@ -426,11 +441,13 @@ def fit_sequential(
                     logits = out @ table[1:].T
                     loss = nn.functional.cross_entropy(logits, y[valid] - 1)
                 else:
-                    sampled = torch.as_tensor(rng.integers(1, n_items + 1, size=config.sampled_negatives))
+                    sampled = torch.as_tensor(
+                        rng.integers(1, n_items + 1, size=config.sampled_negatives), device=device
+                    )
                     rows = torch.unique(torch.cat([y[valid], sampled, x.flatten()]))
                     rows = rows[rows > 0]
                     part = model.item_table(text[rows] if text is not None else None, rows)
-                    table = torch.zeros(n_items + 1, config.dimension)
+                    table = torch.zeros(n_items + 1, config.dimension, device=device)
                     table = table.index_put((rows,), part)
                     out = model.encode(x, g, table)[valid]
                     logits = out @ part.T
@@ -454,7 +471,8 @@ def fit_sequential(
             model.load_state_dict(best_state)
         model.eval()
         with torch.inference_mode():
-            table = model.item_table(text).numpy().astype(np.float32)
+            table = model.item_table(text).float().cpu().numpy().astype(np.float32)
+        model.to("cpu")  # served on CPU, from the stored table
         report = {
             "epochs": history,
             "best_epoch": best_epoch,
@@ -464,6 +482,7 @@ def fit_sequential(
             "items": int(n_items),
             "known_items": int(known.sum()),
             "softmax": "full" if full else f"sampled ({config.sampled_negatives} + in-batch)",
+            "device": str(device),
             "seconds": round(time.perf_counter() - started, 2),
         }
         return SequentialScorer(config=config, table=table, encoder=model.user, report=report)

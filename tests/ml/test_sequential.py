@@ -107,3 +107,13 @@ def test_short_histories_in_a_deep_model_give_finite_vectors():
     assert np.isfinite(vectors).all()
     scorer.encoder.train()  # training mode takes another attention path
     assert np.isfinite(scorer.user_vectors([[1]], [[0]])).all()
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_trains_on_a_gpu_and_serves_on_the_cpu():
+    data = cycle_data()
+    config = SequentialConfig(text=False, time_gaps=False, device="cuda", **SMALL)
+    scorer = fit_sequential(data, None, config, seed=0)
+    assert scorer.report["device"].startswith("cuda") and scorer.report["valid_ndcg@10"] > 0.9
+    assert next(scorer.encoder.parameters()).device.type == "cpu"
+    assert np.isfinite(scorer.user_vector([3, 4, 5], [0.0, 1.0, 2.0])).all()
