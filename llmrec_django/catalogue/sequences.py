@@ -33,7 +33,7 @@ import scipy.sparse
 
 from llmrec_django.catalogue.interactions import Interactions
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.core import transitions
+from llmrec_django.core import ranking, transitions
 from llmrec_django.database import vectorstore
 from llmrec_django.models import Interaction, Item, Tenant
 
@@ -148,7 +148,7 @@ class SequenceModels:
         )
 
     def transition_recommend(self, vector: np.ndarray | None, n: int, exclude: Iterable[int]) -> dict[int, float]:
-        return _best(vector, self.transition_item_ids, n, exclude)
+        return ranking.top_items(vector, self.transition_item_ids, n, exclude, positive_only=True)
 
     def transition_scores(self, vector: np.ndarray | None, item_ids: Sequence[int]) -> np.ndarray:
         return _pick(vector, self.transition_column, item_ids)
@@ -184,7 +184,7 @@ class SequenceModels:
         return self.sequential.table[1:] @ user_vector
 
     def sequential_recommend(self, scores: np.ndarray | None, n: int, exclude: Iterable[int]) -> dict[int, float]:
-        return _best(scores, self.sequential_item_ids, n, exclude, positive_only=False)
+        return ranking.top_items(scores, self.sequential_item_ids, n, exclude)
 
     def sequential_scores(self, scores: np.ndarray | None, item_ids: Sequence[int]) -> np.ndarray:
         return _pick(scores, self.sequential_column, item_ids)
@@ -239,28 +239,6 @@ class SequenceModels:
             report.pop("epochs", None)
             out["sequential"] = report
         return out
-
-
-def _best(
-    scores: np.ndarray | None, ids: np.ndarray | None, n: int, exclude: Iterable[int], *, positive_only: bool = True
-) -> dict[int, float]:
-    if scores is None or ids is None or n <= 0:
-        return {}
-    skip = set(exclude)
-    candidates = np.flatnonzero(scores > 0) if positive_only else np.arange(len(scores))
-    if not len(candidates):
-        return {}
-    take = min(len(candidates), n + len(skip))
-    part = candidates[np.argpartition(-scores[candidates], take - 1)[:take]] if take < len(candidates) else candidates
-    part = part[np.lexsort((part, -scores[part]))]
-    result: dict[int, float] = {}
-    for column in part.tolist():
-        item_id = int(ids[column])
-        if item_id not in skip:
-            result[item_id] = float(scores[column])
-            if len(result) >= n:
-                break
-    return result
 
 
 def _pick(scores: np.ndarray | None, columns: Mapping[int, int], item_ids: Sequence[int]) -> np.ndarray:

@@ -26,7 +26,7 @@ the closest liked item; with no trained model, ``hybrid_scores``' default weight
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 
 import numpy as np
 import scipy.optimize
@@ -349,6 +349,37 @@ def hybrid_scores(
 
 # ---------------------------------------------------------------------------------------------
 # Candidates, popularity, diversity, rules
+
+
+def top_items(
+    scores: np.ndarray | None,
+    ids: np.ndarray | None,
+    n: int,
+    exclude: Collection[Hashable] = (),
+    *,
+    positive_only: bool = False,
+) -> dict[Hashable, float]:
+    """``{id: score}`` of the ``n`` best-scored ids (``ids[j]`` scored ``scores[j]``), best first,
+    ties by position, ``exclude`` left out (only positive scores with ``positive_only``)."""
+    if scores is None or ids is None or n <= 0:
+        return {}
+    skip = set(exclude)
+    candidates = np.flatnonzero(scores > 0) if positive_only else np.arange(len(scores))
+    if not len(candidates):
+        return {}
+    take = min(len(candidates), n + len(skip))
+    if take < len(candidates):  # the best ``take``, and every one tied with the last of them
+        kth = np.partition(-scores[candidates], take - 1)[take - 1]
+        candidates = candidates[-scores[candidates] <= kth]
+    candidates = candidates[np.lexsort((candidates, -scores[candidates]))]
+    result: dict[Hashable, float] = {}
+    for position in candidates.tolist():
+        item_id = ids[position].item() if hasattr(ids[position], "item") else ids[position]
+        if item_id not in skip:
+            result[item_id] = float(scores[position])
+            if len(result) >= n:
+                break
+    return result
 
 
 def merge_candidates(

@@ -36,18 +36,6 @@ class NotEnoughData(ValueError):
     """Too few interactions (or no positive held-out candidate) to fit a blend."""
 
 
-def _top(scores: np.ndarray, item_ids: np.ndarray, n: int, exclude: set[int]) -> dict[int, float]:
-    order = np.argsort(-scores, kind="stable")
-    out: dict[int, float] = {}
-    for j in order:
-        item_id = int(item_ids[j])
-        if item_id not in exclude:
-            out[item_id] = float(scores[j])
-            if len(out) >= n:
-                break
-    return out
-
-
 def last_new_items(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> dict[int, tuple[float, int]]:
     """``{user: (first contact, item)}`` of each user's most recently discovered item, for users
     with at least two items (what ``hold_out_last_new_item`` holds out)."""
@@ -185,7 +173,7 @@ class TrainingSnapshot:
         self.text_vectors: dict[int, np.ndarray | None] = {}
         self.n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
         self.cap = float(llmrec_settings.KG_CAP)
-        self.popular_order = _top(self.trend, self.catalogue, self.n + 200, set())
+        self.popular_order = ranking.top_items(self.trend, self.catalogue, self.n + 200, set())
 
     def encode_user_texts(self, users: Iterable[int]) -> None:
         """Encode the texts of ``users`` in one batch (``features`` encodes a missing one alone).
@@ -245,7 +233,7 @@ class TrainingSnapshot:
         if u_vec is not None:
             cosine_all = self.vectors @ u_vec
         factors = self.factors
-        ann = _top(cosine_all, self.catalogue, n, exclude) if self.vectors is not None else {}
+        ann = ranking.top_items(cosine_all, self.catalogue, n, exclude) if self.vectors is not None else {}
         cf = factors.recommend(user, n, exclude=exclude) if factors else {}
         knn_vector = factors.neighbour_vector(liked) if factors else None
         knn = factors.neighbour_recommend(liked, n, exclude=exclude, vector=knn_vector) if factors else {}

@@ -437,3 +437,15 @@ def test_fuse_reranker_weighs_the_hybrid_order_against_the_click_probability():
         fuse_reranker(hybrid, clicks, 1.5)
     with pytest.raises(ValueError, match="one value per item"):
         fuse_reranker(hybrid, clicks[:2], 0.5)
+
+
+def test_top_items_best_first_ties_by_position_and_exclusions():
+    from llmrec_django.core.ranking import top_items
+
+    scores = np.array([0.5, 0.9, 0.5, -1.0, 0.7])
+    ids = np.array([10, 11, 12, 13, 14])
+    assert top_items(scores, ids, 3) == {11: 0.9, 14: 0.7, 10: 0.5}
+    assert list(top_items(scores, ids, 3, exclude={11})) == [14, 10, 12]
+    assert list(top_items(scores, ids, 10, positive_only=True)) == [11, 14, 10, 12]
+    assert top_items(None, ids, 3) == {} and top_items(scores, ids, 0) == {}
+    assert all(type(k) is int for k in top_items(scores, ids, 2))
