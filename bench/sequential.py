@@ -225,6 +225,39 @@ def references(tenant_slug: str, report, budget: float, seed: int) -> dict[str, 
     return out
 
 
+def cold_figures(tenant_slug: str, relevant: dict, lists: dict) -> dict[str, dict[str, float]]:
+    """Per method: recall@10 of held-out items nobody trained on (cold items) and NDCG@10 of users
+    with at most 5 liked films in training (cold users), as ``llmrec_evaluate`` counts them."""
+    from collections import Counter
+
+    from llmrec_django.core.metrics import evaluate_lists, recall_on_items
+    from llmrec_django.database.tenancy import resolve_tenant
+    from llmrec_django.learning.evaluation_split import EvaluationOptions, load_log, split_log
+
+    log = load_log(resolve_tenant(tenant_slug))
+    split = split_log(log, EvaluationOptions(split="temporal", test_events=1))
+    trained = set(log.items[split.train].tolist())
+    cold_items = {i for items in relevant.values() for i in items if i not in trained}
+    positive = split.train[log.positive[split.train]]
+    counts = Counter(log.users[positive].tolist())
+    cold_users = {u: relevant[u] for u in relevant if counts.get(u, 0) <= 5}
+    out = {}
+    for name, method_lists in lists.items():
+        out[name] = {
+            "cold_item_recall@10": recall_on_items(method_lists, relevant, cold_items, 10),
+            "cold_user_ndcg@10": evaluate_lists(method_lists, cold_users, 10)["ndcg@10"] if cold_users else 0.0,
+        }
+    users_with_cold = sum(1 for items in relevant.values() if items & cold_items)
+    print(
+        f"\ncold: {users_with_cold} users hold out an item nobody trained on; {len(cold_users)} users have <= 5 liked films in training"
+    )
+    for name, figures in out.items():
+        print(
+            f"  {name:<22} cold-item recall@10 {figures['cold_item_recall@10']:.4f}  cold-user NDCG@10 {figures['cold_user_ndcg@10']:.4f}"
+        )
+    return out
+
+
 def request_latency(slug: str, requests: int) -> dict[str, float]:
     """p50/p99 of ``recommend_for_user`` in the scratch tenant, over its users in turn (warm)."""
     from llmrec_django.database.tenancy import resolve_tenant
@@ -252,8 +285,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--requests", type=int, default=300, help="Timed requests per variant.")
     parser.add_argument("--json")
+    parser.add_argument(
+        "--cold-from", help="Only print the cold-item and cold-user figures of the lists a run saved (JSON.lists)."
+    )
     args = parser.parse_args()
     setup_django()
+    if args.cold_from:
+        saved = json.loads(Path(args.cold_from).read_text())
+        relevant = {int(u): set(items) for u, items in saved["relevant"].items()}
+        lists = {name: {int(u): items for u, items in by_user.items()} for name, by_user in saved["lists"].items()}
+        cold_figures(TENANTS[args.orders.split(",")[0]], relevant, lists)
+        return
     from django.test.utils import override_settings
 
     from llmrec_django.conf import llmrec_settings
@@ -333,7 +375,8 @@ def main() -> None:
             print(
                 f"  {variant:<12} p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms ({ratio:.2f}x today's p99)"
             )
-        results[order] = {"users": len(relevant), "methods": rows, "latency": latency}
+        cold = cold_figures(TENANTS[order], relevant, lists)
+        results[order] = {"users": len(relevant), "methods": rows, "latency": latency, "cold": cold}
     from llmrec_django.learning.evaluation import machine_info
 
     print(f"\nmachine: {machine_info()}; total {time.perf_counter() - total:.0f} s")
