@@ -327,3 +327,75 @@ def check_celery_not_eager(app_configs: Any = None, **kwargs: Any) -> list:
             id="llmrec.W006",
         )
     ]
+
+
+def _positive_number(value: Any, *, zero: bool = False) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and (value >= 0 if zero else value > 0)
+
+
+@register("llmrec")
+def check_sequence_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    """``SEQUENTIAL``, ``TRANSITIONS`` and ``TUNING`` (what ``llmrec_fit`` fits and how it
+    chooses), checked at start-up so that a typo fails here and not in a nightly fit."""
+    from llmrec_django.ml.sequential_config import SequentialConfig
+
+    errors = []
+    sequential = llmrec_settings.SEQUENTIAL
+    try:
+        SequentialConfig.from_settings(dict(sequential.get("OPTIONS") or {}))
+    except (TypeError, ValueError) as exc:
+        errors.append(Error(f'LLMREC["SEQUENTIAL"]["OPTIONS"]: {exc}', id="llmrec.E019"))
+    for key in ("BUDGET_SECONDS", "MIN_USERS"):
+        if not _positive_number(sequential.get(key)):
+            errors.append(
+                Error(
+                    f'LLMREC["SEQUENTIAL"]["{key}"] must be a positive number, not {sequential.get(key)!r}.',
+                    id="llmrec.E019",
+                )
+            )
+    transitions = llmrec_settings.TRANSITIONS
+    for key, zero in (("WINDOW", False), ("NEIGHBOURS", False), ("RECENT_ITEMS", False), ("SHRINK", True)):
+        if not _positive_number(transitions.get(key), zero=zero):
+            errors.append(
+                Error(
+                    f'LLMREC["TRANSITIONS"]["{key}"] must be a {"" if zero else "positive "}number, not {transitions.get(key)!r}.',
+                    id="llmrec.E020",
+                )
+            )
+    decay = transitions.get("RECENT_DECAY")
+    if not _positive_number(decay) or decay > 1:
+        errors.append(
+            Error(f'LLMREC["TRANSITIONS"]["RECENT_DECAY"] must lie in (0, 1], not {decay!r}.', id="llmrec.E020")
+        )
+    tuning = llmrec_settings.TUNING
+    if not _positive_number(tuning.get("BUDGET_SECONDS"), zero=True):
+        errors.append(
+            Error(
+                f'LLMREC["TUNING"]["BUDGET_SECONDS"] must be a number >= 0, not {tuning.get("BUDGET_SECONDS")!r}.',
+                id="llmrec.E021",
+            )
+        )
+    als = tuning.get("ALS")
+    if not isinstance(als, dict) or any(
+        key not in ("factors", "regularization", "alpha", "iterations")
+        or not isinstance(values, list | tuple)
+        or not all(_positive_number(v) for v in values)
+        for key, values in als.items()
+    ):
+        errors.append(
+            Error(
+                f'LLMREC["TUNING"]["ALS"] must map factors, regularization, alpha or iterations to lists of positive numbers, not {als!r}.',
+                id="llmrec.E021",
+            )
+        )
+    neighbours = tuning.get("ITEM_KNN_NEIGHBOURS")
+    if not isinstance(neighbours, list | tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in neighbours
+    ):
+        errors.append(
+            Error(
+                f'LLMREC["TUNING"]["ITEM_KNN_NEIGHBOURS"] must be a list of whole numbers >= 1, not {neighbours!r}.',
+                id="llmrec.E021",
+            )
+        )
+    return errors

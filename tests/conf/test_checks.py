@@ -248,3 +248,24 @@ def test_a_site_without_the_unstorable_input_middleware_is_warned_at_deploy(sett
     assert conf_checks.check_unstorable_input_middleware() == []  # the example site has it
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith("UnstorableInputMiddleware")]
     assert ids(conf_checks.check_unstorable_input_middleware()) == ["llmrec.W007"]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"SEQUENTIAL": {"OPTIONS": {"layer": 2}}}, "llmrec.E019"),
+        ({"SEQUENTIAL": {"OPTIONS": {"dimension": 10, "heads": 3}}}, "llmrec.E019"),
+        ({"SEQUENTIAL": {"BUDGET_SECONDS": 0}}, "llmrec.E019"),
+        ({"TRANSITIONS": {"WINDOW": 0}}, "llmrec.E020"),
+        ({"TRANSITIONS": {"RECENT_DECAY": 1.5}}, "llmrec.E020"),
+        ({"TRANSITIONS": {"SHRINK": "5"}}, "llmrec.E020"),
+        ({"TUNING": {"ALS": {"factor": [32]}}}, "llmrec.E021"),
+        ({"TUNING": {"ALS": {"alpha": 5}}}, "llmrec.E021"),
+        ({"TUNING": {"ITEM_KNN_NEIGHBOURS": [0]}}, "llmrec.E021"),
+        ({"TUNING": {"BUDGET_SECONDS": -1}}, "llmrec.E021"),
+    ],
+)
+def test_sequence_and_tuning_settings_are_checked(settings, override, expected):
+    assert conf_checks.check_sequence_settings() == []
+    settings.LLMREC = {**settings.LLMREC, **override}
+    assert ids(conf_checks.check_sequence_settings()) == [expected]
