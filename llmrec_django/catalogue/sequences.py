@@ -258,18 +258,16 @@ def fit_sequence_models(
     """Transitions and (when enabled and the data allow) the sequential model, from ``events``
     (``load_sequence_events``) and the catalogue's item vectors (``catalogue_vectors``)."""
     settings = llmrec_settings.TRANSITIONS
-    models = SequenceModels()
+    ids, table = None, None
     if len(events.item_ids) and settings["ENABLED"]:
         ids, columns = np.unique(events.item_ids, return_inverse=True)
         _, rows = np.unique(events.user_ids, return_inverse=True)
-        models.transition_item_ids = ids
-        models.transitions = transitions.fit_transitions(
+        table = transitions.fit_transitions(
             rows, columns, events.times, len(ids), window=int(settings["WINDOW"]),
             neighbours=int(settings["NEIGHBOURS"]), shrink=float(settings["SHRINK"]),
         )  # fmt: skip
-    models.sequential_item_ids, models.sequential = fit_sequential_model(events, vectors, seed=seed)
-    models.__post_init__()
-    return models
+    sequential_ids, sequential = fit_sequential_model(events, vectors, seed=seed)
+    return SequenceModels(ids, table, sequential_ids, sequential)
 
 
 def fit_sequential_model(

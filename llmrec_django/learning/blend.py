@@ -249,13 +249,14 @@ class TrainingSnapshot:
                 strength[item_id] += weight / positive_total * edge
         kg = dict(sorted(((i, s) for i, s in strength.items() if i not in exclude), key=lambda p: -p[1])[:n])
         popular = dict(list(((i, s) for i, s in self.popular_order.items() if i not in exclude))[:n])
+        # The order of the user's engagements: scored once, for candidates and features alike.
         seq = factors.sequences if factors else None
-        steps = [int(i) for i in self.steps.get(user, ((), ()))[0]]
-        following, after = {}, {}
-        if seq is not None:
-            times = list(self.steps[user][1]) if steps else []
-            following = seq.sequential_recommend(seq.sequential_vector(seq.user_vector(steps, times)), n, exclude)
-            after = seq.transition_recommend(seq.transition_vector(steps[::-1]), n, exclude)
+        steps, times = self.steps.get(user, ((), ()))
+        steps = [int(i) for i in steps]
+        seq_all = seq.sequential_vector(seq.user_vector(steps, list(times))) if seq else None
+        trans_all = seq.transition_vector(steps[::-1]) if seq else None
+        following = seq.sequential_recommend(seq_all, n, exclude) if seq else {}
+        after = seq.transition_recommend(trans_all, n, exclude) if seq else {}
         ids, _, _ = ranking.merge_candidates(ann, cf, knn, kg, popular, following, after)
         ids = [i for i in ids if i in self.column]
         if not ids:
@@ -272,11 +273,6 @@ class TrainingSnapshot:
             window = min(serving_data.RECENT_LIKED_ITEMS, int(llmrec_settings.CLOSEST_LIKED_RECENT))
             rows_recent = [self.column[i] for i in recent if i in self.column][:window]
             closest = ranking.closest_liked_similarity(self.vectors[rows_ids], self.vectors[rows_recent])
-        seq = factors.sequences if factors else None
-        steps, times = self.steps.get(user, ((), ()))
-        steps = [int(i) for i in steps]
-        seq_all = seq.sequential_vector(seq.user_vector(steps, list(times))) if seq else None
-        trans_all = seq.transition_vector(steps[::-1]) if seq else None
         features = ranking.hybrid_features(
             cosine_all[rows_ids], kg_weight, cf_scores, self.trend[rows_ids], item_knn=knn_scores, known=known,
             closest_liked=closest,
