@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_celery_beat",
     "llmrec_django",
     "example_site.shop",
 ]
@@ -145,6 +146,10 @@ globals().update(
         result_backend=os.environ.get("CELERY_RESULT_BACKEND"),
     )
 )
+
+# Celery beat reads its schedule from the database (django-celery-beat), where
+# `manage.py llmrec_schedule` writes the learning loop's entries and the admin edits them.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

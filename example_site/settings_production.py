@@ -11,11 +11,17 @@ Required environment (a missing one stops the process with an error that names i
 - ``CELERY_BROKER_URL``: without a broker, embedding builds and training would run inside web requests.
 
 Optional: ``DATABASE_URL`` (else the embedded server, see ``settings``), ``DJANGO_HSTS_SECONDS``
-(one year). TLS is expected to end at a proxy in front of the app that sets
+(one year), ``LLMREC_TRUSTED_PROXIES`` (``LLMREC["TRUSTED_PROXIES"]``: the proxies in front that
+append to ``X-Forwarded-For``), ``DJANGO_STATIC_ROOT`` (where ``collectstatic`` writes the static files; else
+``LLMREC_HOME/static``). The web processes serve the static files themselves (WhiteNoise), from
+what ``manage.py collectstatic`` wrote there: run it before the first start and after each
+upgrade (the Docker image runs it when it is built); the pages name the files by the hashed names
+in its manifest, and a page naming a file missing from it is an error, not a broken link. TLS is expected to end at a proxy in front of the app that sets
 ``X-Forwarded-Proto: https`` (and strips that header from what clients send).
 """
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,3 +60,33 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# The reverse proxies in front of the site that append to X-Forwarded-For (the TLS proxy: 1), so
+# anonymous callers are throttled by the address the nearest one saw, not all as the proxy.
+if os.environ.get("LLMREC_TRUSTED_PROXIES", "").strip():
+    try:
+        LLMREC = {**LLMREC, "TRUSTED_PROXIES": int(os.environ["LLMREC_TRUSTED_PROXIES"])}  # noqa: F405
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"LLMREC_TRUSTED_PROXIES must be a whole number (the proxies in front of the site), "
+            f"not {os.environ['LLMREC_TRUSTED_PROXIES']!r}."
+        ) from None
+
+# Static files served by the web processes (WhiteNoise, right after the security middleware so
+# plain HTTP is still redirected first): names carry a hash of the content (cached for a year by
+# browsers and CDNs) and are kept compressed, both made once by ``collectstatic``.
+MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
+)
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or STATIC_ROOT)  # noqa: F405
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **globals().get("STORAGES", {}),  # the base settings' own (e.g. an artifact storage), if any
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Celery beat (django-celery-beat's DatabaseScheduler) writes a periodic task's last run to the
+# database as soon as it sends it, not every 3 minutes: a restarted beat does not send again what
+# it just sent, the admin shows the true last run, and beat's health check reads it.
+CELERY_BEAT_SYNC_EVERY = 1

@@ -14,7 +14,7 @@ import logging
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.core.cache import cache
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from llmrec_django.catalogue import collaborative, embedding
 from llmrec_django.catalogue.embedding import start_build  # noqa: F401  (the tasks' public API, as before)
@@ -22,6 +22,7 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.copywriting import service as copy_service
 from llmrec_django.database import outbox
 from llmrec_django.database.deliveries import forget_stale, reliable_task
+from llmrec_django.learning import loop
 from llmrec_django.learning.attribution import attribute
 from llmrec_django.learning.blend import NotEnoughData, fit_ranking_model
 from llmrec_django.learning.evaluation import SCRATCH_SUFFIX
@@ -176,6 +177,19 @@ def train_ranking(tenant_id: int) -> dict | None:
     return {"collaborative_model": cf.pk if cf else None, "ranking_model": blend.pk if blend else None}
 
 
+@shared_task(ignore_result=True)
+def refit_ranking_models() -> list[int]:
+    """Beat's entry of the learning loop (hourly by default): queue ``train_ranking`` for each
+    tenant with ``LEARNING_LOOP["REFIT_MIN_NEW_INTERACTIONS"]`` new interactions since its
+    latest blend and no refit already queued. Returns the tenants queued."""
+    queued = []
+    for tenant in loop.tenants_due_for_refit():
+        with transaction.atomic():
+            loop.queue_refit(tenant)
+        queued.append(tenant.pk)
+    return queued
+
+
 @reliable_task(give_up_hook=_evaluation_given_up)
 def run_evaluation(report_id: int) -> str | None:
     """Run a queued offline evaluation (``evaluation_reports.start_evaluation``) and store it."""
@@ -195,7 +209,7 @@ def attribute_events(tenant_id: int | None = None) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Fine-tuning (llmrec_django.learning.training). A GPU worker consumes QUEUES["train"] ("llmrec.gpu"):
-#   celery -A example_site worker -Q llmrec.gpu --pool solo --concurrency 1 --max-memory-per-child ...
+#   celery -A example_site worker -Q llmrec.gpu --pool threads --concurrency 1
 
 
 @reliable_task(bind=True, give_up_hook=_run_given_up)

@@ -24,3 +24,7 @@ LLMREC["SEQUENTIAL"] = {
     "OPTIONS": {"dimension": 16, "layers": 1, "max_length": 20, "max_epochs": 20, "patience": 3},
 }
 LLMREC["COPY"] = {"BACKEND": "llmrec_django.copywriting.TemplateCopyGenerator"}
+
+# A read replica for the serving reads' tests (``database.routing``): the same test database
+# under a second alias; the app reads from it only where a test sets SERVING_DATABASE.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

@@ -12,7 +12,7 @@ from llmrec_django.admin.actions import apply_each
 from llmrec_django.admin.training_chart import epoch_chart_svg
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.learning.training import promotion, runs
-from llmrec_django.learning.training.promotion import REFERENCE_METHODS, describe_gain
+from llmrec_django.learning.training.promotion import REFERENCE_METHODS, describe_blend, describe_gain
 
 # Fine-tuning runs
 from llmrec_django.models import TrainingRun
@@ -122,7 +122,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
         shown = f"{metrics['metric']} {metrics['candidate']:.4f} vs {metrics['baseline']:.4f}" + (
             f": {gain}" if gain else ""
         )
-        return f"{shown}; not promoted: {metrics['refused']}" if metrics.get("refused") else shown
+        if metrics.get("refused"):
+            return f"{shown}; not promoted: {metrics['refused']}"
+        blend = describe_blend(metrics)
+        return f"{shown}; {blend}" if blend else shown
 
     @admin.display(description="Loss and validation metrics per epoch")
     def chart(self, run: TrainingRun) -> str:

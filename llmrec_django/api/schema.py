@@ -2,11 +2,20 @@
 and the API views' ``LLMRecAutoSchema``, which documents what the generated schema leaves out:
 that anonymous callers may use the public endpoints, and the JSON errors every operation can
 answer (``errors.ApiErrorSerializer``). Being the views' own schema class, it needs nothing in
-the site's ``SPECTACULAR_SETTINGS``."""
+the site's ``SPECTACULAR_SETTINGS``.
+
+``SchemaView`` serves the schema of this API alone (``ApiSchemaGenerator``): the host site's own
+endpoints, or another app's, are not ours to document, nor to show anonymous callers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from django.urls import URLPattern
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -68,10 +77,35 @@ class LLMRecAutoSchema(AutoSchema):
         return operation
 
 
+class ApiEndpointEnumerator(EndpointEnumerator):
+    """drf-spectacular's walk over the site's URLs, keeping the routes to ``views`` only (at
+    whatever path the site mounts them)."""
+
+    def __init__(self, patterns: Any = None, urlconf: Any = None, *, views: frozenset[Callable]):
+        super().__init__(patterns, urlconf)
+        self.views = views
+
+    def should_include_endpoint(self, path: str, callback: Callable) -> bool:
+        return callback in self.views and super().should_include_endpoint(path, callback)
+
+
+class ApiSchemaGenerator(SchemaGenerator):
+    """The schema of the routes to ``views`` only."""
+
+    def __init__(self, *args: Any, views: frozenset[Callable], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.endpoint_inspector_cls = partial(ApiEndpointEnumerator, views=views)
+
+
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI schema, public."""
+    """The OpenAPI schema of the routes in ``api_urlpatterns`` (``api.urls`` passes its own), public."""
 
     public_methods = frozenset({"GET"})
+    api_urlpatterns: Sequence[URLPattern] = ()
+
+    @property
+    def generator_class(self) -> Callable[..., SchemaGenerator]:
+        return partial(ApiSchemaGenerator, views=frozenset(pattern.callback for pattern in self.api_urlpatterns))
 
 
 class SwaggerView(SpectacularSwaggerView):

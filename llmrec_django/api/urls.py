@@ -81,7 +81,10 @@ v1 = [
     path("experiments/", report_views.ExperimentListView.as_view(), name="experiments"),
     path("experiments/<slug:name>/report/", report_views.ExperimentReportView.as_view(), name="experiment-report"),
     path("reports/online/", report_views.OnlineReportView.as_view(), name="online-report"),
-    path("schema/", SchemaView.as_view(), name="schema"),
+]
+# The schema documents the routes above and nothing else of the site.
+v1 += [
+    path("schema/", SchemaView.as_view(api_urlpatterns=tuple(v1)), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="llmrec_api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="llmrec_api:schema"), name="redoc"),
 ]

@@ -14,7 +14,9 @@ Usage::
 Two views of the same interactions: ALS factors (a user known at fitting time) and an item-item
 neighbour table (``core.baselines.ItemKNN``: each item's ``ITEM_KNN_NEIGHBOURS`` most co-consumed
 items, cosine on the binary matrix). The neighbour table scores from the items a user likes *now*,
-so a user's newest events (and users who arrived after the fit) count at once.
+so a user's newest events (and users who arrived after the fit) count at once. Both are fitted
+by ``implicit`` with ``LLMREC["COLLABORATIVE"]["THREADS"]`` threads, ALS on a GPU where
+implicit's CUDA build finds one and ``DEVICE`` allows it (``fitting_resources``).
 
 Confidences come from ``LLMREC["EVENT_WEIGHTS"]`` (ratings signed around 3 stars, as for the
 interest vector, without time decay); events with a non-positive weight (dislikes, impressions,
@@ -27,11 +29,12 @@ before using its cached copy, so a refit is picked up everywhere without a resta
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import scipy.sparse
@@ -41,9 +44,9 @@ from llmrec_django.catalogue import sequences
 from llmrec_django.catalogue.interactions import Interactions, load_interactions
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import tuning
-from llmrec_django.core.baselines import ImplicitALS, ItemKNN
+from llmrec_django.core.baselines import ImplicitALS, ItemKNN, gpu_available, use_gpu_for
 from llmrec_django.core.splits import interaction_matrix
-from llmrec_django.database import caches
+from llmrec_django.database import artifacts, caches
 from llmrec_django.models import CollaborativeModel, Tenant
 
 logger = logging.getLogger(__name__)
@@ -186,6 +189,18 @@ def _best_first(scores: np.ndarray, n: int) -> np.ndarray:
     return top[np.argsort(-scores[top], kind="stable")]
 
 
+def fitting_resources() -> dict:
+    """``num_threads`` and ``use_gpu`` for ALS, from ``LLMREC["COLLABORATIVE"]``: the GPU when
+    the device is "auto" and implicit's CUDA build finds one, or "cuda"."""
+    options = llmrec_settings.COLLABORATIVE
+    device = options["DEVICE"]
+    return {
+        "num_threads": int(options["THREADS"]),
+        # implicit.gpu is imported only when a GPU may be used
+        "use_gpu": use_gpu_for(device, device != "cpu" and gpu_available()),
+    }
+
+
 def fit_factors(
     data: Interactions,
     *,
@@ -210,13 +225,14 @@ def fit_factors(
     neighbourhood = int(settings_params.pop("item_knn_neighbours", llmrec_settings.ITEM_KNN_NEIGHBOURS))
     # More factors than items or users only adds noise (and implicit refuses some shapes).
     settings_params["factors"] = max(2, min(int(settings_params["factors"]), len(item_ids), len(user_ids)))
+    resources = fitting_resources()
     tuned = None
     if tune and llmrec_settings.TUNING["ENABLED"]:
         settings_params, neighbourhood, tuned = _tune(
-            data, user_rows, item_columns, settings_params, neighbourhood, seed
+            data, user_rows, item_columns, settings_params, neighbourhood, seed, resources
         )
-    model = ImplicitALS(**settings_params).fit(matrix)
-    neighbours = ItemKNN(k=neighbourhood).fit(matrix)
+    model = ImplicitALS(**settings_params, **resources).fit(matrix)
+    neighbours = ItemKNN(k=neighbourhood, num_threads=resources["num_threads"]).fit(matrix)
     return CollaborativeFactors(
         user_ids=user_ids,
         item_ids=item_ids,
@@ -230,7 +246,13 @@ def fit_factors(
 
 
 def _tune(
-    data: Interactions, user_rows: np.ndarray, item_columns: np.ndarray, als: dict, neighbourhood: int, seed: int
+    data: Interactions,
+    user_rows: np.ndarray,
+    item_columns: np.ndarray,
+    als: dict,
+    neighbourhood: int,
+    seed: int,
+    resources: dict,
 ) -> tuple[dict, int, dict]:
     """ALS's settings and the neighbourhood size chosen on ``data`` (``core.tuning``)."""
     settings = llmrec_settings.TUNING
@@ -246,11 +268,12 @@ def _tune(
         for name, values in dict(settings["ALS"]).items()
     }
     best_als, als_figures = tuning.coordinate_search(
-        lambda p: ImplicitALS(**p), als, options, train, targets, budget_seconds=budget * 0.75, seed=seed
+        lambda p: ImplicitALS(**p, **resources), als, options, train, targets, budget_seconds=budget * 0.75, seed=seed
     )
     remaining = max(0.0, budget - (time.perf_counter() - started))
     best_knn, knn_figures = tuning.coordinate_search(
-        lambda p: ItemKNN(k=int(p["k"])), {"k": neighbourhood}, {"k": list(settings["ITEM_KNN_NEIGHBOURS"])},
+        lambda p: ItemKNN(k=int(p["k"]), num_threads=resources["num_threads"]),
+        {"k": neighbourhood}, {"k": list(settings["ITEM_KNN_NEIGHBOURS"])},
         train, targets, budget_seconds=remaining, seed=seed,
     )  # fmt: skip
     return (
@@ -300,7 +323,8 @@ def fit_collaborative_model(tenant: Tenant, **params) -> CollaborativeModel | No
     )
     record = CollaborativeModel.objects.create(
         tenant=tenant,
-        path=str(path),
+        # Published to the artifact storage: every machine loads it by this name.
+        path=artifacts.publish(path),
         n_users=len(factors.user_ids),
         n_items=len(factors.item_ids),
         n_interactions=len(data.user_ids),
@@ -325,7 +349,7 @@ def prune_superseded(tenant_id: int) -> int:
         return 0
     CollaborativeModel.objects.filter(pk__in=[pk for pk, _ in superseded]).delete()
     for _, path in superseded:
-        Path(path).unlink(missing_ok=True)
+        artifacts.delete(path)  # here and in the storage; other machines prune their copies
     return len(superseded)
 
 
@@ -371,7 +395,7 @@ def current_model(
     if cached is not None and cached[0] == record_id:
         return cached[1]
     try:
-        with np.load(path) as data:
+        with np.load(artifacts.local_path(path)) as data:
             n_items = len(data["item_ids"])
             neighbours = None
             if "neighbour_data" in data:  # files written before item-KNN was added have none
@@ -392,6 +416,10 @@ def current_model(
         return None
     with _cache_lock:
         _cache[tenant_id] = (record_id, factors)
+    if llmrec_settings.ARTIFACT_STORAGE and not os.path.isabs(path):
+        # Copies of superseded models fetched here earlier (deleted from the storage when they
+        # were superseded: they may hold the factors of users erased since).
+        artifacts.prune_local(str(PurePosixPath(path).parent), {path})
     return factors
 
 

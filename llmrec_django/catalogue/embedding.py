@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from celery import Signature, chord, signature
@@ -38,7 +39,7 @@ from llmrec_django.conf import llmrec_settings
 from llmrec_django.conf.backends import get_encoder
 from llmrec_django.core.interest import event_weights, interest_vector
 from llmrec_django.core.text import build_item_text, text_hash
-from llmrec_django.database import vectorstore
+from llmrec_django.database import artifacts, vectorstore
 from llmrec_django.ml.encoders.user_tower import UserTower, read_user_tower
 from llmrec_django.models import (
     EmbeddingVersion,
@@ -101,11 +102,30 @@ def item_text(item: Item) -> str:
 # Items
 
 
+def model_directory(version: EmbeddingVersion) -> Path | None:
+    """The local folder of ``version``'s encoder, a fine-tuned one fetched from the artifact
+    storage when this machine lacks it (``database.artifacts``); None for a version whose
+    vectors were made elsewhere (``"-"``)."""
+    if version.model_path in ("", "-"):
+        return None
+    return artifacts.local_path(version.model_path)
+
+
+def user_tower_of(version: EmbeddingVersion) -> UserTower | None:
+    """The user side ``version``'s encoder was fine-tuned with (``encoders.user_tower``); None
+    for a model without one, or with no folder here nor in the artifact storage."""
+    try:
+        folder = model_directory(version)
+    except artifacts.ArtifactMissing:
+        return None
+    return read_user_tower(folder)
+
+
 def encoder_for(version: EmbeddingVersion):
     default = get_encoder()
     if version.model_path in ("", default.model_path):
         return default
-    return get_encoder(version.model_path)
+    return get_encoder(str(artifacts.local_path(version.model_path)))
 
 
 def embed_items(version: EmbeddingVersion, items: Iterable[Item], *, force: bool = False) -> int:
@@ -211,7 +231,7 @@ def _compute_user_batch(version: EmbeddingVersion, user_ids: Sequence[int]) -> i
     now = timezone.now()
     weights_by_type = llmrec_settings.EVENT_WEIGHTS
     half_life = float(llmrec_settings.RECENCY_HALF_LIFE_DAYS)
-    tower = read_user_tower(version.model_path)
+    tower = user_tower_of(version)
     if tower is not None:
         # A fine-tuned two-tower model: the user's own text, written as it was trained.
         texts = user_tower_texts(version.tenant_id, user_ids, events, tower)
@@ -319,9 +339,11 @@ def tower_texts(tenant_id: int, recent_liked: Mapping[int, Sequence[int]], tower
 
 def create_build(tenant: Tenant, model_path: str | None = None) -> EmbeddingVersion:
     """A new BUILDING version for ``tenant`` with the configured (or given) encoder."""
-    encoder = get_encoder(model_path) if model_path else get_encoder()
+    encoder = get_encoder(str(artifacts.local_path(model_path))) if model_path else get_encoder()
+    # The version keeps the reference it was given (an artifact name every machine resolves), not
+    # this machine's folder.
     version = vectorstore.create_version(
-        tenant, model_name=encoder.model_name, model_path=encoder.model_path, dimension=encoder.dimension
+        tenant, model_name=encoder.model_name, model_path=model_path or encoder.model_path, dimension=encoder.dimension
     )
     version.items_total = Item.objects.for_tenant(tenant).count()
     version.save(update_fields=["items_total"])

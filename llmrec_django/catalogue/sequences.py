@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse
 
-from llmrec_django.catalogue.interactions import Interactions
+from llmrec_django.catalogue.interactions import Interactions, load_events
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking, transitions
 from llmrec_django.database import vectorstore
-from llmrec_django.models import Interaction, Item, Tenant
+from llmrec_django.models import EmbeddingVersion, Item, Tenant
 
 if TYPE_CHECKING:
     from llmrec_django.ml.sequential import SequentialScorer
@@ -51,23 +51,8 @@ def step_types() -> list[str]:
 
 
 def load_sequence_events(tenant: Tenant | int) -> Interactions:
-    """The tenant's engagement events (``step_types``), oldest first (one query); weights 1."""
-    rows = list(
-        Interaction.objects.for_tenant(tenant)
-        .filter(event_type__in=step_types())
-        .order_by("timestamp", "pk")
-        .values_list("user_id", "item_id", "timestamp")
-    )
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return Interactions(empty, empty, np.zeros(0), np.zeros(0))
-    users, items, stamps = zip(*rows, strict=True)
-    return Interactions(
-        user_ids=np.asarray(users, dtype=np.int64),
-        item_ids=np.asarray(items, dtype=np.int64),
-        weights=np.ones(len(rows)),
-        times=np.array([t.timestamp() for t in stamps], dtype=np.float64),
-    )
+    """The tenant's engagement events (``step_types``), oldest first (read in bulk); weights 1."""
+    return load_events(tenant, step_types())
 
 
 def from_history(events: Sequence[tuple]) -> tuple[list[int], list[float]]:
@@ -104,9 +89,11 @@ def user_sequences(data: Interactions) -> dict[int, tuple[np.ndarray, np.ndarray
     return out
 
 
-def catalogue_vectors(tenant: Tenant | int) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(item ids, vectors)`` of the tenant's active items in its active embedding version."""
-    version = vectorstore.active_version(tenant)
+def catalogue_vectors(
+    tenant: Tenant | int, version: EmbeddingVersion | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(item ids, vectors)`` of the tenant's active items in ``version`` (default: the active one)."""
+    version = version or vectorstore.active_version(tenant)
     if version is None:
         return None
     ids = list(Item.objects.for_tenant(tenant).filter(is_active=True).order_by("pk").values_list("pk", flat=True))

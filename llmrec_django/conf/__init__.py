@@ -209,6 +209,11 @@ DEFAULTS: dict[str, Any] = {
     # Neighbours kept per item in the collaborative model's item-KNN table (candidate source and
     # blend feature "item_knn"; the offline evaluation's ItemKNN baseline uses the same number).
     "ITEM_KNN_NEIGHBOURS": 50,
+    # Where the collaborative model is fitted (``llmrec_fit``, the blend's snapshot): THREADS for
+    # implicit's ALS and item-KNN on the CPU (0: every core); DEVICE "auto" fits ALS on a GPU when
+    # implicit's CUDA build finds one (it needs RAPIDS' rmm), "cpu" never, "cuda" always (an error
+    # without one). Item-KNN has no GPU code in implicit and stays on the CPU.
+    "COLLABORATIVE": {"THREADS": 0, "DEVICE": "auto"},
     # The sequential user model (``ml.sequential``), fitted by ``llmrec_fit`` with the collaborative
     # model: a small transformer over each user's last items' text vectors, positions and time
     # gaps; a candidate source and the blend feature "sequential". BUDGET_SECONDS bounds one fit
@@ -348,6 +353,30 @@ DEFAULTS: dict[str, Any] = {
             "WINDOW_DAYS": 7,
             "POOL": 20,
             "CACHE_SECONDS": 300,
+        },
+    },
+    # Where model artifacts (collaborative models, fine-tuned encoders and re-rankers) are shared
+    # between machines (``database.artifacts``): an alias of Django's STORAGES (e.g. an S3 bucket
+    # through django-storages); None: LLMREC_HOME's own folder, for one machine.
+    "ARTIFACT_STORAGE": None,
+    # A DATABASES alias (a read replica of the primary) the serving functions read from
+    # (``database.routing``, with its ServingReadRouter in DATABASE_ROUTERS); None: "default".
+    "SERVING_DATABASE": None,
+    # The learning loop on Celery beat (``learning.loop``): ``llmrec_schedule`` writes SCHEDULE into
+    # django-celery-beat's periodic tasks (then edited in the admin; an existing one is never
+    # overwritten); each a crontab "minute hour day month weekday" or seconds, None: not scheduled.
+    "LEARNING_LOOP": {
+        # refit_ranking refits the collaborative model, the sequences and the blend of a tenant
+        # once at least this many interactions arrived since its latest blend was fitted.
+        "REFIT_MIN_NEW_INTERACTIONS": 200,
+        # After an encoder is switched on (or rolled back), refit them for the version that serves.
+        "REFIT_AFTER_SWITCH": True,
+        "SCHEDULE": {
+            "refit_ranking": "30 * * * *",
+            "retrain": "15 3 * * *",
+            "attribute_events": 60,
+            "reap_stalled_runs": 300,
+            "drain_outbox": 10,
         },
     },
     # Fine-tuning the encoder and the CTR re-ranker on the site's own interactions

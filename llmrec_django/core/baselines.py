@@ -12,9 +12,13 @@ orientation: one row per user) and answers for many users at once::
     ids, scores = model.similar_items(42, n=10)
     every_item = model.scores([7], user_items[[7]])                        # (1, n_items)
 
-``MostPopular`` and ``ItemKNN`` are plain numpy/scipy; ``ImplicitALS`` and ``ImplicitBPR`` wrap
-the ``implicit`` library's matrix factorisation (CPU), which is imported only when one is fitted.
-They serve as the collaborative candidate source and feature of the hybrid ranking, and as the
+``MostPopular`` is plain numpy; ``ItemKNN`` finds its neighbours with ``implicit``'s item-item
+code, and ``ImplicitALS`` and ``ImplicitBPR`` wrap its matrix factorisation (ALS also on a GPU,
+with implicit's CUDA build: ``use_gpu``, ``gpu_available``); implicit is imported only when one
+is fitted. Threads: ``num_threads`` (0: every core). Within a sweep implicit's ALS solves each
+user (item) from the other side's factors alone, so the threads should not change the factors
+(1 and 2 gave identical ones in ``bench/collaborative_scale.py``); nothing relies on it. They
+serve as the collaborative candidate source and feature of the hybrid ranking, and as the
 baselines its offline evaluation is compared with.
 """
 
@@ -27,8 +31,8 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike
 
-# Dense score cells computed at once (16 Mi float32 = 64 MiB): recommend() and ItemKNN.fit()
-# work in blocks of users or items this size, so memory stays bounded on large catalogues.
+# Dense score cells computed at once (16 Mi float32 = 64 MiB): recommend() works in blocks of
+# users this size, so memory stays bounded on large catalogues.
 BLOCK_CELLS = 1 << 24
 
 
@@ -120,6 +124,27 @@ def _top_similar(similarity: np.ndarray, item_id: int, n: int) -> tuple[np.ndarr
     return ids[0], scores[0]
 
 
+def _at_most_k_per_row(
+    indptr: np.ndarray, columns: np.ndarray, values: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A CSR matrix's arrays less all but the k largest entries of each row. Rows within k (all
+    of them, unless other items tied with an item's cosine 1 to itself) are left as they are."""
+    crowded = np.flatnonzero(np.diff(indptr) > k)
+    if not len(crowded):
+        return indptr, columns, values
+    keep = np.ones(len(values), dtype=bool)
+    for row in crowded:  # rare (groups of items with identical users), and each row is short
+        start, stop = indptr[row], indptr[row + 1]
+        keep[start + np.argsort(-values[start:stop], kind="stable")[k:]] = False
+    return _kept_indptr(indptr, keep), columns[keep], values[keep]
+
+
+def _kept_indptr(indptr: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """A CSR matrix's row pointers once only its ``keep`` entries are left."""
+    kept_before = np.concatenate([np.zeros(1, dtype=indptr.dtype), np.cumsum(keep, dtype=indptr.dtype)])
+    return kept_before[indptr]
+
+
 class MostPopular(Recommender):
     """The same list for everyone: items by number of users with a positive interaction.
 
@@ -145,53 +170,53 @@ class MostPopular(Recommender):
 class ItemKNN(Recommender):
     """Item-based k-nearest neighbours on the binary user-item matrix.
 
-        sim(i, j)  = |users of i and j| / (sqrt(|users of i|) * sqrt(|users of j|) + shrink)   (cosine)
+        sim(i, j)  = |users of i and j| / (sqrt(|users of i|) * sqrt(|users of j|))   (cosine)
         S[i, j]    = sim(i, j) if i is among the k items most similar to j, else 0
         score(u,j) = sum over the user's items i of  user_items[u, i] * S[i, j]
 
     Each candidate item j is scored from its own k nearest neighbours only, which drops the long
-    tail of weak co-occurrences that otherwise adds noise. ``shrink`` > 0 lowers similarities
-    resting on few common users.
+    tail of weak co-occurrences that otherwise adds noise. The neighbours are found by
+    ``implicit``'s ``ItemItemRecommender`` (compiled, ``num_threads`` threads; 0: every core) on
+    the matrix with unit-length item columns, whose dot products are these cosines.
     """
 
-    def __init__(self, k: int = 50, shrink: float = 0.0):
+    def __init__(self, k: int = 50, num_threads: int = 1):
         self.k = k
-        self.shrink = shrink
+        self.num_threads = num_threads
 
     def fit(self, user_items: scipy.sparse.spmatrix | scipy.sparse.sparray) -> Self:
+        from implicit.nearest_neighbours import ItemItemRecommender  # compiled; only when fitted
+
         binary = (_as_csr(user_items) > 0).astype(np.float32)
         n_items = binary.shape[1]
         self.item_users = binary.T.tocsr()
         self.norms = np.sqrt(np.asarray(binary.sum(axis=0), dtype=np.float32).ravel())
-        by_item = binary.tocsc()
-        k = min(self.k, n_items - 1)
-        rows, columns, values = [], [], []
-        block = max(1, BLOCK_CELLS // max(n_items, 1))
-        for start in range(0, n_items, block):
-            stop = min(start + block, n_items)
-            # Co-occurrence of every item with this block's items, as a dense (n_items, block) array.
-            similarity = (self.item_users @ by_item[:, start:stop]).toarray()
-            similarity /= self._denominator(self.norms[:, None] * self.norms[None, start:stop])
-            similarity[np.arange(start, stop), np.arange(stop - start)] = 0.0
-            if k <= 0:
-                continue
-            neighbours = np.argpartition(-similarity, k - 1, axis=0)[:k]
-            strength = np.take_along_axis(similarity, neighbours, axis=0)
-            keep = strength > 0
-            rows.append(neighbours[keep])
-            columns.append(np.broadcast_to(np.arange(start, stop), neighbours.shape)[keep])
-            values.append(strength[keep])
-        if not values:  # a catalogue of one item has no neighbours
-            rows, columns, values = [np.zeros(0, dtype=np.int64)] * 2 + [np.zeros(0, dtype=np.float32)]
-        self.similarity = scipy.sparse.csr_matrix(
-            (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=(n_items, n_items)
-        )
         self.n_items = n_items
+        k = min(self.k, n_items - 1)
+        if k <= 0:  # a catalogue of one item has no neighbours
+            self.similarity = scipy.sparse.csr_matrix((n_items, n_items), dtype=np.float32)
+            return self
+        norms = self.norms.astype(np.float64)  # implicit's neighbour search takes float64 only
+        inverse_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        unit_columns = (binary.astype(np.float64) @ scipy.sparse.diags(inverse_norms)).tocsr()
+        # implicit counts the item itself among its K nearest (cosine 1): ask for k + 1, drop it.
+        knn = ItemItemRecommender(K=k + 1, num_threads=self.num_threads)
+        knn.fit(unit_columns, show_progress=False)
+        del unit_columns
+        # Row i: item i's nearest items, rows short of K padded with zeros. Taken apart array by
+        # array, letting go of each once read: a catalogue of 1M items has tens of millions.
+        nearest, knn.similarity = knn.similarity, None
+        rows = np.repeat(np.arange(n_items, dtype=nearest.indices.dtype), np.diff(nearest.indptr))
+        keep = (nearest.data > 0) & (nearest.indices != rows)
+        del rows
+        columns, values = nearest.indices[keep], nearest.data[keep].astype(np.float32)
+        indptr = _kept_indptr(nearest.indptr, keep)
+        del nearest, keep
+        indptr, columns, values = _at_most_k_per_row(indptr, columns, values, k)
+        by_item = scipy.sparse.csr_matrix((values, columns, indptr), shape=(n_items, n_items))
+        # Stored the other way round: column j holds j's neighbours, so a user's row times S scores.
+        self.similarity = by_item.T.tocsr()
         return self
-
-    def _denominator(self, norm_products: np.ndarray) -> np.ndarray:
-        denominator = norm_products + self.shrink
-        return np.where(denominator > 0, denominator, 1.0)  # items nobody used: co-occurrence 0 anyway
 
     def scores(self, user_ids: ArrayLike, user_items: scipy.sparse.spmatrix | scipy.sparse.sparray) -> np.ndarray:
         self._check_fitted()
@@ -201,13 +226,42 @@ class ItemKNN(Recommender):
         """Exact cosine against every item (not only the k kept neighbours)."""
         self._check_fitted()
         co_occurrence = (self.item_users @ self.item_users[item_id].T).toarray().ravel()
-        return _top_similar(co_occurrence / self._denominator(self.norms * self.norms[item_id]), item_id, n)
+        norm_products = self.norms * self.norms[item_id]
+        # items nobody used (norm 0) have co-occurrence 0 with everything
+        cosine = np.divide(co_occurrence, norm_products, out=np.zeros_like(co_occurrence), where=norm_products > 0)
+        return _top_similar(cosine, item_id, n)
+
+
+def gpu_available() -> bool:
+    """Whether ``implicit``'s CUDA build is installed and found a GPU (``implicit.gpu.HAS_CUDA``;
+    it needs RAPIDS' ``rmm`` and a CUDA device, and is False everywhere else)."""
+    import implicit.gpu
+
+    return bool(implicit.gpu.HAS_CUDA)
+
+
+def use_gpu_for(device: str, available: bool) -> bool:
+    """Whether ALS fits on the GPU for a ``device`` setting: "auto" when one is ``available``,
+    "cuda" always (an error when none is), "cpu" never."""
+    if device == "cpu":
+        return False
+    if device == "auto":
+        return available
+    if device == "cuda":
+        if not available:
+            raise RuntimeError(
+                "ALS is set to fit on a GPU (device 'cuda'), but implicit finds none: its CUDA build "
+                "needs RAPIDS' rmm and a CUDA device. Use 'auto' to fall back to the CPU."
+            )
+        return True
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
 
 
 class _ImplicitFactorisation(Recommender):
     """Shared by the ``implicit`` wrappers: score = user factor . item factor."""
 
     num_threads: int
+    use_gpu: bool = False
     model = None
 
     @abstractmethod
@@ -224,6 +278,8 @@ class _ImplicitFactorisation(Recommender):
         with threadpool_limits(1, "blas"):
             self.model = self._make_model()  # the constructor already checks the BLAS threads
             self.model.fit(matrix, show_progress=False)
+        if self.use_gpu:
+            self.model = self.model.to_cpu()  # numpy factors: scoring and storing stay as on the CPU
         self.n_items = matrix.shape[1]
         return self
 
@@ -243,7 +299,8 @@ class _ImplicitFactorisation(Recommender):
 
 
 class ImplicitALS(_ImplicitFactorisation):
-    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from ``implicit``, on the CPU.
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from ``implicit``: on the CPU with
+    ``num_threads`` threads (0: every core), or on a GPU with ``use_gpu`` (implicit's CUDA build).
 
     Confidence is ``1 + alpha * user_items[u, i]`` (implicit scales the matrix by ``alpha``).
     """
@@ -256,6 +313,7 @@ class ImplicitALS(_ImplicitFactorisation):
         alpha: float = 1.0,
         seed: int = 0,
         num_threads: int = 1,
+        use_gpu: bool = False,
     ):
         self.factors = factors
         self.regularization = regularization
@@ -263,6 +321,7 @@ class ImplicitALS(_ImplicitFactorisation):
         self.alpha = alpha
         self.seed = seed
         self.num_threads = num_threads
+        self.use_gpu = use_gpu
 
     def _make_model(self):
         # Imported here: implicit loads compiled extensions and tqdm, which the numpy baselines
@@ -276,7 +335,7 @@ class ImplicitALS(_ImplicitFactorisation):
             iterations=self.iterations,
             random_state=self.seed,
             num_threads=self.num_threads,
-            use_gpu=False,
+            use_gpu=self.use_gpu,
         )
 
 

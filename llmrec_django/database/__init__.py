@@ -3,7 +3,8 @@
 - ``embedded``: the database a site runs on (``DATABASE_URL``, else an embedded PostgreSQL with
   pgvector); what a site's settings import, so this ``__init__`` imports nothing else;
 - ``vectorstore`` (pgvector: versions, HNSW indexes, searches), ``vector_cache`` (a version's
-  vectors as one matrix per process), ``reads`` (several reads in one round trip);
+  vectors as one matrix per process), ``reads`` (several reads in one round trip), ``columns``
+  (millions of rows as numpy arrays, through binary COPY);
 - ``serving_data``: the recommend service's bulk reads (a user's history, item rows, graph edges,
   popularity);
 - ``caches``: the one registry of per-process caches (``caches.clear_all()``);

@@ -77,7 +77,12 @@ _SAVEPOINT = "llmrec_reads"
 
 def fetch(*reads: Read) -> tuple:
     """The value of each read, in order, from one round trip (see the module docstring)."""
-    from django.db import DatabaseError, connection, transaction
+    from django.db import DatabaseError, connections, transaction
+
+    from llmrec_django.database.routing import read_alias
+
+    alias = read_alias()  # the read replica inside ``routing.serving_reads``, else default
+    connection = connections[alias]
 
     # (sql, params, index of the read whose rows it gives; None for a statement without rows)
     statements: list[tuple[str, Sequence[Any], int | None]] = []
@@ -115,10 +120,10 @@ def fetch(*reads: Read) -> tuple:
                     cursor.nextset()
                 take(index)
         else:
-            with transaction.atomic() if len(statements) > 1 or guarded else nullcontext():
+            with transaction.atomic(using=alias) if len(statements) > 1 or guarded else nullcontext():
                 for sql, params, index in statements:
                     cursor.execute(sql, params)
                     take(index)
                 if guarded and sets_anything:
-                    transaction.set_rollback(True)  # back to the savepoint: the settings end here
+                    transaction.set_rollback(True, using=alias)  # back to the savepoint: the settings end here
     return tuple(read.parse(rows[index]) for index, read in enumerate(reads))

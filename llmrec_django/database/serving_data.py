@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from django.db import connection
+from django.db import connections
 from django.utils import timezone
 
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.core.attribute_schema import CatalogueSchema, learn_schema
 from llmrec_django.core.interest import event_weights
+from llmrec_django.database import routing
 from llmrec_django.database.caches import TenantCache
 from llmrec_django.database.reads import Read, array_literal, fetch
 from llmrec_django.models import Item, Tenant
@@ -321,7 +322,8 @@ def _compute_popularity(tenant_id: int) -> Popularity:
     positive = sorted(t for t, w in type_weights.items() if w > 0)
     now = timezone.now()
     window_start = now - timedelta(days=float(llmrec_settings.POPULARITY_WINDOW_DAYS))
-    with connection.cursor() as cursor:
+    # A serving aggregate, also when a background refresh computes it: from the serving database.
+    with routing.serving_reads(), connections[routing.read_alias()].cursor() as cursor:
         cursor.execute(
             """
             SELECT u.item_id, u.event_type, extract(epoch FROM date_trunc('hour', u.latest)), count(*)
@@ -456,7 +458,7 @@ def cheap_price_ceiling(tenant_id: int, category: str | None) -> float | None:
     if category:
         sql += " AND lower(category) = lower(%s)"
         params.append(category)
-    with connection.cursor() as cursor:
+    with connections[routing.read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None or row[0] is None else float(row[0])

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
+from django.db.models import Max
 
 from llmrec_django.catalogue import collaborative, embedding, sequences
 from llmrec_django.catalogue.interest_profile import written_text
@@ -26,8 +27,7 @@ from llmrec_django.core import ranking
 from llmrec_django.core.interest import SECONDS_PER_DAY, interest_vector
 from llmrec_django.core.text import build_user_text
 from llmrec_django.database import serving_data, vectorstore
-from llmrec_django.ml.encoders.user_tower import read_user_tower
-from llmrec_django.models import Item, RankingModel, Tenant, UserProfile
+from llmrec_django.models import EmbeddingVersion, Interaction, Item, RankingModel, Tenant, UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class TrainingSnapshot:
         *,
         seed: int = 0,
         params: dict | None = None,
+        version: EmbeddingVersion | None = None,
     ):
         """``data``: the positive interactions (collaborative model, popularity, KG); ``events``:
         every weighted event of the same window (dislikes and poor ratings too), from which the
@@ -101,11 +102,14 @@ class TrainingSnapshot:
         recency-decayed weights); ``data`` when not given. ``steps``: the engagements of the
         same window (``sequences.load_sequence_events``), for the transitions and the sequential
         model; without them neither is fitted. ``params``: the collaborative settings (as chosen
-        for the serving model: ``collaborative.chosen_params``)."""
+        for the serving model: ``collaborative.chosen_params``). ``version``: the embedding
+        version whose item vectors (and user tower) the service will read; the active one when
+        not given (a candidate encoder's version gets its blend before it is switched on)."""
+        version = version or vectorstore.active_version(tenant)
         self.factors = collaborative.fit_factors(
             data,
             events=steps,
-            vectors=sequences.catalogue_vectors(tenant) if steps is not None else None,
+            vectors=sequences.catalogue_vectors(tenant, version) if steps is not None and version else None,
             seed=seed,
             **(params or {}),
         )
@@ -127,7 +131,6 @@ class TrainingSnapshot:
         )
         self.trend = trend / (trend.max() or 1.0)
 
-        version = vectorstore.active_version(tenant)
         self.tenant_id = tenant.pk
         self.version = version
         self.vectors = None
@@ -168,7 +171,7 @@ class TrainingSnapshot:
             self.interest[u][i] = self.interest[u].get(i, 0.0) + w
         # The user's own text, added to the weighted history as the service adds it: a fine-tuned
         # model's user tower (``encoders.user_tower``), else the text the user or site wrote.
-        self.tower = read_user_tower(version.model_path) if version is not None else None
+        self.tower = embedding.user_tower_of(version) if version is not None else None
         self.text_weight = self.tower.text_weight if self.tower else float(llmrec_settings.PROFILE_WEIGHT)
         self.text_vectors: dict[int, np.ndarray | None] = {}
         self.n = int(llmrec_settings.CANDIDATES_PER_SOURCE)
@@ -282,9 +285,20 @@ class TrainingSnapshot:
         return ids, features
 
 
-def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int = 0, l2: float = 1.0) -> RankingModel:
-    """Fit and store the tenant's blend weights; returns the new record (weights, AUC, loss)."""
+def fit_ranking_model(
+    tenant: Tenant,
+    *,
+    version: EmbeddingVersion | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
+    l2: float = 1.0,
+) -> RankingModel:
+    """Fit and store the tenant's blend weights for ``version`` (default: the active embedding
+    version; it serves while that version is active); returns the new record (weights, AUC, loss)."""
     started = time.perf_counter()
+    version = version or vectorstore.active_version(tenant)
+    # The newest event this fit can see: the learning loop refits when enough arrived after it.
+    last_interaction_id = Interaction.objects.for_tenant(tenant).aggregate(last=Max("pk"))["last"]
     interactions = collaborative.load_interactions(tenant)
     train, valid = hold_out_last_new_item(interactions)
     if len(valid) < 2:
@@ -324,7 +338,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
         every_step.times[before_step],
     )  # fmt: skip
     snapshot = TrainingSnapshot(
-        tenant, train_data, events, steps, seed=seed, params=collaborative.chosen_params(tenant.pk)
+        tenant, train_data, events, steps, seed=seed, params=collaborative.chosen_params(tenant.pk), version=version
     )
     users = sorted(held_out)
     limit = int(max_users or llmrec_settings.BLEND_FIT_USERS)
@@ -353,6 +367,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
     weights, bias = model.raw_coefficients()
     record = RankingModel.objects.create(
         tenant=tenant,
+        embedding_version=version,
         feature_names=list(ranking.HYBRID_FEATURES),
         weights=[round(float(w), 6) for w in weights],
         bias=float(bias),
@@ -375,6 +390,7 @@ def fit_ranking_model(tenant: Tenant, *, max_users: int | None = None, seed: int
             "initial_loss": model.initial_loss,
             "with_vectors": snapshot.vectors is not None,
             "seconds": round(time.perf_counter() - started, 3),
+            "last_interaction_id": last_interaction_id,
         },
     )
     logger.debug("Blend %s for %s: weights %s, valid AUC %s", record.pk, tenant.slug, record.weights, record.valid_auc)

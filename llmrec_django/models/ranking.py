@@ -93,9 +93,18 @@ class BusinessRule(models.Model):
 
 class RankingModel(models.Model):
     """A learnt blend of the hybrid features (``core.ranking.BlendModel``), fitted on a validation
-    split by ``llmrec_fit``; recommendations use the tenant's latest one."""
+    split by ``llmrec_fit`` for one embedding version; recommendations use the latest one fitted
+    for the active version (``recommend.state``)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ranking_models")
+    embedding_version = models.ForeignKey(
+        "llmrec_django.EmbeddingVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ranking_models",
+        help_text="The item vectors the blend was fitted with; it serves while that version is active.",
+    )
     feature_names = models.JSONField(default=list)
     weights = models.JSONField(default=list, help_text="Raw-feature weights, in feature_names order.")
     bias = models.FloatField(default=0.0)

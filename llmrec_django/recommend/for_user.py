@@ -53,6 +53,7 @@ from llmrec_django.core.interest import normalise
 from llmrec_django.core.strategy import DEFAULT_STRATEGY, Strategy
 from llmrec_django.database import serving_data, vectorstore
 from llmrec_django.database.reads import fetch
+from llmrec_django.database.routing import reads_from_serving_database
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import EmbeddingVersion, RankingModel, Tenant, UserProfile, time_of_day
 from llmrec_django.recommend import explain, exploration, new_items, reranker, stated_interests
@@ -117,6 +118,7 @@ def _context_vector(
     return user_vector if combined is None else combined
 
 
+@reads_from_serving_database
 def recommend_for_user(
     user: UserProfile | str,
     *,

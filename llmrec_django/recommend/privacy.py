@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from django.db.models import Q
 
 from llmrec_django.catalogue import collaborative
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.database import outbox, serving_data
+from llmrec_django.database import artifacts, outbox, serving_data
 from llmrec_django.models import (
     CollaborativeModel,
     ConversationSession,
@@ -221,12 +220,12 @@ def forget_in_collaborative_model(tenant_id: int, user_ids: list[int]) -> bool:
     record = CollaborativeModel.objects.filter(tenant_id=tenant_id).first()
     if record is None:
         return False
-    path = Path(record.path)
     try:
+        path = artifacts.local_path(record.path)
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
     except (OSError, ValueError) as exc:
-        logger.warning("Collaborative model %s (%s) cannot be read to erase users: %s", record.pk, path, exc)
+        logger.warning("Collaborative model %s (%s) cannot be read to erase users: %s", record.pk, record.path, exc)
         return False
     keep = ~np.isin(arrays["user_ids"], np.asarray(user_ids, dtype=arrays["user_ids"].dtype))
     if keep.all():
@@ -238,7 +237,7 @@ def forget_in_collaborative_model(tenant_id: int, user_ids: list[int]) -> bool:
     # A new record (rather than a changed path) makes every process reload the model.
     CollaborativeModel.objects.create(
         tenant_id=tenant_id,
-        path=str(rewritten),
+        path=artifacts.publish(rewritten),
         n_users=int(keep.sum()),
         n_items=record.n_items,
         n_interactions=record.n_interactions,
@@ -246,6 +245,6 @@ def forget_in_collaborative_model(tenant_id: int, user_ids: list[int]) -> bool:
         fit_seconds=record.fit_seconds,
     )
     record.delete()
-    path.unlink(missing_ok=True)
+    artifacts.delete(record.path)  # here and in the storage; other machines prune their copies
     collaborative.clear_cache()
     return True

@@ -29,7 +29,7 @@ from llmrec_django.catalogue.embedding import item_texts
 from llmrec_django.catalogue.interest_profile import current_user_text
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
-from llmrec_django.database import caches
+from llmrec_django.database import artifacts, caches
 from llmrec_django.ml.training.loop import autocast_context, resolve_device, resolve_precision
 from llmrec_django.models import Item, Tenant, UserProfile
 from llmrec_django.recommend.state import active_reranker, serving_state  # noqa: F401  (active_reranker: as before)
@@ -84,7 +84,9 @@ def scorer_for(path: str) -> CrossEncoderScorer:
         if path not in _scorers:
             params = llmrec_settings.TRAINING["COMMON"]
             _scorers[path] = CrossEncoderScorer(
-                path, max_length=int(params["max_length"]), device=str(params.get("device", "auto"))
+                str(artifacts.local_path(path)),
+                max_length=int(params["max_length"]),
+                device=str(params.get("device", "auto")),
             )
         return _scorers[path]
 

@@ -13,6 +13,7 @@ from llmrec_django.catalogue import collaborative
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core import ranking
 from llmrec_django.database import serving_data, vectorstore
+from llmrec_django.database.routing import reads_from_serving_database
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import EmbeddingVersion, Item, Tenant, UserProfile
 from llmrec_django.recommend import explain
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 # Similar items
 
 
+@reads_from_serving_database
 def similar_items(
     item: Item | str,
     *,

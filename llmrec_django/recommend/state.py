@@ -1,6 +1,6 @@
 """What every request of a tenant reads that changes rarely, as one snapshot per tenant and
-process: the active embedding version, the latest blend, the collaborative model's record, the
-active business rules and the active re-ranker.
+process: the active embedding version, the blend fitted for it, the collaborative model's record,
+the active business rules and the active re-ranker.
 
 Usage::
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -98,8 +99,26 @@ def usable_blend(record_id: int, stored: dict[str, Any] | None) -> ranking.Blend
     return model
 
 
+def serving_blend_record(tenant_id: int, version: EmbeddingVersion | None) -> tuple[int, dict] | None:
+    """``(RankingModel id, stored model)`` of the blend that serves with ``version``: the latest
+    fitted for it; else (a version no blend was fitted for yet, or blends from before they were
+    tied to a version) the latest fitted for a version that has served, or for none. A blend fitted
+    for a candidate encoder that was never switched on never serves another version."""
+    blends = RankingModel.objects.filter(tenant_id=tenant_id)
+    if version is not None:
+        record = blends.filter(embedding_version_id=version.pk).values_list("pk", "model").first()
+        if record is not None:
+            return record
+    return (
+        blends.filter(Q(embedding_version__isnull=True) | Q(embedding_version__activated_at__isnull=False))
+        .values_list("pk", "model")
+        .first()
+    )
+
+
 def _load(tenant_id: int) -> ServingState:
-    blend_record = RankingModel.objects.filter(tenant_id=tenant_id).values_list("pk", "model").first()
+    version = vectorstore.active_version(tenant_id)
+    blend_record = serving_blend_record(tenant_id, version)
     blend_model = usable_blend(*blend_record) if blend_record else None
     rules = tuple(
         BusinessRule.objects.filter(tenant_id=tenant_id, is_active=True)
@@ -108,7 +127,7 @@ def _load(tenant_id: int) -> ServingState:
     )
     reranker = active_reranker(tenant_id)
     return ServingState(
-        version=vectorstore.active_version(tenant_id),
+        version=version,
         blend=(blend_record[0], blend_model) if blend_model is not None else None,
         collaborative=collaborative.current_record(tenant_id),
         rules=rules,

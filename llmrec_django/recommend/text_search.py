@@ -18,6 +18,7 @@ from llmrec_django.core.intent import CHEAP_WORDS, Intent, parse_intent
 from llmrec_django.core.interest import normalise
 from llmrec_django.core.query_parsing import ParsedQuery
 from llmrec_django.database import caches, serving_data, vectorstore
+from llmrec_django.database.routing import reads_from_serving_database
 from llmrec_django.database.tenancy import resolve_tenant
 from llmrec_django.models import Tenant, UserProfile
 from llmrec_django.recommend.lists import (
@@ -48,6 +49,7 @@ def _remember_query(profile: UserProfile, query: str) -> None:
     profile.save(update_fields=["recent_queries", "updated_at"])
 
 
+@reads_from_serving_database
 def search(
     query: str,
     *,

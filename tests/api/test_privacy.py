@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from llmrec_django import tasks
 from llmrec_django.catalogue import collaborative
-from llmrec_django.database import outbox
+from llmrec_django.database import artifacts, outbox
 from llmrec_django.models import (
     CollaborativeModel,
     ConversationSession,
@@ -87,7 +87,7 @@ def test_erasure_leaves_no_row_naming_the_user_and_a_second_erasure_is_a_404(
     ann, profile, bob, items = ann_with_data
     assert rows_naming(profile.pk)  # the fixture really stored things about Ann
     model_before = CollaborativeModel.objects.get(tenant=tenant)
-    with np.load(model_before.path) as stored:
+    with np.load(artifacts.local_path(model_before.path)) as stored:
         assert profile.pk in stored["user_ids"]
     # Work waiting in the outbox names users in its arguments: Ann's part of it goes too.
     outbox.enqueue(
@@ -107,7 +107,7 @@ def test_erasure_leaves_no_row_naming_the_user_and_a_second_erasure_is_a_404(
     assert Relation.objects.filter(relation="has_brand").exists()
     # The collaborative model no longer holds Ann's factors.
     model_after = CollaborativeModel.objects.get(tenant=tenant)
-    with np.load(model_after.path) as stored:
+    with np.load(artifacts.local_path(model_after.path)) as stored:
         assert profile.pk not in stored["user_ids"] and bob.pk in stored["user_ids"]
         assert len(stored["user_factors"]) == len(stored["user_ids"])
     # Erasing again is a 404, for staff and for Ann alike.

@@ -3,7 +3,7 @@
 import pytest
 
 from llmrec_django.catalogue import collaborative
-from llmrec_django.database import caches
+from llmrec_django.database import artifacts, caches
 from llmrec_django.models import CollaborativeModel, Interaction, Item, UserProfile
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,9 @@ def shop(tenant, settings, tmp_path, monkeypatch):
 
 def test_fit_stores_a_file_and_a_record(shop, tenant, tmp_path):
     record = collaborative.fit_collaborative_model(tenant, factors=2, iterations=30)
-    assert record.path.startswith(str(tmp_path / "models" / tenant.slug))
+    # Named relative to LLMREC_HOME (tmp_path here): the name every machine resolves (``artifacts``).
+    assert record.path.startswith(f"models/{tenant.slug}/als-") and record.path.endswith(".npz")
+    assert artifacts.local_path(record.path) == tmp_path / record.path
     assert record.n_users == 6 and record.n_items == 6
     assert record.n_interactions == 17, "the dislike is not a positive interaction"
     assert CollaborativeModel.objects.filter(tenant=tenant).first() == record
@@ -68,9 +70,9 @@ def test_a_model_file_without_neighbours_still_loads(shop, tenant):
     import numpy as np
 
     record = collaborative.fit_collaborative_model(tenant, factors=2)
-    with np.load(record.path) as data:
+    with np.load(artifacts.local_path(record.path)) as data:
         old = {key: data[key] for key in ("user_ids", "item_ids", "user_factors", "item_factors")}
-    np.savez(record.path, **old)  # the layout written before item-KNN existed
+    np.savez(artifacts.local_path(record.path), **old)  # the layout written before item-KNN existed
     caches.clear_all()
     model = collaborative.current_model(tenant)
     assert model.item_neighbours is None and model.neighbour_recommend([shop[0][0].pk], 3) == {}
@@ -97,3 +99,76 @@ def test_llmrec_fit_prints_the_fitted_weights(shop, tenant, capsys):
 
     call_command("llmrec_fit", "--only", "collaborative")
     assert "Collaborative model" in capsys.readouterr().out
+
+
+# --- where the fit runs: LLMREC["COLLABORATIVE"] --------------------------------------------------
+
+
+def collaborative_settings(settings, **options):
+    settings.LLMREC = {**getattr(settings, "LLMREC", {}), "COLLABORATIVE": options}
+
+
+def test_fitting_uses_every_core_by_default_and_the_setting_otherwise(settings, monkeypatch):
+    import implicit.gpu
+
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", False)
+    assert collaborative.fitting_resources() == {"num_threads": 0, "use_gpu": False}
+    collaborative_settings(settings, THREADS=3)
+    assert collaborative.fitting_resources() == {"num_threads": 3, "use_gpu": False}
+
+
+def test_the_gpu_is_chosen_when_implicit_finds_one_and_the_device_allows(settings, monkeypatch):
+    import implicit.gpu
+
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", True)
+    assert collaborative.fitting_resources()["use_gpu"] is True, "DEVICE auto"
+    collaborative_settings(settings, DEVICE="cpu")
+    assert collaborative.fitting_resources()["use_gpu"] is False
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", False)
+    collaborative_settings(settings, DEVICE="cuda")
+    with pytest.raises(RuntimeError, match="implicit finds none"):
+        collaborative.fitting_resources()
+
+
+def test_the_fit_hands_the_threads_and_the_device_to_als_and_item_knn(shop, tenant, settings, monkeypatch):
+    import implicit.gpu
+
+    from llmrec_django.core import baselines
+    from tests.implicit_helpers import StandInGpuALS
+
+    made = []
+
+    class RecordingALS(baselines.ImplicitALS):
+        def __init__(self, **options):
+            made.append(("als", options["num_threads"], options["use_gpu"]))
+            super().__init__(**options)
+
+    class RecordingItemKNN(baselines.ItemKNN):
+        def __init__(self, k, num_threads):
+            made.append(("knn", num_threads))
+            super().__init__(k=k, num_threads=num_threads)
+
+    monkeypatch.setattr(collaborative, "ImplicitALS", RecordingALS)
+    monkeypatch.setattr(collaborative, "ItemKNN", RecordingItemKNN)
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", True)
+    monkeypatch.setattr(implicit.gpu.als, "AlternatingLeastSquares", StandInGpuALS)
+    StandInGpuALS.made = []
+    collaborative_settings(settings, THREADS=2)
+    items, users = shop
+    collaborative.fit_collaborative_model(tenant, factors=2, iterations=30)
+    assert made == [("als", 2, True), ("knn", 2)]
+    assert len(StandInGpuALS.made) == 1, "ALS went to implicit's GPU class"
+    model = collaborative.current_model(tenant)
+    assert next(iter(model.recommend(users[0].pk, 1, exclude={items[0].pk, items[1].pk}))) == items[2].pk
+
+
+def test_the_collaborative_settings_are_checked(settings):
+    from llmrec_django.conf.checks import check_collaborative_settings
+
+    assert check_collaborative_settings() == []
+    collaborative_settings(settings, THREADS=-1, DEVICE="gpu")
+    errors = check_collaborative_settings()
+    assert [e.id for e in errors] == ["llmrec.E023", "llmrec.E023"]
+    assert "THREADS" in errors[0].msg and "DEVICE" in errors[1].msg
+    collaborative_settings(settings, THREADS=True)
+    assert [e.id for e in check_collaborative_settings()] == ["llmrec.E023"], "a bool is not a number of threads"

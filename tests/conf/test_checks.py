@@ -81,10 +81,10 @@ def test_a_bad_number_of_held_out_items_is_reported(settings):
         assert conf_checks.check_held_out_items() == []
 
 
-def test_missing_model_path(settings, tmp_path):
+def test_missing_model_path_is_a_warning(settings, tmp_path):
     settings.LLMREC = {**settings.LLMREC, "ENCODER": {"OPTIONS": {"path": str(tmp_path / "nothing-here")}}}
-    [error] = conf_checks.check_encoder()
-    assert error.id == "llmrec.E003" and "nothing-here" in error.msg
+    [warning] = conf_checks.check_encoder()
+    assert warning.id == "llmrec.W009" and "nothing-here" in warning.msg and not warning.is_serious()
 
 
 def test_wrong_dimension(settings, tiny_encoder_dir):
@@ -107,8 +107,8 @@ def test_unreachable_broker(settings, monkeypatch):
 
     monkeypatch.setitem(current_app.conf, "task_always_eager", False)
     monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    [error] = conf_checks.check_broker()
-    assert error.id == "llmrec.E004" and "127.0.0.1:1" in error.msg
+    [warning] = conf_checks.check_broker()
+    assert warning.id == "llmrec.W010" and "127.0.0.1:1" in warning.msg and not warning.is_serious()
 
 
 def test_eager_mode_needs_no_broker():
@@ -269,3 +269,25 @@ def test_sequence_and_tuning_settings_are_checked(settings, override, expected):
     assert conf_checks.check_sequence_settings() == []
     settings.LLMREC = {**settings.LLMREC, **override}
     assert ids(conf_checks.check_sequence_settings()) == [expected]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"REFIT_MIN_NEW_INTERACTIONS": 0},
+        {"REFIT_MIN_NEW_INTERACTIONS": "200"},
+        {"SCHEDULE": {"refit_ranking": "every hour"}},
+        {"SCHEDULE": {"retrain": "15 27 * * *"}},
+        {"SCHEDULE": {"drain_outbox": -10}},
+        {"SCHEDULE": {"refit": "30 * * * *"}},
+    ],
+)
+def test_learning_loop_settings_are_checked(settings, override):
+    assert conf_checks.check_learning_loop() == []
+    settings.LLMREC = {**settings.LLMREC, "LEARNING_LOOP": override}
+    assert ids(conf_checks.check_learning_loop()) == ["llmrec.E022"]
+
+
+def test_a_loop_entry_set_to_none_is_not_scheduled_and_not_an_error(settings):
+    settings.LLMREC = {**settings.LLMREC, "LEARNING_LOOP": {"SCHEDULE": {"retrain": None}}}
+    assert conf_checks.check_learning_loop() == []

@@ -3,10 +3,23 @@
 import numpy as np
 import pytest
 import scipy.sparse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from llmrec_django.core import baselines
-from llmrec_django.core.baselines import ImplicitALS, ImplicitBPR, ItemKNN, MostPopular, Recommender
+from llmrec_django.core.baselines import (
+    ImplicitALS,
+    ImplicitBPR,
+    ItemKNN,
+    MostPopular,
+    Recommender,
+    gpu_available,
+    use_gpu_for,
+)
 from llmrec_django.core.splits import interaction_matrix
+from tests.implicit_helpers import StandInGpuALS
 
 N_ITEMS = 12  # items 0-4: group A's, 5-9: group B's, 10-11: nobody's
 
@@ -28,7 +41,9 @@ def two_groups():
 
 FACTORIES = {
     "ItemKNN": lambda: ItemKNN(k=4),
+    "ItemKNN, every core": lambda: ItemKNN(k=4, num_threads=0),
     "ALS": lambda: ImplicitALS(factors=4, regularization=0.5, iterations=15, seed=0),
+    "ALS, every core": lambda: ImplicitALS(factors=4, regularization=0.5, iterations=15, seed=0, num_threads=0),
     "BPR": lambda: ImplicitBPR(factors=8, learning_rate=0.05, iterations=200, seed=0),
 }
 
@@ -113,23 +128,65 @@ def test_item_knn_similarity_is_the_cosine_of_user_sets(two_groups):
     assert scores.tolist() == pytest.approx([0.8, 0.8])
 
 
-def test_item_knn_keeps_k_neighbours_per_item_and_matches_brute_force(monkeypatch):
-    rng = np.random.default_rng(0)
-    matrix = scipy.sparse.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
-    monkeypatch.setattr(baselines, "BLOCK_CELLS", 30 * 7)  # several item blocks
-    model = ItemKNN(k=3).fit(matrix)
-    assert np.all(model.similarity.getnnz(axis=0) <= 3)
-
-    dense = matrix.toarray()
+def brute_force_cosine(matrix: scipy.sparse.csr_matrix) -> np.ndarray:
+    """The definition: cosine between the items' sets of users, an item against itself 0."""
+    dense = (matrix.toarray() > 0).astype(np.float64)
     norms = np.linalg.norm(dense, axis=0)
-    cosine = dense.T @ dense / np.where(np.outer(norms, norms) > 0, np.outer(norms, norms), 1)
+    products = np.outer(norms, norms)
+    cosine = dense.T @ dense / np.where(products > 0, products, 1)
     np.fill_diagonal(cosine, 0)
-    for target in range(30):
-        kept = model.similarity[:, target].toarray().ravel()
-        # The kept neighbours are the target's 3 most similar items (up to ties at the boundary).
-        assert np.all(kept[kept > 0] == pytest.approx(cosine[kept > 0, target]))
-        assert np.sort(kept)[-3:] == pytest.approx(np.sort(cosine[:, target])[-3:])
-    assert model.scores(np.arange(40), matrix) == pytest.approx(dense @ model.similarity.toarray())
+    return cosine
+
+
+def assert_k_nearest(table: scipy.sparse.spmatrix, cosine: np.ndarray, k: int) -> None:
+    """Column j of ``table`` holds j's k most similar items with their cosines (which of several
+    equally similar items fills the last place is free), never j itself or a dissimilar item."""
+    table = table.toarray()
+    for j in range(cosine.shape[1]):
+        kept = table[:, j]
+        assert kept[j] == 0
+        assert np.count_nonzero(kept) == min(k, np.count_nonzero(cosine[:, j]))
+        assert kept[kept > 0] == pytest.approx(cosine[kept > 0, j], abs=1e-6)
+        best = np.sort(cosine[:, j])[::-1][:k]
+        assert np.sort(kept)[::-1][:k] == pytest.approx(best, abs=1e-6)
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(
+    dense=arrays(
+        np.float32, st.tuples(st.integers(1, 30), st.integers(2, 20)), elements=st.sampled_from([0.0, 0.0, 1.0, 2.5])
+    ),
+    k=st.integers(1, 6),
+)
+def test_item_knn_keeps_each_items_k_nearest_by_cosine(dense, k):
+    """implicit's neighbour search gives the table the hand-written one did (the same weights,
+    up to the choice among ties), for any matrix: empty items, identical items, confidences."""
+    matrix = scipy.sparse.csr_matrix(dense)
+    table = ItemKNN(k=k).fit(matrix).similarity
+    assert table.dtype == np.float32 and table.shape == (dense.shape[1], dense.shape[1])
+    assert_k_nearest(table, brute_force_cosine(matrix), k)
+
+
+def test_item_knn_drops_itself_even_among_identical_items():
+    # Items 0-4 have exactly the same users (cosine 1 to each other and to themselves), item 5 others.
+    users = [u for u in range(4) for _ in range(5)] + [4, 5]
+    items = [i for _ in range(4) for i in range(5)] + [5, 5]
+    matrix = interaction_matrix(users, items, n_users=6, n_items=7)  # item 6: nobody's
+    table = ItemKNN(k=2).fit(matrix).similarity.toarray()
+    assert np.all(np.diag(table) == 0)
+    assert [np.count_nonzero(table[:, j]) for j in range(7)] == [2, 2, 2, 2, 2, 0, 0]
+    assert table[:5, :5].sum() == pytest.approx(10.0), "each of the five has two of the others, at cosine 1"
+    assert not np.isnan(table).any()
+
+
+def test_item_knn_with_threads_finds_the_same_neighbours():
+    rng = np.random.default_rng(1)
+    matrix = scipy.sparse.csr_matrix((rng.random((300, 80)) < 0.1).astype(np.float32))
+    cosine = brute_force_cosine(matrix)
+    one, every = ItemKNN(k=5).fit(matrix), ItemKNN(k=5, num_threads=0).fit(matrix)
+    assert_k_nearest(one.similarity, cosine, 5)
+    assert_k_nearest(every.similarity, cosine, 5)
+    assert one.scores(np.arange(300), matrix) == pytest.approx(matrix.toarray() @ one.similarity.toarray(), abs=1e-5)
 
 
 def test_an_unfitted_recommender_says_so(two_groups):
@@ -140,3 +197,58 @@ def test_an_unfitted_recommender_says_so(two_groups):
 def test_every_recommender_is_a_recommender():
     assert all(isinstance(factory(), Recommender) for factory in FACTORIES.values())
     assert isinstance(MostPopular(), Recommender)
+
+
+# --- where ALS runs: threads and the GPU build ---------------------------------------------------
+
+
+def test_als_hands_its_threads_to_implicit(two_groups):
+    model = ImplicitALS(factors=4, iterations=2, num_threads=2).fit(two_groups)
+    assert model.model.num_threads == 2
+
+
+@pytest.mark.parametrize(
+    ("device", "available", "expected"),
+    [("auto", True, True), ("auto", False, False), ("cpu", True, False), ("cpu", False, False), ("cuda", True, True)],
+)
+def test_the_gpu_is_used_when_the_device_setting_and_implicit_allow(device, available, expected):
+    assert use_gpu_for(device, available) is expected
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_an_error():
+    with pytest.raises(RuntimeError, match="implicit finds none"):
+        use_gpu_for("cuda", False)
+    with pytest.raises(ValueError, match="'auto', 'cpu' or 'cuda'"):
+        use_gpu_for("gpu", True)
+
+
+def test_gpu_available_is_implicits_own_finding(monkeypatch):
+    import implicit.gpu
+
+    assert gpu_available() is bool(implicit.gpu.HAS_CUDA)
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", True)
+    assert gpu_available() is True
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", False)
+    assert gpu_available() is False
+
+
+@pytest.fixture
+def stand_in_gpu(monkeypatch):
+    import implicit.gpu.als
+
+    StandInGpuALS.made = []
+    monkeypatch.setattr(implicit.gpu.als, "AlternatingLeastSquares", StandInGpuALS)
+    return StandInGpuALS
+
+
+def test_als_on_the_gpu_is_brought_back_to_numpy(stand_in_gpu, two_groups):
+    model = ImplicitALS(factors=4, regularization=0.5, iterations=15, seed=0, use_gpu=True).fit(two_groups)
+    assert len(stand_in_gpu.made) == 1 and stand_in_gpu.made[0].fitted, "implicit's GPU class was the one fitted"
+    assert isinstance(model.model.item_factors, np.ndarray), "scoring and storing read numpy factors"
+    ids, _ = model.recommend([0, 6], two_groups[[0, 6]], n=1)
+    assert ids[:, 0].tolist() == [0, 5]
+
+
+def test_als_on_the_cpu_never_touches_the_gpu_class(stand_in_gpu, two_groups):
+    ImplicitALS(factors=4, iterations=2).fit(two_groups)
+    assert stand_in_gpu.made == []

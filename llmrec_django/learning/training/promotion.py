@@ -20,7 +20,10 @@ fine-tuned models, say.
 and no ``GUARDRAILS`` metric (diversity, coverage) lower than allowed:
 promoted at once with ``AUTO_PROMOTE``, else left "pending" for ``promote(run)`` (the admin's
 button); not better: "rejected". ``promote`` switches atomically (``vectorstore.activate_version``
-for an encoder's version) and keeps the previous model for ``rollback(run)``.
+for an encoder's version) and keeps the previous model for ``rollback(run)``. An encoder that
+beats the active one gets its own blend first (``fit_candidate_blend``), which serves with its
+version; after a switch either way the ranking models are refitted for the version that serves
+(``loop.after_switch``).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from django.utils import timezone
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.core.metrics import PER_LIST_METRICS, per_list_values, relative_gain_interval
 from llmrec_django.database import vectorstore
+from llmrec_django.learning import loop
+from llmrec_django.learning.blend import NotEnoughData, fit_ranking_model
 from llmrec_django.learning.evaluation import HYBRID, EvaluationOptions, evaluate_tenant
-from llmrec_django.models import EmbeddingVersion, TrainingRun
+from llmrec_django.models import EmbeddingVersion, RankingModel, TrainingRun
 from llmrec_django.recommend import reranker
 from llmrec_django.recommend import state as serving_state
 
@@ -138,6 +143,34 @@ def evaluate(run: TrainingRun) -> dict[str, Any]:
     run.metrics = metrics
     TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
     return metrics
+
+
+def fit_candidate_blend(run: TrainingRun) -> RankingModel | None:
+    """Fit the tenant's blend on an encoder run's new version (``blend.fit_ranking_model``), to
+    serve with it once it is switched on (``recommend.state`` picks the blend of the active
+    version); noted on ``run.metrics["blend"]``. None when the data cannot fit one: the version
+    then serves with the latest blend of a version that served."""
+    try:
+        record = fit_ranking_model(run.tenant, version=run.embedding_version, seed=int(run.params.get("seed", 0)))
+    except NotEnoughData as exc:
+        note: dict[str, Any] = {"id": None, "reason": str(exc)}
+        record = None
+    else:
+        note = {"id": record.pk, "ndcg@10": (record.metrics or {}).get("ndcg@10"), "valid_auc": record.valid_auc}
+    run.metrics = {**(run.metrics or {}), "blend": note}
+    TrainingRun.objects.filter(pk=run.pk).update(metrics=run.metrics)
+    return record
+
+
+def describe_blend(metrics: dict[str, Any]) -> str:
+    """What blend an encoder run's version serves with, in words; "" when none was fitted."""
+    blend = metrics.get("blend")
+    if not blend:
+        return ""
+    if blend.get("id") is None:
+        return f"no blend of its own ({blend.get('reason')}): it would serve with the latest blend of a version that served"
+    figure = f", NDCG@10 {blend['ndcg@10']:.4f} on its validation" if blend.get("ndcg@10") is not None else ""
+    return f"its own blend (ranking model {blend['id']}{figure}) serves with it"
 
 
 def describe_gain(metrics: dict[str, Any]) -> str:
@@ -243,6 +276,7 @@ def promote(run: TrainingRun) -> TrainingRun:
                 previous_version=previous if previous and previous.pk != version.pk else None,
                 promoted_at=timezone.now(),
             )
+            loop.after_switch(run.tenant)
         else:
             current = reranker.active_reranker(run.tenant)
             if current is not None:
@@ -269,6 +303,7 @@ def rollback(run: TrainingRun) -> TrainingRun:
             TrainingRun.objects.filter(
                 tenant=run.tenant, kind=TrainingRun.Kind.ENCODER, embedding_version=previous
             ).update(promotion=TrainingRun.Promotion.ACTIVE)
+            loop.after_switch(run.tenant)
         else:
             previous_run = run.previous_run
             _set_promotion(run, TrainingRun.Promotion.ROLLED_BACK)

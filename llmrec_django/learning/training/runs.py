@@ -38,7 +38,7 @@ from llmrec_django import queues
 from llmrec_django.catalogue import embedding
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.conf.backends import get_encoder
-from llmrec_django.database import outbox, vectorstore
+from llmrec_django.database import artifacts, outbox, vectorstore
 from llmrec_django.learning.training import config as training_config
 from llmrec_django.learning.training import data as training_data
 from llmrec_django.learning.training import promotion, trainers
@@ -78,8 +78,13 @@ def base_model_path(kind: str, tenant: Tenant, params: dict[str, Any]) -> str:
     if kind == "reranker" and params.get("base_path"):
         return str(resolve_model_path(params["base_path"]))
     version = vectorstore.active_version(tenant)
-    if version is not None and version.model_path and Path(version.model_path, "config.json").is_file():
-        return version.model_path
+    if version is not None and version.model_path:
+        try:
+            path = embedding.model_directory(version)
+        except FileNotFoundError:
+            path = None
+        if path is not None and (path / "config.json").is_file():
+            return str(path)
     return get_encoder().model_path
 
 
@@ -246,6 +251,8 @@ def train_on_ranks(
             progress=1.0,
             stage="trained",
             data_window=window,
+            # Every machine (web hosts, embedding workers) loads it by this name (``artifacts``).
+            artifact_path=artifacts.publish(output),
         )
     return result
 
@@ -284,6 +291,12 @@ def finish_run(run_id: int, *, auto_promote: bool | None = None) -> TrainingRun:
             raise RuntimeError(f"The re-embedded version is not ready ({state}).")
     _update(run, stage="evaluating")
     promotion.evaluate(run)
+    if run.kind == TrainingRun.Kind.ENCODER and promotion.beats_active(run):
+        # The evaluation fitted a blend on the new vectors; the service gets its own before the
+        # version can be switched on (by the decision or by the admin), so what serves is what
+        # the evaluation measured.
+        _update(run, stage="fitting the blend for the new encoder")
+        promotion.fit_candidate_blend(run)
     promotion.decide(run, auto_promote=auto_promote)
     now = timezone.now()
     _update(

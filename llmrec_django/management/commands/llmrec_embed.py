@@ -51,7 +51,10 @@ class Command(BaseCommand):
             finally:
                 bar.close()
         else:
-            version = tasks.start_build(tenant, model, activate=activate)
+            try:
+                version = tasks.start_build(tenant, model, activate=activate)
+            except FileNotFoundError as exc:  # no encoder model (the default one not installed)
+                raise CommandError(str(exc)) from None
             self.stdout.write(f"Queued embedding version {version.pk} ({version.items_total} items).")
             if options["no_wait"]:
                 return

@@ -96,6 +96,8 @@ class Command(BaseCommand):
             f"{metrics.get('metric')}: candidate {metrics.get('candidate'):.4f} vs {metrics.get('baseline_model')} "
             f"{metrics.get('baseline'):.4f}: {promotion.describe_gain(metrics)} -> {run.get_promotion_display()}"
         )
+        if blend := promotion.describe_blend(metrics):
+            self.stdout.write(f"With it: {blend}.")
         if run.promotion == TrainingRun.Promotion.PENDING:
             self.stdout.write(f"Promote it with: manage.py llmrec_train promote {run.pk}")
 

@@ -1,6 +1,6 @@
 """Prepare the demo: the sample catalogue, an admin account, a first embedding version, the
-fitted ranking (collaborative model + blend weights), and a running experiment (so the admin's
-experiment dashboard fills up as visitors browse).
+fitted ranking (collaborative model + blend weights), the learning loop's schedule for beat, and a
+running experiment (so the admin's experiment dashboard fills up as visitors browse).
 
     python manage.py demo_setup            # does only what is missing; safe to run again
     python manage.py demo_setup --reload   # re-import the sample catalogue (idempotent)
@@ -53,6 +53,8 @@ class Command(BaseCommand):
         if not RankingModel.objects.for_tenant(tenant).exists():
             self.stdout.write("Fitting the collaborative model and the blend weights ...")
             call_command("llmrec_fit", verbosity=options["verbosity"])
+        # The learning loop's periodic tasks for beat (what exists is kept as the admin set it).
+        call_command("llmrec_schedule", verbosity=options["verbosity"])
         if not Experiment.objects.for_tenant(tenant).exists():
             experiment = Experiment.objects.create(
                 tenant=tenant,
