@@ -122,6 +122,7 @@ def one_turn(tenant) -> dict:
         "baseline": run.metrics.get("baseline"),
         "candidate": run.metrics.get("candidate"),
         "candidate_blend": (run.metrics.get("blend") or {}).get("id"),
+        "refused": run.metrics.get("refused", ""),
         "stages_seconds": {name: round(seconds, 2) for name, seconds in stages.items()},
         "total_seconds": round(total, 2),
     }
@@ -131,12 +132,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="Turns of the loop, each from the base version.")
     parser.add_argument("--json", help="Write every figure here.")
+    parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="Guardrails off, so that a candidate better on the metric is switched on: times the candidate's "
+        "blend, the switch and the refit after it (the path a promotion takes).",
+    )
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
 
     # The switch's refit is timed as its own stage here instead of queued.
     settings.LLMREC = {**settings.LLMREC, "LEARNING_LOOP": {"REFIT_AFTER_SWITCH": False}}
+    if args.promote:
+        settings.LLMREC = {
+            **settings.LLMREC,
+            "TRAINING": {
+                **settings.LLMREC.get("TRAINING", {}),
+                "GUARDRAILS": {"diversity@10": 1.0, "coverage@10": 1.0},
+            },
+        }  # 1.0: off
     from llmrec_django.database import vectorstore
     from llmrec_django.models import EmbeddingVersion
 
@@ -157,6 +172,8 @@ def main() -> None:
         )
         for name, seconds in turn["stages_seconds"].items():
             print(f"    {name:<45} {seconds:8.1f} s")
+        if turn["refused"]:
+            print(f"    not promoted: {turn['refused']}")
         if turn["error"]:
             print(f"    error: {turn['error']}")
     if args.json:

@@ -94,7 +94,7 @@ def test_beat_schedule_has_every_entry_and_drops_those_turned_off(settings):
 def test_installing_the_schedule_adds_what_is_missing_and_keeps_what_the_admin_changed(settings):
     call_command("llmrec_schedule")
     stored = {task.name: task for task in PeriodicTask.objects.filter(name__startswith="llmrec: ")}
-    assert set(stored) == {entry.name for entry in loop.ENTRIES}
+    assert set(stored) == {entry.name for entry, when in loop.configured_entries() if when is not None}
     refit = stored["llmrec: refit ranking"]
     assert refit.task == queues.REFIT_RANKING_MODELS and refit.crontab.minute == "30" and refit.enabled
     assert stored["llmrec: drain outbox"].interval.every == 10
@@ -265,3 +265,25 @@ def test_the_run_says_which_blend_its_version_serves_with():
     assert said == "its own blend (ranking model 7, NDCG@10 0.1234 on its validation) serves with it"
     said = promotion.describe_blend({"blend": {"id": None, "reason": "too few users"}})
     assert said.startswith("no blend of its own (too few users)")
+
+
+def test_a_run_that_beats_the_active_encoder_is_switched_on_with_its_own_blend(tenant, shop, settings):
+    """Through the whole run (train, re-embed, evaluate, candidate blend, decision): with every
+    candidate counted as better, the run is promoted at once and serves with the blend it fitted."""
+    from llmrec_django.learning.training import runs
+
+    training = settings.LLMREC["TRAINING"]
+    settings.LLMREC = {
+        **settings.LLMREC,
+        "TRAINING": {**training, "MIN_IMPROVEMENT": -1.0, "GUARDRAILS": {"diversity@10": 1.0, "coverage@10": 1.0}},
+    }
+    _, _, base = shop
+    base_blend = fit_ranking_model(tenant)
+    run = runs.execute_run(runs.create_run(tenant, "encoder", {"epochs": 1}).pk, auto_promote=True)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.promotion == TrainingRun.Promotion.ACTIVE and run.stage == "done"
+    blend = RankingModel.objects.get(pk=run.metrics["blend"]["id"])
+    assert blend.embedding_version_id == run.embedding_version_id != base.pk
+    assert serving_state(tenant.pk).version.pk == run.embedding_version_id
+    assert serving_state(tenant.pk).blend[0] == blend.pk != base_blend.pk

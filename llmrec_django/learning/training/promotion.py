@@ -54,6 +54,11 @@ class PromotionError(RuntimeError):
     pass
 
 
+# The stages of a run between its evaluation and its decision, where ``decide`` may promote it.
+CANDIDATE_BLEND_STAGE = "fitting the blend for the new encoder"
+DECIDING_STAGES = ("evaluating", CANDIDATE_BLEND_STAGE)
+
+
 def evaluation_options(run: TrainingRun, vectors_version: int | None):
     training = llmrec_settings.TRAINING
     metric = str(training["PROMOTION_METRIC"])
@@ -256,7 +261,7 @@ def _set_promotion(run: TrainingRun, state: str, **fields: Any) -> None:
 def promote(run: TrainingRun) -> TrainingRun:
     """Switch the run's model on; the one it replaces stays for ``rollback``."""
     run.refresh_from_db()
-    if run.status != TrainingRun.Status.SUCCEEDED and run.stage not in ("evaluating",):
+    if run.status != TrainingRun.Status.SUCCEEDED and run.stage not in DECIDING_STAGES:
         raise PromotionError(f"Run {run.pk} is {run.status}; only a finished run can be promoted.")
     if run.promotion == TrainingRun.Promotion.ACTIVE:
         return run

@@ -295,7 +295,7 @@ def finish_run(run_id: int, *, auto_promote: bool | None = None) -> TrainingRun:
         # The evaluation fitted a blend on the new vectors; the service gets its own before the
         # version can be switched on (by the decision or by the admin), so what serves is what
         # the evaluation measured.
-        _update(run, stage="fitting the blend for the new encoder")
+        _update(run, stage=promotion.CANDIDATE_BLEND_STAGE)
         promotion.fit_candidate_blend(run)
     promotion.decide(run, auto_promote=auto_promote)
     now = timezone.now()
