@@ -108,3 +108,19 @@ def broker_app(broker):
 
     site_app.set_current()
     site_app.set_default()
+
+
+@pytest.fixture
+def artifact_storage(settings, tmp_path):
+    """A shared artifact storage for this test (``database.artifacts``): a folder every "machine"
+    of the test sees, as a shared mount or an S3 bucket would be. Returns the folder."""
+    store = tmp_path / "shared-store"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "llmrec_artifacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(store)},
+        },
+    }
+    settings.LLMREC = {**settings.LLMREC, "ARTIFACT_STORAGE": "llmrec_artifacts"}
+    return store

@@ -28,19 +28,11 @@ ITEMS = 40  # 20 chunks of 2
 
 
 @pytest.fixture
-def shared_storage(tmp_path, settings, monkeypatch):
+def shared_storage(artifact_storage, tmp_path, settings, monkeypatch):
     """This process is the training machine: its own home, and the shared storage."""
-    store = tmp_path / "shared-store"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "llmrec_artifacts": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(store)},
-        },
-    }
-    settings.LLMREC = {**settings.LLMREC, "ARTIFACT_STORAGE": "llmrec_artifacts", "EMBED_CHUNK_SIZE": 2}
+    settings.LLMREC = {**settings.LLMREC, "EMBED_CHUNK_SIZE": 2}
     monkeypatch.setenv("LLMREC_HOME", str(tmp_path / "training-machine"))
-    return store
+    return artifact_storage
 
 
 def _start_worker(name, home, broker, store, encoder_dir, log_path):

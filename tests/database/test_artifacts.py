@@ -35,17 +35,8 @@ class Machines:
 
 
 @pytest.fixture
-def machines(tmp_path, monkeypatch, settings):
-    shared = tmp_path / "shared-store"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "llmrec_artifacts": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(shared)},
-        },
-    }
-    settings.LLMREC = {**settings.LLMREC, "ARTIFACT_STORAGE": "llmrec_artifacts"}
-    yield Machines(tmp_path, monkeypatch)
+def machines(artifact_storage, tmp_path, monkeypatch):
+    return Machines(tmp_path, monkeypatch)
 
 
 def _model_folder(home: Path) -> Path:

@@ -15,7 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from llmrec_django import queues, tasks
-from llmrec_django.database import caches, vectorstore
+from llmrec_django.database import vectorstore
 from llmrec_django.learning import loop
 from llmrec_django.learning.blend import fit_ranking_model
 from llmrec_django.learning.training import promotion
@@ -29,7 +29,6 @@ from llmrec_django.models import (
     UserProfile,
 )
 from llmrec_django.recommend.state import serving_blend_record, serving_state
-from tests.training_helpers import build_shop, fast_training
 
 
 def _loop_settings(settings, **changes):
@@ -129,14 +128,6 @@ def test_without_django_celery_beat_installing_says_what_to_do(settings):
 
 # ---------------------------------------------------------------------------------------------
 # What is due, and the refit
-
-
-@pytest.fixture
-def shop(tenant, tiny_encoder, settings, tmp_path):
-    fast_training(settings, ARTIFACTS=str(tmp_path / "artifacts"))
-    caches.clear_all()
-    yield build_shop(tenant)
-    caches.clear_all()
 
 
 def _new_clicks(tenant, n: int) -> None:

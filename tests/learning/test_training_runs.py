@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from llmrec_django.conf import llmrec_settings
-from llmrec_django.database import caches, vectorstore
+from llmrec_django.database import vectorstore
 from llmrec_django.learning.training import data as training_data
 from llmrec_django.learning.training import promotion, runs
 from llmrec_django.ml.encoders.projection import read_projection
@@ -18,15 +18,6 @@ from llmrec_django.ml.encoders.user_tower import UserTower, read_user_tower
 from llmrec_django.models import EmbeddingVersion, Interaction, Item, TrainingRun
 from llmrec_django.queues import route_task
 from llmrec_django.recommend import recommend_for_user, reranker
-from tests.training_helpers import build_shop, fast_training
-
-
-@pytest.fixture
-def shop(tenant, tiny_encoder, settings, tmp_path):
-    fast_training(settings, ARTIFACTS=str(tmp_path / "artifacts"))
-    caches.clear_all()
-    yield build_shop(tenant)
-    caches.clear_all()
 
 
 def test_an_encoder_run_trains_records_re_embeds_and_is_evaluated(tenant, shop, tmp_path):
