@@ -38,6 +38,10 @@ TRAIN_BUILD_FAILED = _TASKS + "train_build_failed"
 SCHEDULE_RETRAINING = _TASKS + "schedule_retraining"
 DRAIN_OUTBOX = _TASKS + "drain_outbox"
 REAP_STALLED_RUNS = _TASKS + "reap_stalled_runs"
+BATCH_CHUNK = _TASKS + "batch_chunk"
+BATCH_FINISH = _TASKS + "batch_finish"
+BATCH_FAILED = _TASKS + "batch_failed"
+SCHEDULED_BATCH = _TASKS + "scheduled_batch"
 
 # Task name prefix -> LLMREC["QUEUES"] key.
 _QUEUE_BY_TASK_PREFIX = {

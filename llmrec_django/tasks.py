@@ -29,6 +29,7 @@ from llmrec_django.learning.evaluation import SCRATCH_SUFFIX
 from llmrec_django.learning.evaluation_reports import mark_failed, run_saved_evaluation
 from llmrec_django.learning.training import runs
 from llmrec_django.models import Tenant, TrainingRun, UserProfile
+from llmrec_django.recommend import batch
 
 logger = logging.getLogger(__name__)
 
@@ -257,6 +258,51 @@ def schedule_retraining(kinds: list[str] | None = None) -> list[int]:
 def reap_stalled_runs() -> list[int]:
     """Beat's entry (e.g. every 5 minutes): mark failed the training runs whose process died."""
     return runs.reap_stalled_runs()
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch recommendations (llmrec_django.recommend.batch; ``llmrec_batch``)
+
+
+def _batch_chunk_given_up(run_id: int, user_ids: list[int], *, reason: str) -> None:
+    batch.mark_failed(run_id, f"chunk of {len(user_ids)} users: {reason}")
+
+
+def _batch_finish_given_up(run_id: int, *, reason: str) -> None:
+    batch.mark_failed(run_id, f"finishing: {reason}")
+
+
+@reliable_task(bind=True, max_retries=CHUNK_MAX_RETRIES, retry_backoff=True, give_up_hook=_batch_chunk_given_up)
+def batch_chunk(self, run_id: int, user_ids: list[int]) -> int:
+    """Compute the lists of these users of a batch run (those without one yet)."""
+    try:
+        return batch.compute_chunk(run_id, user_ids)
+    except Exception as exc:
+        if self.request.retries >= CHUNK_MAX_RETRIES:
+            raise  # the chord's error callback marks the run failed; --resume continues it
+        raise self.retry(exc=exc) from exc
+
+
+@reliable_task(give_up_hook=_batch_finish_given_up)
+def batch_finish(run_id: int) -> int:
+    """Write a batch run's files and mark it done."""
+    return batch.finish_run(run_id).users_done
+
+
+@shared_task
+def batch_failed(request, exc, traceback, run_id: int) -> None:
+    """Error callback of a batch run's chord: the run is marked failed (``--resume`` continues it)."""
+    batch.mark_failed(run_id, f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(ignore_result=True)
+def scheduled_batch() -> list[int]:
+    """Beat's "batch" entry (off by default): a batch run per tenant, of its active users."""
+    started = []
+    for tenant in Tenant.objects.exclude(slug__endswith=SCRATCH_SUFFIX).order_by("pk"):
+        with transaction.atomic():
+            started.append(batch.start_run(tenant).pk)
+    return started
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ which serves version 1 under ``api/llmrec/v1/`` (schema at ``v1/schema/``, Swagg
 
 from django.urls import include, path, register_converter
 
-from llmrec_django.api import report_views, user_views, views
+from llmrec_django.api import digest_views, report_views, user_views, views
 from llmrec_django.api.schema import RedocView, SchemaView, SwaggerView
 
 app_name = "llmrec_api"
@@ -65,6 +65,7 @@ v1 = [
         name="recommendations",
     ),
     path("users/<llmrec_external_id:external_id>/export/", user_views.UserExportView.as_view(), name="export"),
+    path("users/<llmrec_external_id:external_id>/batch/", user_views.UserBatchListView.as_view(), name="user-batch"),
     path("users/<llmrec_external_id:external_id>/", user_views.UserView.as_view(), name="user"),
     path("conversations/", user_views.ConversationListView.as_view(), name="conversations"),
     path("conversations/<llmrec_row_id:pk>/", user_views.ConversationDetailView.as_view(), name="conversation"),
@@ -89,4 +90,10 @@ v1 += [
     path("redoc/", RedocView.as_view(url_name="llmrec_api:schema"), name="redoc"),
 ]
 
-urlpatterns = [path("v1/", include(v1))]
+urlpatterns = [
+    path("v1/", include(v1)),
+    # The e-mail digest's links: plain Django views for browsers and mail clients, not API
+    # endpoints (nor in the schema).
+    path("v1/digest/click/<str:token>/", digest_views.digest_click, name="digest-click"),
+    path("v1/digest/unsubscribe/<str:token>/", digest_views.digest_unsubscribe, name="digest-unsubscribe"),
+]

@@ -22,7 +22,7 @@ from llmrec_django.api.views import TENANT_PARAMETER, LLMRecView
 from llmrec_django.catalogue import interest_profile
 from llmrec_django.copywriting import replies
 from llmrec_django.models import ApiKey, ConversationSession, UserProfile
-from llmrec_django.recommend import conversations, privacy
+from llmrec_django.recommend import batch, conversations, privacy
 
 # --- users: profile, export, erasure ---------------------------------------------------------
 
@@ -147,6 +147,38 @@ class UserExportView(LLMRecView):
         response = Response(privacy.export_user(profile))
         response["Content-Disposition"] = f'attachment; filename="llmrec-user-{profile.pk}.json"'
         return response
+
+
+class UserBatchListView(LLMRecView):
+    serves_lists = True
+
+    @extend_schema(
+        summary="A user's latest batch list",
+        description="The list the latest batch run (llmrec_batch) computed for the user; list_id is its "
+        "recommendation id (tracked links carry it, so clicks are attributed). 404 when no run has a list "
+        "for the user.",
+        parameters=[TENANT_PARAMETER],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "run, created_at, list_id, source, k, items")},
+    )
+    def get(self, request, external_id: str):
+        profile = self.profile(external_id)
+        found = batch.latest_list(profile)
+        if found is None:
+            raise NotFound(f"No batch list for user {external_id!r} yet.")
+        return Response(
+            {
+                "run": found.run_id,
+                "created_at": found.created_at,
+                "list_id": str(found.served_list_id) if found.served_list_id else None,
+                "source": found.source,
+                "k": found.run.k,
+                "items": [
+                    {"position": position, "external_id": item["item"], "score": item["score"],
+                     "explanation": item["explanation"]}
+                    for position, item in enumerate(found.items, start=1)
+                ],
+            }
+        )  # fmt: skip
 
 
 # --- conversations ---------------------------------------------------------------------------

@@ -377,7 +377,26 @@ DEFAULTS: dict[str, Any] = {
             "attribute_events": 60,
             "reap_stalled_runs": 300,
             "drain_outbox": 10,
+            # The batch lists of every tenant's active users (``recommend.batch``): off by default.
+            "batch": None,
         },
+    },
+    # Batch recommendations (``recommend.batch``, ``llmrec_batch``): every active user's top-k,
+    # computed in chunks on the workers, kept as BatchList rows and written to JSONL and CSV files.
+    "BATCH": {
+        "K": 10,  # items per list
+        "ACTIVE_DAYS": 30,  # a user with an interaction in this many days is active
+        "CHUNK_SIZE": 500,  # users per batch_chunk task
+        # An alias of Django's STORAGES for the files; None: the "default" storage.
+        "STORAGE": None,
+        # Where in that storage: "<FOLDER>/<tenant>/run-<id>.jsonl" and ".csv".
+        "FOLDER": "llmrec/batch",
+        # The e-mail digest (``recommend.digest``, ``llmrec_batch --email``): the site's address that
+        # its tracked and unsubscribe links start with (e.g. "https://shop.example"; required to
+        # send), the sender (None: DEFAULT_FROM_EMAIL) and the subject.
+        "SITE_URL": None,
+        "FROM_EMAIL": None,
+        "DIGEST_SUBJECT": "Picked for you",
     },
     # Fine-tuning the encoder and the CTR re-ranker on the site's own interactions
     # (``llmrec_django.learning.training``; ``llmrec_train``; the ``train_model`` task on QUEUES["train"]).

@@ -29,6 +29,7 @@ IDs:
 - llmrec.E023  COLLABORATIVE's threads or device are wrong
 - llmrec.E024  ARTIFACT_STORAGE is not one of Django's STORAGES
 - llmrec.E025  SERVING_DATABASE is not one of DATABASES, or its router is not in DATABASE_ROUTERS
+- llmrec.E026  BATCH's k, days, chunk size, folder, storage or site address are wrong
 - llmrec.W001  the active embedding version was made with another dimension (database check)
 - llmrec.W002  (retired: pgvector available but not created; migrate creates it, Django reports unapplied migrations)
 - llmrec.W003  an API throttle has no rate: that kind of caller is not throttled (deploy)
@@ -460,7 +461,7 @@ def check_learning_loop(app_configs: Any = None, **kwargs: Any) -> list:
             *errors,
             Error(f'LLMREC["LEARNING_LOOP"]["SCHEDULE"] must be a dict, not {schedule!r}.', id="llmrec.E022"),
         ]
-    known = ("refit_ranking", "retrain", "attribute_events", "reap_stalled_runs", "drain_outbox")
+    known = ("refit_ranking", "retrain", "attribute_events", "reap_stalled_runs", "drain_outbox", "batch")
     for key, value in schedule.items():
         if key not in known:
             errors.append(
@@ -523,6 +524,46 @@ def check_artifact_storage(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+@register("llmrec")
+def check_batch(app_configs: Any = None, **kwargs: Any) -> list:
+    """``BATCH``: whole numbers in range, a folder, and a storage alias of ``STORAGES`` (or None)."""
+    from django.conf import settings
+
+    batch = llmrec_settings.BATCH
+    errors = []
+    for key, low, high in (("K", 1, int(llmrec_settings.MAX_K)), ("ACTIVE_DAYS", 1, 3650), ("CHUNK_SIZE", 1, 100_000)):
+        value = batch.get(key)
+        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+            errors.append(
+                Error(
+                    f'LLMREC["BATCH"]["{key}"] must be a whole number from {low} to {high}, not {value!r}.',
+                    id="llmrec.E026",
+                )
+            )
+    folder = batch.get("FOLDER")
+    if not (isinstance(folder, str) and folder.strip("/") and ".." not in folder.split("/")):
+        errors.append(
+            Error(f'LLMREC["BATCH"]["FOLDER"] must be a relative folder name, not {folder!r}.', id="llmrec.E026")
+        )
+    site_url = batch.get("SITE_URL")
+    if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("https://", "http://"))):
+        errors.append(
+            Error(
+                f'LLMREC["BATCH"]["SITE_URL"] must be None or an http(s) address, not {site_url!r}.', id="llmrec.E026"
+            )
+        )
+    alias = batch.get("STORAGE")
+    configured = getattr(settings, "STORAGES", {}) or {}
+    if alias is not None and (not isinstance(alias, str) or alias not in configured):
+        errors.append(
+            Error(
+                f'LLMREC["BATCH"]["STORAGE"] is {alias!r}, which is not one of STORAGES ({", ".join(configured) or "none"}).',
+                id="llmrec.E026",
+            )
+        )
+    return errors
 
 
 @register("llmrec")

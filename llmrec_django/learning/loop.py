@@ -61,6 +61,11 @@ ENTRIES = (
     LoopEntry("attribute_events", queues.ATTRIBUTE_EVENTS, "Credit new events to the lists that showed their items."),
     LoopEntry("reap_stalled_runs", queues.REAP_STALLED_RUNS, "Mark failed the training runs whose process died."),
     LoopEntry("drain_outbox", queues.DRAIN_OUTBOX, "Send the work a broker outage kept back."),
+    LoopEntry(
+        "batch",
+        queues.SCHEDULED_BATCH,
+        'Compute the batch lists of every tenant\'s active users (LLMREC["BATCH"]); off unless scheduled.',
+    ),
 )
 
 

@@ -21,6 +21,7 @@ from llmrec_django.models.access import (
     default_api_key_scopes,
     hash_api_key,
 )
+from llmrec_django.models.batch import BatchList, BatchRun, DigestOptOut
 from llmrec_django.models.catalogue import (
     ACCOUNT_PROFILE_ID,
     TIMES_OF_DAY,
@@ -60,8 +61,11 @@ __all__ = [
     "ApiKey",
     "Attribution",
     "AttributionCursor",
+    "BatchList",
+    "BatchRun",
     "BusinessRule",
     "CollaborativeModel",
+    "DigestOptOut",
     "ConversationSession",
     "ConversationTurn",
     "EmbeddingVersion",

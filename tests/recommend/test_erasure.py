@@ -17,9 +17,12 @@ from llmrec_django.catalogue import collaborative
 from llmrec_django.conf import llmrec_settings
 from llmrec_django.database import artifacts, outbox
 from llmrec_django.models import (
+    BatchList,
+    BatchRun,
     CollaborativeModel,
     ConversationSession,
     ConversationTurn,
+    DigestOptOut,
     Experiment,
     ExperimentArm,
     ExperimentAssignment,
@@ -73,6 +76,11 @@ def eve(tenant, settings, tmp_path):
         id=uuid.uuid4(), tenant=tenant, user=eve, surface="for_you", source="hybrid", item_ids=[items[0].pk]
     )
     QuarantinedWrite.objects.create(kind="served_list", tenant=tenant, user=eve, error="x")
+    run = BatchRun.objects.create(tenant=tenant, k=1, user_ids=[eve.pk], users_total=1)
+    BatchList.objects.create(
+        run=run, user=eve, items=[{"item": "f0", "score": 1.0, "explanation": "x"}], source="hybrid"
+    )
+    DigestOptOut.objects.create(user=eve)
     with outbox_sent_later():
         outbox.enqueue(tenant.pk, queues.REFRESH_USER_VECTORS, [(tenant.pk, [eve.pk])])
     # Two fits: the first file is superseded by the second (pruned at the fit, but an
