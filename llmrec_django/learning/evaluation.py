@@ -399,10 +399,14 @@ def evaluate_tenant(
     train_matrix = matrix(positive_train, log.weights[positive_train])
     history_matrix = matrix(np.concatenate([split.train, split.valid]), None)
     als = {**dict(llmrec_settings.ALS), "seed": options.seed}  # the service's model, as fit_factors clamps it
+    # The service's threads (COLLABORATIVE["THREADS"]: the factors do not depend on them), on the CPU.
+    threads = int(llmrec_settings.COLLABORATIVE["THREADS"])
     models: dict[str, Recommender] = {
         "most_popular": MostPopular(),
-        "item_knn": ItemKNN(k=int(llmrec_settings.ITEM_KNN_NEIGHBOURS)),
-        "als": ImplicitALS(**{**als, "factors": max(2, min(int(als["factors"]), *train_matrix.shape))}),
+        "item_knn": ItemKNN(k=int(llmrec_settings.ITEM_KNN_NEIGHBOURS), num_threads=threads),
+        "als": ImplicitALS(
+            **{**als, "factors": max(2, min(int(als["factors"]), *train_matrix.shape))}, num_threads=threads
+        ),
     }
     for model in models.values():
         model.fit(train_matrix)
