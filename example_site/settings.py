@@ -150,6 +150,10 @@ globals().update(
 # Celery beat reads its schedule from the database (django-celery-beat), where
 # `manage.py llmrec_schedule` writes the learning loop's entries and the admin edits them.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes an entry's last run to the database as soon as it sends it, not every 3 minutes: a
+# restarted beat does not send again what it just sent, the admin's "Periodic tasks" page shows
+# the true last run, and the compose stack's beat health check reads it.
+CELERY_BEAT_SYNC_EVERY = 1
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

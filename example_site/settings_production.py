@@ -86,7 +86,3 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Celery beat (django-celery-beat's DatabaseScheduler) writes a periodic task's last run to the
-# database as soon as it sends it, not every 3 minutes: a restarted beat does not send again what
-# it just sent, the admin shows the true last run, and beat's health check reads it.
-CELERY_BEAT_SYNC_EVERY = 1
