@@ -32,7 +32,7 @@ from tests.database_urls import database_url, scratch_database
 ROOT = Path(__file__).resolve().parents[2]
 # The extras scripts/setup installs for development (requirements.txt, tests/requirements.txt);
 # "images" is for the image encoder to come, "s3" for an artifact storage on S3: not installed.
-DEVELOPMENT_EXTRAS = {"embedded", "redis", "llm", "test"}
+DEVELOPMENT_EXTRAS = {"embedded", "redis", "llm", "onnx", "test"}
 EXTRAS = DEVELOPMENT_EXTRAS | {"images", "s3"}
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 
