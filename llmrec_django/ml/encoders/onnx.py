@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 
-from llmrec_django.ml.encoders.projection import read_projection
 from llmrec_django.ml.encoders.transformer import _NO_LIMIT, TransformerEncoder
 
 logger = logging.getLogger(__name__)
@@ -207,13 +206,8 @@ class OnnxEncoder(TransformerEncoder):
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
-        projection = read_projection(self.model_path)
+        projection = self.checked_projection()
         if projection is not None:
-            if projection[0].shape[0] != self.dimension:
-                raise ValueError(
-                    f"The encoder projection in {self.model_path} maps {projection[0].shape[0]} dimensions; "
-                    f"the model has {self.dimension}."
-                )
             projection = tuple(t.numpy() for t in projection)
 
         limits = [self.max_length]

@@ -126,6 +126,17 @@ class TransformerEncoder(BaseEncoder):
                     self._load()
         return self
 
+    def checked_projection(self):
+        """The map trained on top of the pooled vectors (training's trainable="projection"), as
+        ``read_projection`` gives it, None without one; ``ValueError`` when it does not fit the model."""
+        projection = read_projection(self.model_path)
+        if projection is not None and projection[0].shape[0] != self.dimension:
+            raise ValueError(
+                f"The encoder projection in {self.model_path} maps {projection[0].shape[0]} dimensions; "
+                f"the model has {self.dimension}."
+            )
+        return projection
+
     def _load(self) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -152,13 +163,8 @@ class TransformerEncoder(BaseEncoder):
             )
         model.to(device)
         # A map trained on top of the pooled vectors (training's trainable="projection").
-        projection = read_projection(self.model_path)
+        projection = self.checked_projection()
         if projection is not None:
-            if projection[0].shape[0] != self.dimension:
-                raise ValueError(
-                    f"The encoder projection in {self.model_path} maps {projection[0].shape[0]} dimensions; "
-                    f"the model has {self.dimension}."
-                )
             projection = tuple(t.to(device) for t in projection)
 
         if device.type == "cuda":
